@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set everything up and run the main job on the embedded default (bundled model):
+# a virtualenv with the package and its test tools, a check that the shipped model loads,
+# then `triage predict` over the example complaints.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+if ! .venv/bin/python -c "import models; models.load()" 2>/dev/null; then
+  echo "no usable bundled model: training one (about a minute)" >&2
+  .venv/bin/triage train
+fi
+.venv/bin/triage predict examples/complaints.csv -q

@@ -1,0 +1,90 @@
+"""The command-line contract, run as a real process: classify, predict, evaluate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def run(small_registry):
+    def _run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+        env = {**os.environ, "TRIAGE_MODELS_DIR": str(small_registry)}
+        r = subprocess.run([sys.executable, "-m", "triage.cli", *args], input=stdin, capture_output=True,
+                           env=env, cwd=ROOT, timeout=120)
+        return subprocess.CompletedProcess(r.args, r.returncode, r.stdout.decode(), r.stderr.decode())
+    return _run
+
+
+def test_classify_json(run):
+    r = run("classify", "东风日产天籁行驶中刹车失灵，我已经报警了", "--json")
+    assert r.returncode == 0, r.stderr
+    p = json.loads(r.stdout)
+    assert p["business_line"] in ("sales", "after_sales")
+    assert set(p["confidence"]) == {"business_line", "category", "severity", "flags"}
+    assert p["model"] == "test-small"
+
+
+def test_classify_text_and_empty(run):
+    r = run("classify", "4S店服务态度恶劣")
+    assert r.returncode == 0 and "category" in r.stdout and "evidence" in r.stdout
+    r = run("classify", "   ")
+    assert r.returncode == 2 and "empty" in r.stderr
+
+
+def test_predict_file_with_bad_rows(run, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_bytes("id,text\n1,发动机异响\n2,\n3,".encode() + "刹车失灵".encode("gbk") + b"\n"
+                    + "4,\"多行\n文本\"\n5,变速箱顿挫\n".encode())
+    out = tmp_path / "out.jsonl"
+    r = run("predict", str(src), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["id"] for row in rows] == ["1", "2", "3", "4", "5"]
+    assert "error" in rows[1] and "row 2" in rows[1]["error"] and "empty" in rows[1]["error"]
+    assert "error" in rows[2] and "GBK" in rows[2]["error"]
+    assert {"business_line", "category", "severity", "flags", "confidence", "evidence"} <= set(rows[4])
+    assert "row 2" in r.stderr and "2 of 5 rows" in r.stderr
+
+
+def test_predict_stdin_jsonl(run):
+    lines = "\n".join(json.dumps({"id": f"t{i}", "text": t}, ensure_ascii=False)
+                      for i, t in enumerate(["客户：修了三次还没好\n客服：抱歉", "合同没写的费用"]))
+    r = run("predict", "-", "--format", "jsonl", stdin=lines.encode())
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(x)["id"] for x in r.stdout.splitlines()] == ["t0", "t1"]
+
+
+def test_predict_unreadable_file(run, tmp_path):
+    r = run("predict", str(tmp_path / "missing.csv"))
+    assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_evaluate_json_shape(run, tmp_path):
+    src = tmp_path / "gold.csv"
+    src.write_text(
+        "id,text,business_line,category,severity,flags\n"
+        "1,大众朗逸发动机异响,after_sales,product_quality,grumble,none\n"
+        "2,4S店销售加价提车,销售,服务类|其它类,投诉,none\n"
+        "3,行驶中刹车失灵,售后,product_quality,major,safety\n"
+        "4,未标注的行,,,,\n"
+        "5,坏标签,after_sales,nonsense,,\n", encoding="utf-8")
+    r = run("evaluate", str(src), "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["rows"] == 4
+    assert res["business_line"]["n"] == 3 and res["category"]["n"] == 3 and res["severity"]["n"] == 3
+    assert set(res["business_line"]["per_class"]["after_sales"]) == {"precision", "recall", "f1", "n"}
+    assert set(res["major"]) == {"n", "precision", "recall"}
+    assert res["flags"]["n"] == 3
+    assert set(res["flags"]["per_flag"]["safety"]) >= {"precision", "recall", "f1", "support"}
+    assert "row 5" in r.stderr and "nonsense" in r.stderr
+    r = run("evaluate", str(src))
+    assert r.returncode == 0 and "accuracy" in r.stdout and "macro_f1" in r.stdout

@@ -1,0 +1,57 @@
+"""Flag cues need context: the traps of real text (shared/data/README.md) must not fire."""
+
+import pytest
+
+from triage.flags.cues import find_cues
+
+
+def flags(text):
+    return {c.flag for c in find_cues(text)}
+
+
+@pytest.mark.parametrize("text", [
+    "大众迈腾中控多媒体黑屏死机",
+    "多媒体系统无法连接手机蓝牙",
+    "发动机故障报警灯常亮4S店查不出原因",
+    "胎压报警一直响",
+    "冷却液液位异常报警",
+    "仪表提示气囊报警",
+    "事故维修后车门有色差",
+    "4S店事故维修质量差，钣喷颜色不一致",
+    "经销商出售事故车当新车卖",
+    "在车质网上投诉了",
+    "上汽荣威Ei5自动手刹故障无法解锁",
+])
+def test_traps_raise_no_media_legal_government_or_extreme(text):
+    assert not flags(text) & {"media", "legal", "government", "extreme"}
+
+
+@pytest.mark.parametrize("text", ["事故维修后车门有色差", "出售事故车当新车卖", "停车状态熄火后无法启动",
+                                  "没有发生事故，只是异响"])
+def test_traps_raise_no_safety(text):
+    assert "safety" not in flags(text)
+
+
+@pytest.mark.parametrize(("text", "flag"), [
+    ("再不解决我就找记者曝光", "media"),
+    ("我已经发抖音了", "media"),
+    ("我已经报警了，警察也来了", "legal"),
+    ("准备起诉，律师函已经发出", "legal"),
+    ("已经打了12315", "government"),
+    ("向市场监管局反映了", "government"),
+    ("高速上行驶中突然熄火差点追尾", "safety"),
+    ("刹车失灵撞上护栏", "safety"),
+    ("车辆停放时自燃", "safety"),
+    ("明天去店门口拉横幅", "extreme"),
+    ("再不退车我就从你们楼上跳下去，跳楼", "extreme"),
+    ("同一个问题修了三次还没修好", "repeat"),
+    ("这是我第三次投诉了", "repeat"),
+])
+def test_real_cues_fire(text, flag):
+    assert flag in flags(text)
+
+
+def test_cue_spans_point_at_the_words():
+    text = "客户说行驶中刹车失灵"
+    cue = next(c for c in find_cues(text) if c.flag == "safety" and c.name == "brakes")
+    assert text[cue.start:cue.end] == "刹车失灵"

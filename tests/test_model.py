@@ -1,0 +1,105 @@
+"""The serving model: the exported arrays reproduce scikit-learn, survive a round trip,
+refuse a tampered file, and point their evidence at the text the user wrote."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from training.train import TrainConfig, _fit_head
+from triage.features import FeatureSpace
+from triage.labels import FLAGS
+from triage.model import ModelError, TriageModel
+from triage.text.normalize import TextError
+
+TEXTS = ["大众朗逸变速箱顿挫", "4S店服务态度恶劣", "多次维修未解决", "新车加价提车", "发动机异响", "销售承诺不兑现"] * 8
+Y3 = ["pq", "service", "rq", "service", "pq", "service"] * 8
+
+
+@pytest.mark.parametrize("labels", [Y3, ["a", "b", "a", "b", "a", "a"] * 8])
+def test_exported_head_reproduces_sklearn(labels):
+    X = TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit_transform(TEXTS).tocsr().astype(np.float32)
+    head = _fit_head(X, labels, np.ones(len(labels)), 2.0, TrainConfig(folds=3))
+    from sklearn.model_selection import StratifiedKFold
+    ref = CalibratedClassifierCV(LogisticRegression(C=2.0, class_weight="balanced", max_iter=3000), method="sigmoid",
+                                 ensemble=False, cv=StratifiedKFold(3, shuffle=True, random_state=13))
+    ref.fit(X, labels, sample_weight=np.ones(len(labels)))
+    assert head.classes == list(ref.classes_)
+    np.testing.assert_allclose(head.predict_proba(X), ref.predict_proba(X), atol=1e-5)
+
+
+def test_feature_space_round_trip():
+    space = FeatureSpace(min_df=1).fit(TEXTS)
+    again = FeatureSpace.from_arrays(space.to_arrays())
+    a, b = space.transform(TEXTS[:6]), again.transform(TEXTS[:6])
+    assert (abs(a - b) > 1e-6).nnz == 0
+    assert list(space.names_) == list(again.names_)
+
+
+def test_save_load_round_trip_and_tamper(small_model, tmp_path):
+    hashes = small_model.save(tmp_path)
+    (tmp_path / "card.json").write_text(json.dumps({"artifacts": hashes}))
+    loaded = TriageModel.load(tmp_path)
+    texts = ["东风日产天籁行驶中刹车失灵", "4S店态度恶劣不予解决", "我要找记者曝光"]
+    before, after = small_model.predict(texts), loaded.predict(texts)
+    assert [p.to_dict() for p in before] == [p.to_dict() for p in after]
+
+    data = bytearray((tmp_path / "model.npz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "model.npz").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="SHA-256"):
+        TriageModel.load(tmp_path)
+
+
+def test_load_without_card_is_refused(small_model, tmp_path):
+    small_model.save(tmp_path)
+    with pytest.raises(ModelError, match="card"):
+        TriageModel.load(tmp_path)
+
+
+def test_prediction_shape_and_major_rule(small_model):
+    p = small_model.predict(["已经打了12315投诉，市场监管局也来了"])[0]
+    d = p.to_dict()
+    assert set(d) >= {"id", "business_line", "category", "severity", "flags", "confidence", "evidence"}
+    assert set(d["confidence"]["flags"]) == set(FLAGS)
+    assert all(0.0 <= d["confidence"][h] <= 1.0 for h in ("business_line", "category", "severity"))
+    if "government" in p.flags:
+        assert p.severity == "major" and any("002-C" in r for r in p.rules)
+
+
+def test_evidence_points_at_original_text(small_model):
+    original = "客戶反映：東風日產天籁　行駛中刹車失靈，已經報警了！電話13912345678"
+    p = small_model.predict([original])[0]
+    assert p.evidence
+    for e in p.evidence:
+        assert 0 <= e.start < e.end <= len(original)
+        assert e.text == original[e.start:e.end] or set(e.text) == {"*"}
+    assert "13912345678" not in json.dumps(p.to_dict(), ensure_ascii=False)
+
+
+def test_bad_rows_become_errors_and_others_still_predict(small_model):
+    out = small_model.predict_rows([("a", "发动机异响"), ("b", "   "), ("c", "x\x00y"), ("d", "刹车失灵")])
+    assert [type(o).__name__ for o in out] == ["Prediction", "RowError", "RowError", "Prediction"]
+    assert out[1].row == 2 and "empty" in out[1].error
+    with pytest.raises(TextError):
+        small_model.predict(["ok", ""])
+
+
+def test_fast_transform_equals_sklearn_tfidf():
+    import scipy.sparse as sp
+
+    from triage.features import cue_matrix
+    from triage.flags.cues import find_cues
+
+    texts = TEXTS + ["行驶中刹车失灵，已经报警，修了三次", "多多多 多多 多", "一"]
+    space = FeatureSpace(min_df=1).fit(texts)
+    ref = sp.hstack([space.words_.transform(texts), space.chars_.transform(texts),
+                     cue_matrix([find_cues(t) for t in texts])], format="csr")
+    got = space.transform(texts)
+    assert got.shape == ref.shape
+    assert abs(got - ref).max() < 1e-6

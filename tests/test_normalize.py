@@ -1,0 +1,58 @@
+"""Normalisation: what changes, what the offset map promises, and what is refused."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from triage.text.normalize import MAX_CHARS, TextError, normalize
+
+
+def test_traditional_fullwidth_emoji_and_spaces():
+    n = normalize("  東風日產　天籁刹車失靈😡😡 ！！１２３ＡＢＣ\u200b\n\n客戶：你好 ")
+    assert n.text == "东风日产 天籁刹车失灵 !!123ABC\n客户:你好"
+
+
+def test_plain_text_is_unchanged_and_needs_no_map():
+    n = normalize("大众朗逸变速箱异响希望厂家处理")
+    assert n.text == n.original and n.offsets is None
+    assert n.span_to_original(2, 4) == (2, 4)
+
+
+def test_span_maps_back_to_what_the_user_wrote():
+    original = "客戶說：行駛中　刹車失靈，差點追尾😱"
+    n = normalize(original)
+    start = n.text.index("刹车失灵")
+    a, b = n.span_to_original(start, start + 4)
+    assert original[a:b] == "刹車失靈"
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t ", "\u3000\u3000", "😡😡😡"])
+def test_empty_text_is_refused(bad):
+    with pytest.raises(TextError):
+        normalize(bad)
+
+
+def test_huge_and_binary_text_is_refused():
+    with pytest.raises(TextError, match="limit"):
+        normalize("异" * (MAX_CHARS + 1))
+    with pytest.raises(TextError, match="binary"):
+        normalize("abc\x00\x01\x02def")
+    with pytest.raises(TextError):
+        normalize(b"bytes".decode() + "\x01" * 20)
+
+
+@given(st.text(min_size=1, max_size=200))
+def test_offsets_are_increasing_and_point_at_source_characters(s):
+    try:
+        n = normalize(s)
+    except TextError:
+        return
+    if n.offsets is None:
+        assert n.text == s or len(n.text) == len(s)
+        return
+    assert len(n.offsets) == len(n.text)
+    assert all(0 <= o < len(s) for o in n.offsets)
+    assert list(n.offsets) == sorted(set(n.offsets))
+    for i, ch in enumerate(n.text):
+        if ch not in " \n":
+            assert s[n.offsets[i]] not in " \t\n\r\u3000"

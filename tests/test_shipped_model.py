@@ -1,0 +1,69 @@
+"""The model that ships in models/ (the one `triage` serves by default): it loads, its
+card says what it was trained on and how it measured, and it respects the traps and the
+severity rule."""
+
+from __future__ import annotations
+
+import pytest
+
+import models
+from triage.labels import FLAGS, HEADS, MAJOR_FLAGS
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return models.load()
+
+
+def test_card_documents_data_metrics_and_versions():
+    card = models.card()
+    assert card["artifacts"]["model.npz"] and card["artifacts"]["model.json"]
+    paths = [s["path"] for s in card["data"]["sources"]]
+    assert any(p.endswith("complaints_12365auto_2020.csv") for p in paths)
+    assert all(len(s["sha256"]) == 64 for s in card["data"]["sources"])
+    assert card["training_seconds"] > 0 and "scikit-learn" in card["libraries"]
+    real = card["evaluation"]["real_test"]
+    for head in ("business_line", "category"):
+        assert real[head]["n"] > 100 and real[head]["per_class"]
+    assert real["flags"]["per_flag"]["safety"]["support"] > 0
+    counts = card["data"]["train_label_counts"]
+    assert set(counts["flags"]) == set(FLAGS)
+
+
+TRAPS = [
+    "大众迈腾中控多媒体黑屏死机",
+    "多媒体系统无法连接手机蓝牙希望处理",
+    "发动机故障报警灯常亮4S店查不出原因",
+    "仪表提示胎压报警，一直响",
+    "事故维修后车门有色差，钣喷质量差",
+    "车辆做完事故维修后异响",
+    "客户：我的车多媒体屏幕老是黑屏\n客服：好的，我们安排技师检查。",
+]
+
+
+@pytest.mark.parametrize("text", TRAPS)
+def test_traps_raise_no_media_legal_government_or_extreme(shipped, text):
+    p = shipped.predict([text])[0]
+    assert not set(p.flags) & {"media", "legal", "government", "extreme"}, (p.flags, p.confidence["flags"])
+
+
+@pytest.mark.parametrize(("text", "flag"), [
+    ("一汽大众速腾高速行驶中刹车失灵，差点追尾", "safety"),
+    ("车辆停放时自燃，整车烧毁", "safety"),
+    ("再不给我退车，我就找电视台记者曝光你们", "media"),
+    ("我已经向市场监管局和12315投诉了", "government"),
+    ("我已经请了律师，准备起诉你们4S店", "legal"),
+    ("明天我就带人来店门口拉横幅", "extreme"),
+])
+def test_clear_flags_are_found_and_make_it_major(shipped, text, flag):
+    p = shipped.predict([text])[0]
+    assert flag in p.flags, p.confidence["flags"]
+    assert p.severity == "major"
+
+
+def test_severity_rule_holds_for_every_prediction(shipped):
+    texts = TRAPS + ["修了三次还是异响", "销售顾问承诺的保养没兑现", "要求退车赔偿，否则投诉到底"]
+    for p in shipped.predict(texts):
+        if set(p.flags) & MAJOR_FLAGS:
+            assert p.severity == "major"
+        assert all(0.0 <= p.confidence[h] <= 1.0 for h in HEADS)

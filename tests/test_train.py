@@ -1,0 +1,38 @@
+"""`triage train` end to end: the real labelled set, a model folder with its card, and
+reviewers' corrections counted when given."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_train_with_feedback_writes_a_loadable_model(tmp_path):
+    feedback = tmp_path / "feedback.csv"
+    feedback.write_text(
+        "id,text,business_line,category,severity,flags\n"
+        "fb-1,客户说提车时被收了两千元金融服务费,sales,service,complaint,none\n"
+        "fb-2,客户说新车的导航是多媒体问题不是故障,after_sales,customer_issue,grumble,none\n", encoding="utf-8")
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    r = subprocess.run([sys.executable, "-m", "triage.cli", "train", "--registry", str(registry),
+                        "--with-feedback", str(feedback)], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr
+    folder = Path(r.stdout.strip())
+    assert folder.parent == registry and (registry / "CURRENT").read_text().strip() == folder.name
+    card = json.loads((folder / "card.json").read_text())
+    assert card["data"]["feedback_used"] == 2
+    assert any(s["path"].endswith("feedback.csv") for s in card["data"]["sources"])
+    assert card["evaluation"]["real_test"]["category"]["n"] > 100
+    assert (folder / "card.md").read_text().startswith("# Model card")
+
+    env = {**os.environ, "TRIAGE_MODELS_DIR": str(registry)}
+    r = subprocess.run([sys.executable, "-m", "triage.cli", "classify", "行驶中刹车失灵", "--json"],
+                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["model"] == folder.name

@@ -1,0 +1,1 @@
+"""Building the labelled set and training the triage models."""

@@ -1,0 +1,124 @@
+"""The labelled set: real complaints labelled from their codes and by the team's
+annotator, the team's written examples, and reviewers' corrections.
+
+Sources stay apart (`Example.source`) so that the model card reports on real data alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.codes import REPEAT_CODES, labels_from_codes
+from triage.labels import FLAGS, HEADS, parse_gold, parse_gold_flags
+
+DATA = Path(__file__).parent / "data"
+REAL_CSV = DATA / "real" / "complaints_12365auto_2020.csv"
+WRITTEN = DATA / "written"
+ANNOTATIONS = DATA / "annotations"
+
+TEST_MONTH = "2020-10"
+"""The latest month of the real data: held out, never trained on."""
+WRITTEN_HOLDOUT_PERCENT = 20
+"""Written examples held out (by a hash of their id) to report on the longer registers."""
+
+
+@dataclass(slots=True)
+class Example:
+    id: str
+    text: str
+    source: str  # "real", "written" or "feedback"
+    split: str  # "train" or "test"
+    register: str = "summary"
+    date: str = ""
+    gold: dict[str, tuple[str, ...] | None] = field(default_factory=dict)
+    flags: dict[str, bool | None] = field(default_factory=dict)
+    """Per flag: True, False, or None when that flag is not labelled for this row."""
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def real_examples() -> list[Example]:
+    """The real complaints with labels from codes and annotations.
+
+    Safety is labelled on every row of 2020-06..08: rows the annotator read carry the
+    annotator's call; the rest did not match a broad safety filter and count as negative.
+    Media, legal, government and extreme do not occur in this site's summaries
+    (shared/data/README.md), so they are negative unless annotated. Repeat comes from
+    the code J298 (多次返修) or the annotator.
+    """
+    safety = {r["id"]: r["safety"] == "1" for r in _read_csv(ANNOTATIONS / "safety_2020-06_08.csv")}
+    test_notes = {r["id"]: r for r in _read_csv(ANNOTATIONS / f"test_{TEST_MONTH}.csv")}
+    severity = {r["id"]: r["severity"] for r in _read_csv(ANNOTATIONS / "severity_2020-06_08.csv")}
+    out = []
+    for r in _read_csv(REAL_CSV):
+        codes = [c for c in r["problem_codes"].split(",") if c.strip()]
+        bl, cat = labels_from_codes(codes)
+        split = "test" if r["date"].startswith(TEST_MONTH) else "train"
+        flags: dict[str, bool | None] = {f: None for f in FLAGS}
+        sev = None
+        if r["id"] in test_notes:
+            note = test_notes[r["id"]]
+            gold_flags = parse_gold_flags(note["flags"]) or frozenset()
+            flags = {f: f in gold_flags for f in FLAGS}
+            sev = parse_gold("severity", note["severity"])
+        elif split == "train":
+            if safety:
+                flags["safety"] = safety.get(r["id"], False)
+            for f in ("media", "legal", "government", "extreme"):
+                flags[f] = False
+            if codes:
+                flags["repeat"] = bool(REPEAT_CODES & set(codes))
+            if r["id"] in severity:
+                sev = parse_gold("severity", severity[r["id"]])
+        out.append(Example(r["id"], r["text"], "real", split, "summary", r["date"],
+                           {"business_line": bl, "category": cat, "severity": sev}, flags))
+    return out
+
+
+def _written_split(example_id: str) -> str:
+    bucket = int(hashlib.sha256(example_id.encode()).hexdigest()[:8], 16) % 100
+    return "test" if bucket < WRITTEN_HOLDOUT_PERCENT else "train"
+
+
+def labelled_record(record: dict, source: str, split: str | None = None) -> Example:
+    """An Example from a record in the labels-doc format (CSV row or JSON object)."""
+    gold_flags = parse_gold_flags(record.get("flags"))
+    flags = {f: (None if gold_flags is None else f in gold_flags) for f in FLAGS}
+    rid = str(record["id"])
+    return Example(rid, record["text"], source, split or _written_split(rid), record.get("register", "summary"),
+                   record.get("date", ""), {h: parse_gold(h, record.get(h)) for h in HEADS}, flags)
+
+
+def written_examples() -> list[Example]:
+    out = []
+    for path in sorted(WRITTEN.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    out.append(labelled_record(json.loads(line), "written"))
+    return out
+
+
+def sources(extra: Iterable[Path] = ()) -> list[dict[str, str]]:
+    """Every file the labelled set is built from, with its hash, for the model card."""
+    paths = [REAL_CSV, *sorted(ANNOTATIONS.glob("*.csv")), *sorted(WRITTEN.glob("*.jsonl")), *extra]
+    return [{"path": str(p.relative_to(DATA.parent.parent) if p.is_relative_to(DATA.parent.parent) else p),
+             "sha256": file_sha256(p)} for p in paths if p.exists()]
+
+
+def build(feedback: Iterable[Example] = ()) -> list[Example]:
+    return [*real_examples(), *written_examples(), *feedback]

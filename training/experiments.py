@@ -1,0 +1,49 @@
+"""Model selection on the development split: train on real 2020-06..07 (plus the written
+training examples), score on real 2020-08. The test month is not touched here.
+
+    python -m training.experiments
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import replace
+
+from training import dataset
+from training.train import TrainConfig, fit, score
+from triage.labels import FLAGS
+
+GRID: dict[str, TrainConfig] = {
+    "default": TrainConfig(),
+    "split-multi": TrainConfig(multi_label="split"),
+    "C=1": TrainConfig(C={"business_line": 1.0, "category": 1.0, "severity": 1.0, "flags": 1.0}),
+    "C=16": TrainConfig(C={"business_line": 16.0, "category": 16.0, "severity": 8.0, "flags": 8.0}),
+    "no-class-weight": TrainConfig(class_weight=None),
+    "min_df=1": TrainConfig(min_df=1),
+}
+
+
+def main(names: list[str]) -> None:
+    examples = [e for e in dataset.build() if e.split == "train"]
+    train = [e for e in examples if e.source != "real" or e.date < "2020-08"]
+    dev = [e for e in examples if e.source == "real" and e.date.startswith("2020-08")]
+    for name in names or list(GRID):
+        cfg = replace(GRID[name])
+        t = time.perf_counter()
+        flags = [f for f in FLAGS if len({e.flags[f] for e in train} - {None}) == 2]
+        model, _ = fit(train, cfg, name, flags)
+        r = score(model, dev)
+        row = {"name": name, "fit_s": round(time.perf_counter() - t, 1)}
+        for head in ("business_line", "category", "severity"):
+            if head in r:
+                row[head] = {"acc": r[head]["accuracy"], "macro_f1": r[head]["macro_f1"],
+                             "recall": {c: v["recall"] for c, v in r[head]["per_class"].items()}}
+        if "safety_only" in r:
+            row["safety"] = r["safety_only"]
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

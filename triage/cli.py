@@ -1,0 +1,253 @@
+"""The `triage` command: classify, predict, evaluate, train."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from triage.labels import HEADS, LabelError, parse_gold, parse_gold_flags
+from triage.prediction import Prediction, RowError
+
+BATCH = 512
+
+
+def _model(name: str | None):
+    import models
+
+    return models.load(name)
+
+
+def _dump(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+# ---- classify ------------------------------------------------------------------------------
+def cmd_classify(args: argparse.Namespace) -> int:
+    from triage.text.normalize import TextError
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    try:
+        pred = _model(args.model).predict([text])[0]
+    except TextError as exc:
+        print(f"triage classify: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(_dump(pred.to_dict()))
+    else:
+        print(format_prediction(pred))
+    return 0
+
+
+def format_prediction(p: Prediction) -> str:
+    from triage.labels import FLAGS, LABELS
+
+    low = set(p.low_confidence)
+    lines = []
+    for head in HEADS:
+        label = getattr(p, head)
+        mark = "  (low confidence: please check)" if head in low else ""
+        lines.append(f"{head:<14} {label} {LABELS[head][label]}  p={p.confidence[head]:.2f}{mark}")
+    flags = ", ".join(f"{f} {FLAGS[f]} p={p.confidence['flags'][f]:.2f}" for f in p.flags) or "none"
+    lines.append(f"{'flags':<14} {flags}")
+    near = [h.split(".", 1)[1] for h in p.low_confidence if h.startswith("flags.")]
+    if near:
+        lines.append(f"{'':<14} near the threshold: {', '.join(near)}")
+    for rule in p.rules:
+        lines.append(f"{'rule':<14} {rule}")
+    for e in p.evidence:
+        where = f"[{e.start}:{e.end}] {e.text!r}"
+        lines.append(f"{'evidence':<14} {e.head}={e.label}: {where} ({e.feature}, {e.weight:+.2f})")
+    lines.append(f"{'model':<14} {p.model}")
+    return "\n".join(lines)
+
+
+# ---- predict -------------------------------------------------------------------------------
+def _batches(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _predict_stream(model, path: str, fmt: str | None, encoding: str) -> Iterator[tuple[Any, Prediction | RowError]]:
+    """(input row or error, prediction or error) for every row of the file, in order."""
+    from triage.io import read_rows
+
+    for batch in _batches(read_rows(path, fmt, encoding), BATCH):
+        good = [r for r in batch if not isinstance(r, RowError)]
+        preds = iter(model.predict_rows([(r.id, r.text) for r in good]))
+        for r in batch:
+            if isinstance(r, RowError):
+                yield r, r
+                continue
+            p = next(preds)
+            if isinstance(p, RowError):
+                p = RowError(r.id, r.row, f"row {r.row}: {p.error}")
+            yield r, p
+
+
+class _Progress:
+    """A progress line on a terminal's stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.start = time.perf_counter()
+        self.last = 0.0
+
+    def update(self, done: int, errors: int, final: bool = False) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (not final and now - self.last < 0.2):
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        sys.stderr.write(f"\r{done:,} rows, {errors:,} errors, {rate:,.0f} rows/s")
+        if final:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from triage.io import InputError
+
+    model = _model(args.model)
+    out: TextIO = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    progress = _Progress(not args.quiet)
+    done = errors = 0
+    try:
+        for _, result in _predict_stream(model, args.input, args.format, args.encoding):
+            done += 1
+            if isinstance(result, RowError):
+                errors += 1
+                print(f"triage predict: {result.error}", file=sys.stderr)
+            out.write(_dump(result.to_dict()) + "\n")
+            progress.update(done, errors)
+    except InputError as exc:
+        print(f"triage predict: {args.input}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    progress.update(done, errors, final=True)
+    if errors:
+        print(f"triage predict: {errors} of {done} rows could not be read (see the errors above)", file=sys.stderr)
+    return 1 if errors and errors == done else 0
+
+
+# ---- evaluate ------------------------------------------------------------------------------
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from triage.evaluate import Scorer, format_report
+    from triage.io import InputError
+
+    model = _model(args.model)
+    scorer = Scorer()
+    errors = 0
+    try:
+        for row, result in _predict_stream(model, args.file, args.format, args.encoding):
+            if isinstance(result, RowError):
+                errors += 1
+                print(f"triage evaluate: {result.error}", file=sys.stderr)
+                continue
+            try:
+                gold = {h: parse_gold(h, row.fields.get(h)) for h in HEADS}
+                gold_flags = parse_gold_flags(row.fields.get("flags"))
+            except LabelError as exc:
+                errors += 1
+                print(f"triage evaluate: row {row.row}: {exc}", file=sys.stderr)
+                continue
+            scorer.add(gold, gold_flags, {h: getattr(result, h) for h in HEADS}, result.flags)
+    except InputError as exc:
+        print(f"triage evaluate: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    result = scorer.result()
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(format_report(result))
+        if errors:
+            print(f"\n{errors} rows skipped (errors above)")
+    return 0
+
+
+# ---- train ---------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from training.train import train
+
+    feedback, sources = [], []
+    if args.with_feedback:
+        from training.dataset import labelled_record
+        from triage.io import read_rows
+
+        for path in args.with_feedback:
+            for row in read_rows(path):
+                if isinstance(row, RowError):
+                    print(f"triage train: {path}: {row.error}", file=sys.stderr)
+                    continue
+                feedback.append(labelled_record({"id": row.id, "text": row.text, **row.fields}, "feedback", "train"))
+            sources.append(Path(path))
+    folder = train(feedback, sources, make_current=not args.no_current,
+                   registry=Path(args.registry) if args.registry else None,
+                   log=lambda m: print(m, file=sys.stderr))
+    print(folder)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="triage", description="Complaint triage for car dealerships (4S店).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_model(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--model", help="model name in the registry (default: the current one)")
+        return p
+
+    def with_input(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--format", choices=["csv", "jsonl"], help="input format (default: by file extension, else csv)")
+        p.add_argument("--encoding", default="utf-8", help="input encoding (default utf-8; e.g. gbk)")
+
+    p = with_model(sub.add_parser("classify", help="classify one complaint text"))
+    p.add_argument("text", help="the complaint text, or - to read it from standard input")
+    p.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    p.set_defaults(func=cmd_classify)
+
+    p = with_model(sub.add_parser("predict", help="classify every row of a CSV or JSON Lines file"))
+    p.add_argument("input", help="CSV or JSON Lines file with id and text columns; - for standard input")
+    p.add_argument("-o", "--output", help="JSON Lines output file (default: standard output)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    with_input(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = with_model(sub.add_parser("evaluate", help="score the model on a labelled file"))
+    p.add_argument("file", help="labelled CSV or JSON Lines file (shared/spec/labels-and-data-format.md)")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    with_input(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("train", help="train a model from the labelled set and make it current")
+    p.add_argument("--with-feedback", nargs="+", metavar="FILE",
+                   help="also train on these labelled files (reviewers' corrections)")
+    p.add_argument("--no-current", action="store_true", help="write the model but keep serving the current one")
+    p.add_argument("--registry", help="model registry folder (default: models/)")
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The figures of shared/spec/labels-and-data-format.md: per head accuracy, macro-F1 and
+per-class precision / recall; "major" precision / recall; per-flag precision / recall / F1.
+
+A row whose gold holds several ids counts as right when the prediction is any of them;
+for per-class figures such a row counts under the predicted class when it is right, and
+under its first gold id when it is wrong.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from triage.labels import FLAGS, HEADS
+
+
+@dataclass
+class Scorer:
+    rows: int = 0
+    pairs: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: {h: [] for h in HEADS})
+    flag_rows: int = 0
+    flag_counts: dict[str, Counter] = field(default_factory=lambda: {f: Counter() for f in FLAGS})
+
+    def add(self, gold: dict[str, tuple[str, ...] | None], gold_flags: frozenset[str] | None,
+            predicted: dict[str, str], predicted_flags: Iterable[str]) -> None:
+        self.rows += 1
+        for head in HEADS:
+            g = gold.get(head)
+            if g:
+                p = predicted[head]
+                self.pairs[head].append((p if p in g else g[0], p))
+        if gold_flags is not None:
+            self.flag_rows += 1
+            pf = set(predicted_flags)
+            for f in FLAGS:
+                gold_has, predicted_has = f in gold_flags, f in pf
+                key = {(True, True): "tp", (False, True): "fp", (True, False): "fn", (False, False): "tn"}
+                self.flag_counts[f][key[gold_has, predicted_has]] += 1
+
+    def result(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rows": self.rows}
+        for head in HEADS:
+            if self.pairs[head]:
+                out[head] = _head_figures(self.pairs[head])
+        sev = self.pairs["severity"]
+        if sev:
+            tp = sum(1 for g, p in sev if g == "major" and p == "major")
+            out["major"] = {"n": len(sev), "precision": _div(tp, sum(1 for _, p in sev if p == "major")),
+                            "recall": _div(tp, sum(1 for g, _ in sev if g == "major"))}
+        if self.flag_rows:
+            per_flag = {}
+            for f, c in self.flag_counts.items():
+                precision, recall = _div(c["tp"], c["tp"] + c["fp"]), _div(c["tp"], c["tp"] + c["fn"])
+                per_flag[f] = {"precision": precision, "recall": recall, "f1": _f1(precision, recall),
+                               "support": c["tp"] + c["fn"], "predicted": c["tp"] + c["fp"]}
+            out["flags"] = {"n": self.flag_rows, "per_flag": per_flag}
+        return out
+
+
+def _div(a: float, b: float) -> float:
+    return round(a / b, 4) if b else 0.0
+
+
+def _f1(p: float, r: float) -> float:
+    return round(2 * p * r / (p + r), 4) if p + r else 0.0
+
+
+def _head_figures(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    classes = sorted({g for g, _ in pairs} | {p for _, p in pairs})
+    per_class = {}
+    for c in classes:
+        tp = sum(1 for g, p in pairs if g == c and p == c)
+        n = sum(1 for g, _ in pairs if g == c)
+        precision, recall = _div(tp, sum(1 for _, p in pairs if p == c)), _div(tp, n)
+        per_class[c] = {"precision": precision, "recall": recall, "f1": _f1(precision, recall), "n": n}
+    supported = [c for c in classes if per_class[c]["n"]]
+    return {"n": len(pairs), "accuracy": _div(sum(1 for g, p in pairs if g == p), len(pairs)),
+            "macro_f1": round(sum(per_class[c]["f1"] for c in supported) / len(supported), 4) if supported else 0.0,
+            "per_class": per_class}
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """The same figures as a plain-text report."""
+    lines = [f"rows scored: {result['rows']}"]
+    for head in HEADS:
+        if head not in result:
+            continue
+        h = result[head]
+        lines.append(f"\n{head}: n={h['n']} accuracy={h['accuracy']:.4f} macro_f1={h['macro_f1']:.4f}")
+        lines.append(f"  {'class':<16}{'precision':>10}{'recall':>10}{'n':>8}")
+        for c, v in h["per_class"].items():
+            lines.append(f"  {c:<16}{v['precision']:>10.4f}{v['recall']:>10.4f}{v['n']:>8}")
+    if "major" in result:
+        m = result["major"]
+        lines.append(f"\nmajor: n={m['n']} precision={m['precision']:.4f} recall={m['recall']:.4f}")
+    if "flags" in result:
+        lines.append(f"\nflags: n={result['flags']['n']}")
+        lines.append(f"  {'flag':<12}{'precision':>10}{'recall':>10}{'f1':>8}{'support':>9}")
+        for f, v in result["flags"]["per_flag"].items():
+            lines.append(f"  {f:<12}{v['precision']:>10.4f}{v['recall']:>10.4f}{v['f1']:>8.4f}{v['support']:>9}")
+    return "\n".join(lines)

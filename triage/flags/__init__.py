@@ -1,0 +1,1 @@
+"""Flag cues: context-aware patterns for media, legal, government, safety, extreme and repeat."""

@@ -1,0 +1,51 @@
+"""What the models say about one complaint, in the shape the command line and API emit."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Evidence:
+    head: str
+    """business_line, category, severity or flags.<flag>"""
+    label: str
+    start: int
+    """Offsets into the original text, end exclusive."""
+    end: int
+    text: str
+    """The original characters at [start, end), personal data masked."""
+    feature: str
+    weight: float
+
+
+@dataclass(slots=True)
+class Prediction:
+    id: str
+    business_line: str
+    category: str
+    severity: str
+    flags: list[str]
+    confidence: dict[str, Any]
+    """{head: probability of the predicted label}; "flags" holds {flag: probability it applies}."""
+    evidence: list[Evidence] = field(default_factory=list)
+    low_confidence: list[str] = field(default_factory=list)
+    """Heads (and flags.<flag>) whose confidence is under the model's review threshold."""
+    rules: list[str] = field(default_factory=list)
+    """Policy rules applied on top of the models, with their source clause."""
+    model: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class RowError:
+    id: str
+    row: int
+    """1-based data row number in the input file (the header is row 0)."""
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "row": self.row, "error": self.error}

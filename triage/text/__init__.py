@@ -1,0 +1,1 @@
+"""Text in: normalisation with offsets back to the original, masking, tokenisation."""

@@ -1,0 +1,91 @@
+"""Find and mask personal data: phone numbers, plates, VINs, ID numbers, e-mail, names.
+
+Used on anything that is logged or exported (rules.md §1: 004 第四章 3, 000 §6.1).
+Masking keeps the shape (length and a few edge characters) so a reader can still tell
+what kind of datum stood there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+# Common single-character surnames; limiting names to these keeps 那位先生 or 这个女士 unmasked.
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝"
+    "龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞"
+    "左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕"
+    "屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧"
+    "闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+)
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("email", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")),
+    ("id_number", re.compile(r"(?<![0-9A-Za-z])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[\dXx](?![0-9A-Za-z])")),
+    ("vin", re.compile(r"(?<![0-9A-Za-z])(?=[A-HJ-NPR-Z0-9]*\d)(?=[A-HJ-NPR-Z0-9]*[A-HJ-NPR-Z])[A-HJ-NPR-Z0-9]{17}(?![0-9A-Za-z])", re.I)),
+    ("mobile", re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)")),
+    ("landline", re.compile(r"(?<!\d)0\d{2,3}[- ]?\d{7,8}(?!\d)")),
+    ("plate", re.compile(rf"[{_PROVINCES}][A-Z][·•・.\- ]?[A-HJ-NP-Z0-9]{{4,5}}[A-HJ-NP-Z0-9挂学警港澳](?![0-9A-Za-z])", re.I)),
+    ("name", re.compile(rf"(?:(?<=姓)|(?<=我叫)|(?<=名叫)|(?<=车主))[{_SURNAMES}][\u4e00-\u9fa5]{{0,2}}(?=[,，。.、 ]|先生|女士|小姐|$)"
+                        rf"|[{_SURNAMES}](?=先生|女士|小姐|师傅|总|经理)")),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PiiSpan:
+    kind: str
+    start: int
+    end: int
+
+
+# Every pattern needs a digit, a Latin letter, or a name marker: most complaints have none.
+_MAYBE = re.compile(rf"[0-9A-Za-z@]|[{_PROVINCES}][A-Za-z]|姓|叫|车主|先生|女士|小姐|师傅|总|经理")
+
+
+def find_pii(text: str) -> list[PiiSpan]:
+    """Non-overlapping spans of personal data, earliest and longest first."""
+    if not _MAYBE.search(text):
+        return []
+    found: list[PiiSpan] = []
+    for kind, pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            found.append(PiiSpan(kind, m.start(), m.end()))
+    found.sort(key=lambda s: (s.start, -(s.end - s.start)))
+    kept: list[PiiSpan] = []
+    for span in found:
+        if not kept or span.start >= kept[-1].end:
+            kept.append(span)
+    return kept
+
+
+def _mask_one(kind: str, value: str) -> str:
+    if kind == "name":
+        return "*" * len(value)
+    if kind == "email":
+        user, _, domain = value.partition("@")
+        return user[:1] + "***@" + domain
+    if kind in ("mobile", "landline"):
+        digits = [i for i, c in enumerate(value) if c.isdigit()]
+        keep = set(digits[:3] + digits[-2:]) if len(digits) > 6 else set()
+        return "".join(c if i in keep or not c.isdigit() else "*" for i, c in enumerate(value))
+    if kind == "plate":
+        return value[:2] + "*" * (len(value) - 2)
+    # vin, id_number: keep the first and the last characters only.
+    return value[:1] + "*" * (len(value) - 2) + value[-1:]
+
+
+def mask_pii(text: str) -> str:
+    """`text` with every personal datum masked."""
+    spans = find_pii(text)
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for s in spans:
+        out.append(text[pos:s.start])
+        out.append(_mask_one(s.kind, text[s.start:s.end]))
+        pos = s.end
+    out.append(text[pos:])
+    return "".join(out)

@@ -1,0 +1,120 @@
+"""Normalise complaint text and keep a map back to the characters the user wrote.
+
+Steps, in order: drop control, zero-width and emoji characters; fold full-width ASCII
+to half-width; collapse runs of spaces (newlines are kept, since hotline transcripts use
+them between speaker turns); convert Traditional to Simplified Chinese with OpenCC.
+Every character of the result remembers the offset of the character it came from, so
+evidence found in the normalised text can be shown on the original.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import opencc
+
+MAX_CHARS = 100_000
+"""Longer texts are refused: a complaint, even a long transcript, is far shorter."""
+
+# Anything the slow path must look at: non-ASCII-safe whitespace, controls, full-width
+# forms, emoji and symbols, variation selectors and zero-width characters.
+_NEEDS_WORK = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00a0\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000"
+    "\ufe00-\ufe0f\ufeff\uff01-\uff5e\u2190-\u2bff\U0001f000-\U0001faff\U000e0000-\U000e007f]"
+    "|[ \t\n]{2,}|^\\s|\\s$"
+)
+
+
+class TextError(ValueError):
+    """Text that cannot be triaged: empty, too long, or not text at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    original: str
+    text: str
+    offsets: tuple[int, ...] | None
+    """offsets[i] is the index in `original` of text[i]; None when the two are identical."""
+
+    def span_to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map [start, end) of the normalised text to [start, end) of the original."""
+        if self.offsets is None:
+            return start, end
+        if start >= end:
+            pos = self.offsets[start] if start < len(self.offsets) else len(self.original)
+            return pos, pos
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def _drop(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    if cat in ("Cc", "Cf", "Cs", "Co", "Cn"):
+        return ch not in "\t\n\r"
+    if cat == "So" or (cat == "Sk" and ord(ch) > 0x2000):  # emoji, pictographs, modifiers
+        return True
+    return cat == "Mn" and ("\ufe00" <= ch <= "\ufe0f" or ord(ch) >= 0xE0100)
+
+
+def _fold(ch: str) -> str:
+    code = ord(ch)
+    if 0xFF01 <= code <= 0xFF5E:
+        return chr(code - 0xFEE0)
+    if ch == "\u3000" or ch == "\u00a0" or 0x2000 <= code <= 0x200A or ch in "\t\r\u202f\u205f":
+        return " "
+    if ch in "\u2028\u2029\x85":
+        return "\n"
+    return ch
+
+
+def check_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise TextError(f"text must be a string, not {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise TextError(f"text is {len(text):,} characters; the limit is {MAX_CHARS:,}")
+    if not text.strip():
+        raise TextError("text is empty")
+    if "\x00" in text or sum(1 for c in text[:4096] if unicodedata.category(c) in ("Cc", "Cs", "Co")
+                            and c not in "\t\n\r") > 8:
+        raise TextError("text looks binary (control characters), not a complaint")
+    return text
+
+
+def normalize(text: str) -> NormalizedText:
+    """Normalise `text`; raises TextError for empty, huge or binary input."""
+    check_text(text)
+    simplified = _t2s().convert(text)
+    if not _NEEDS_WORK.search(text) and len(simplified) == len(text):
+        return NormalizedText(text, simplified, None)
+
+    chars: list[str] = []
+    offsets: list[int] = []
+    for i, ch in enumerate(text):
+        if _drop(ch):
+            continue
+        ch = _fold(ch)
+        if ch in " \n" and (not chars or chars[-1] in " \n"):
+            if ch == "\n" and chars and chars[-1] == " ":
+                chars[-1] = "\n"  # a newline outranks the space before it
+            continue
+        chars.append(ch)
+        offsets.append(i)
+    while chars and chars[-1] in " \n":
+        chars.pop()
+        offsets.pop()
+    if not chars:
+        raise TextError("text has no readable characters")
+
+    folded = "".join(chars)
+    converted = _t2s().convert(folded)
+    if len(converted) != len(folded):
+        # Phrase conversions can change length; convert char by char to keep the map exact.
+        converted = "".join(_t2s().convert(c) for c in folded)
+    return NormalizedText(text, converted, tuple(offsets))
