@@ -15,12 +15,22 @@ from training import dataset
 from training.train import TrainConfig, fit, score
 from triage.labels import FLAGS
 
+def _cfg(share: float, cw: str | None, **kw) -> TrainConfig:
+    cfg = TrainConfig(**kw)
+    cfg.rare_share = {**cfg.rare_share, "category": share}
+    cfg.class_weight = {**cfg.class_weight, "category": cw}
+    return cfg
+
+
 GRID: dict[str, TrainConfig] = {
     "default": TrainConfig(),
-    "split-multi": TrainConfig(multi_label="split"),
+    "cat-rarest-balanced": _cfg(1.0, "balanced"),
+    "cat-split-balanced": _cfg(0.5, "balanced"),
+    "cat-split": _cfg(0.5, None),
+    "cat-share.65": _cfg(0.65, None),
+    "cat-share.75-balanced": _cfg(0.75, "balanced"),
     "C=1": TrainConfig(C={"business_line": 1.0, "category": 1.0, "severity": 1.0, "flags": 1.0}),
     "C=16": TrainConfig(C={"business_line": 16.0, "category": 16.0, "severity": 8.0, "flags": 8.0}),
-    "no-class-weight": TrainConfig(class_weight=None),
     "min_df=1": TrainConfig(min_df=1),
 }
 
@@ -40,8 +50,9 @@ def main(names: list[str]) -> None:
             if head in r:
                 row[head] = {"acc": r[head]["accuracy"], "macro_f1": r[head]["macro_f1"],
                              "recall": {c: v["recall"] for c, v in r[head]["per_class"].items()}}
-        if "safety_only" in r:
-            row["safety"] = r["safety_only"]
+        safety = r.get("safety_only") or r.get("flags", {}).get("per_flag", {}).get("safety")
+        if safety:
+            row["safety"] = {k: safety[k] for k in ("precision", "recall")}
         print(json.dumps(row, ensure_ascii=False), flush=True)
 
 
