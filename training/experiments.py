@@ -15,6 +15,7 @@ from training import dataset
 from training.train import TrainConfig, fit, score
 from triage.labels import FLAGS
 
+
 def _cfg(share: float, cw: str | None, **kw) -> TrainConfig:
     cfg = TrainConfig(**kw)
     cfg.rare_share = {**cfg.rare_share, "category": share}
