@@ -99,7 +99,7 @@ def test_fast_transform_equals_sklearn_tfidf():
     texts = TEXTS + ["行驶中刹车失灵，已经报警，修了三次", "多多多 多多 多", "一"]
     space = FeatureSpace(min_df=1).fit(texts)
     ref = sp.hstack([space.words_.transform(texts), space.chars_.transform(texts),
-                     cue_matrix([find_cues(t) for t in texts])], format="csr")
+                     cue_matrix(texts, [find_cues(t) for t in texts])], format="csr")
     got = space.transform(texts)
     assert got.shape == ref.shape
     assert abs(got - ref).max() < 1e-6

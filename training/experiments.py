@@ -33,6 +33,9 @@ GRID: dict[str, TrainConfig] = {
     "C=1": TrainConfig(C={"business_line": 1.0, "category": 1.0, "severity": 1.0, "flags": 1.0}),
     "C=16": TrainConfig(C={"business_line": 16.0, "category": 16.0, "severity": 8.0, "flags": 8.0}),
     "min_df=1": TrainConfig(min_df=1),
+    "written-0.5": TrainConfig(written_weight=0.5),
+    "written-0.25": TrainConfig(written_weight=0.25),
+    "written-2": TrainConfig(written_weight=2.0),
 }
 
 

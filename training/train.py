@@ -43,6 +43,8 @@ class TrainConfig:
     max_word_features: int = 40_000
     max_char_features: int = 80_000
     folds: int = 5
+    written_weight: float = 1.0
+    """Sample weight of written (not real) examples in every head."""
     rare_share: dict[str, float] = field(default_factory=lambda: {"business_line": 1.0, "category": 0.75,
                                                                   "severity": 1.0})
     """Per head: weight share of the rarest label of a row with several acceptable labels
@@ -104,13 +106,15 @@ def fit(examples: Sequence[Example], cfg: TrainConfig, version: str,
     counts: dict[str, Any] = {}
     for head in HEADS:
         idx, ys, ws = _expand(examples, head, cfg.rare_share[head])
+        ws = ws * np.where([examples[i].source == "written" for i in idx], cfg.written_weight, 1.0)
         heads[head] = _fit_head(X[idx], ys, ws, cfg.C[head], cfg, cfg.class_weight[head])
         counts[head] = dict(Counter(ys))
     counts["flags"] = {}
     for flag in flags:
         idx = [i for i, e in enumerate(examples) if e.flags.get(flag) is not None]
         ys = ["1" if examples[i].flags[flag] else "0" for i in idx]
-        heads[f"flags.{flag}"] = _fit_head(X[idx], ys, np.ones(len(idx)), cfg.C["flags"], cfg,
+        ws = np.where([examples[i].source == "written" for i in idx], cfg.written_weight, 1.0)
+        heads[f"flags.{flag}"] = _fit_head(X[idx], ys, ws, cfg.C["flags"], cfg,
                                            cfg.class_weight["flags"])
         counts["flags"][flag] = {"positive": ys.count("1"), "negative": ys.count("0")}
     config = {"version": version, "backend": "sklearn", "low_confidence": cfg.low_confidence,

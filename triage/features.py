@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import re
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -55,8 +57,9 @@ class FeatureSpace:
             np.char.add("w:", self.words_.get_feature_names_out().astype(str)),
             np.char.add("c:", self.chars_.get_feature_names_out().astype(str)),
             np.array([f"cue:{c}" for c in CUE_NAMES]),
+            np.array([f"meta:{m}" for m in META_NAMES]),
         ])
-        self.n_text_ = len(self.names_) - len(CUE_NAMES)
+        self.n_text_ = len(self.names_) - len(CUE_NAMES) - len(META_NAMES)
         n_words = len(self.words_.vocabulary_)
         self._char_offset_vocab = {t: i + n_words for t, i in self.chars_.vocabulary_.items()}
         self._idf = np.concatenate([self.words_.idf_, self.chars_.idf_]).astype(np.float64)
@@ -68,6 +71,7 @@ class FeatureSpace:
             cues = [find_cues(t) for t in texts]
         n_words = len(self.words_.vocabulary_)
         n_text = self.n_text_
+        n_meta = n_text + len(CUE_NAMES)
         word_get = self.words_.vocabulary_.get
         char_get = self._char_offset_vocab.get
         cols: list[int] = []
@@ -77,6 +81,7 @@ class FeatureSpace:
             cols += [i for i in map(word_get, word_features(text)) if i is not None]
             cols += [i for i in map(char_get, char_features(text)) if i is not None]
             cols += {n_text + _CUE_INDEX[c.key] for c in cues[r]}
+            cols += [n_meta + m for m in meta_columns(text)]
             lengths.append(len(cols) - before)
         rows = np.repeat(np.arange(len(texts)), lengths)
         # COO to CSR sums the duplicates: data becomes the term counts, in C.
@@ -117,12 +122,27 @@ class FeatureSpace:
 
 _CUE_INDEX = {name: i for i, name in enumerate(CUE_NAMES)}
 
+META_NAMES = ("short", "medium", "long", "dialogue")
+"""The register of the text: one-line summaries, hotline transcripts and letters have
+different label priors, and these columns let each head learn them."""
+_TURN = re.compile(r"(?:^|\n)\s*[^\s:：]{1,4}[:：]")
 
-def cue_matrix(cues: Sequence[list[Cue]]) -> sp.csr_matrix:
+
+def meta_columns(text: str) -> list[int]:
+    n = len(text)
+    cols = [0 if n <= 40 else 1 if n <= 200 else 2]
+    if len(_TURN.findall(text)) >= 2:
+        cols.append(3)
+    return cols
+
+
+def cue_matrix(texts: Sequence[str], cues: Sequence[list[Cue]]) -> sp.csr_matrix:
+    """The binary columns (cues, then register), built the plain way; a reference for tests."""
     rows, cols = [], []
     for r, found in enumerate(cues):
-        for c in {_CUE_INDEX[cue.key] for cue in found}:
+        for c in {_CUE_INDEX[cue.key] for cue in found} | {len(CUE_NAMES) + m for m in meta_columns(texts[r])}:
             rows.append(r)
             cols.append(c)
     data = np.ones(len(rows), dtype=np.float32)
-    return sp.csr_matrix((data, (rows, cols)), shape=(len(cues), len(CUE_NAMES)), dtype=np.float32)
+    return sp.csr_matrix((data, (rows, cols)), shape=(len(cues), len(CUE_NAMES) + len(META_NAMES)),
+                         dtype=np.float32)
