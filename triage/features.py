@@ -8,9 +8,8 @@ other; cue columns are 0/1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
