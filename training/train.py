@@ -123,24 +123,42 @@ def fit(examples: Sequence[Example], cfg: TrainConfig, version: str,
 
 
 def score(model: TriageModel, examples: Iterable[Example]) -> dict[str, Any]:
+    """The labels-doc figures on `examples`, plus the calibration error of each head's
+    confidence (ECE over 10 bins: how far "p=0.8" is from being right 80 % of the time)."""
     examples = list(examples)
     scorer = Scorer()
+    safety = Scorer()
+    calibration: dict[str, list[tuple[float, bool]]] = {h: [] for h in HEADS}
     for batch_start in range(0, len(examples), 512):
         batch = examples[batch_start:batch_start + 512]
         for ex, pred in zip(batch, model.predict([e.text for e in batch])):
             labelled = all(v is not None for v in ex.flags.values())
             flags = frozenset(f for f, v in ex.flags.items() if v) if labelled else None
             scorer.add(ex.gold, flags, {h: getattr(pred, h) for h in HEADS}, pred.flags)
-    result = scorer.result()
-    if any(ex.flags.get("safety") is not None for ex in examples) and "flags" not in result:
-        # Rows labelled for safety only (not every flag): report safety on its own.
-        s = Scorer()
-        for ex, pred in zip(examples, model.predict([e.text for e in examples])):
             if ex.flags.get("safety") is not None:
                 gold = frozenset({"safety"}) if ex.flags["safety"] else frozenset()
-                s.add({}, gold, {}, [f for f in pred.flags if f == "safety"])
-        result["safety_only"] = s.result()["flags"]["per_flag"]["safety"]
+                safety.add({}, gold, {}, [f for f in pred.flags if f == "safety"])
+            for h in HEADS:
+                if ex.gold.get(h):
+                    calibration[h].append((pred.confidence[h], getattr(pred, h) in ex.gold[h]))
+    result = scorer.result()
+    if "flags" not in result and safety.flag_rows:
+        # Rows labelled for safety only (not every flag): report safety on its own.
+        result["safety_only"] = safety.result()["flags"]["per_flag"]["safety"]
+    result["calibration_ece"] = {h: _ece(pairs) for h, pairs in calibration.items() if pairs}
     return result
+
+
+def _ece(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
+    conf = np.array([p for p, _ in pairs])
+    right = np.array([r for _, r in pairs], dtype=float)
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            total += mask.sum() * abs(conf[mask].mean() - right[mask].mean())
+    return round(total / len(pairs), 4)
 
 
 def _versions() -> dict[str, str]:
@@ -226,6 +244,7 @@ def card_markdown(card: dict[str, Any]) -> str:
              format_report(ev["real_test"]), "```"]
     if "safety_only" in ev["real_test"]:
         parts += ["", f"safety only: {json.dumps(ev['real_test']['safety_only'])}"]
+    parts += ["", f"calibration error (ECE, 10 bins): {json.dumps(ev['real_test']['calibration_ece'])}"]
     parts += ["", "## Held-out written examples (not real data)", "", ev["written_test"]["description"], "", "```",
               format_report(ev["written_test"]), "```", "", "## How each head was labelled", ""]
     parts += [f"- {k}: {v}" for k, v in card["data"]["how_each_head_was_labelled"].items()]
