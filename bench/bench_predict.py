@@ -94,8 +94,6 @@ def main() -> None:
         wall = time.perf_counter() - t
         results["cli_predict_wall_s"] = round(wall, 2)
         results["cli_predict_per_s_incl_startup"] = round(len(texts) / wall)
-        child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        results["cli_peak_rss_mb"] = round(child, 1)
     print(json.dumps(results, indent=1))
 
 

@@ -103,3 +103,10 @@ def test_fast_transform_equals_sklearn_tfidf():
     got = space.transform(texts)
     assert got.shape == ref.shape
     assert abs(got - ref).max() < 1e-6
+
+
+def test_to_dict_is_the_whole_prediction(small_model):
+    import dataclasses
+
+    p = small_model.predict(["行驶中刹车失灵，已经报警了"])[0]
+    assert p.to_dict() == dataclasses.asdict(p)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -37,7 +37,13 @@ class Prediction:
     model: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # By hand rather than dataclasses.asdict, which deep-copies and dominated `predict` output.
+        return {"id": self.id, "business_line": self.business_line, "category": self.category,
+                "severity": self.severity, "flags": list(self.flags),
+                "confidence": {**self.confidence, "flags": dict(self.confidence.get("flags", {}))},
+                "evidence": [{"head": e.head, "label": e.label, "start": e.start, "end": e.end, "text": e.text,
+                              "feature": e.feature, "weight": e.weight} for e in self.evidence],
+                "low_confidence": list(self.low_confidence), "rules": list(self.rules), "model": self.model}
 
 
 @dataclass(slots=True)
