@@ -110,3 +110,16 @@ def test_to_dict_is_the_whole_prediction(small_model):
 
     p = small_model.predict(["行驶中刹车失灵，已经报警了"])[0]
     assert p.to_dict() == dataclasses.asdict(p)
+
+
+def test_decision_bias_moves_close_calls_to_the_small_class(small_model):
+    texts = ["大众朗逸变速箱顿挫", "4S店态度差", "修了三次没修好"]
+    config = {**small_model.config, "decision_bias": {"category": {"repair_quality": 50.0}}}
+    biased = TriageModel(small_model.space, small_model.heads, config)
+    preds = biased.predict(texts)
+    assert {p.category for p in preds} == {"repair_quality"}
+    plain = small_model.predict(texts)
+    # The confidence stays the model's probability of the label it chose.
+    for p, q in zip(preds, plain):
+        if q.category == "repair_quality":
+            assert p.confidence["category"] == q.confidence["category"]

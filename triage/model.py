@@ -91,6 +91,9 @@ class TriageModel:
         self.version: str = config.get("version", "unversioned")
         self.low_confidence: dict[str, float] = config.get("low_confidence", {})
         self.flag_thresholds: dict[str, float] = config.get("flag_thresholds", {})
+        # Log-probability offsets per class, so a small class wins a close call (model.json).
+        self._bias = {name: np.array([config.get("decision_bias", {}).get(name, {}).get(c, 0.0)
+                                      for c in head.classes]) for name, head in heads.items()}
         # All heads in one weight matrix: one sparse product per batch instead of one per head.
         self._slices: dict[str, slice] = {}
         start = 0
@@ -175,7 +178,8 @@ class TriageModel:
         X = self.space.transform(texts, cues)
         decision = np.asarray(X @ self._W) + self._b
         probs = {name: head.proba_from_decision(decision[:, self._slices[name]]) for name, head in self.heads.items()}
-        chosen = {name: p.argmax(axis=1) for name, p in probs.items() if not name.startswith("flags.")}
+        with np.errstate(divide="ignore"):
+            chosen = {h: (np.log(probs[h]) + self._bias[h]).argmax(axis=1) for h in HEADS}
         evidence = {name: self._top_features(X, self.heads[name], chosen[name]) for name in chosen}
 
         n = len(items)
