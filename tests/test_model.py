@@ -123,3 +123,12 @@ def test_decision_bias_moves_close_calls_to_the_small_class(small_model):
     for p, q in zip(preds, plain):
         if q.category == "repair_quality":
             assert p.confidence["category"] == q.confidence["category"]
+
+
+def test_decision_bias_leaves_long_texts_alone(small_model):
+    long_text = "客户：我的车发动机一直异响，去了店里检查说是正常现象，" * 4
+    config = {**small_model.config, "decision_bias": {"category": {"repair_quality": 50.0}},
+              "decision_bias_max_chars": 60}
+    biased = TriageModel(small_model.space, small_model.heads, config)
+    assert biased.predict([long_text])[0].category == small_model.predict([long_text])[0].category
+    assert biased.predict(["发动机异响"])[0].category == "repair_quality"

@@ -178,8 +178,9 @@ class TriageModel:
         X = self.space.transform(texts, cues)
         decision = np.asarray(X @ self._W) + self._b
         probs = {name: head.proba_from_decision(decision[:, self._slices[name]]) for name, head in self.heads.items()}
+        short = (np.array([len(t) for t in texts]) <= self.config.get("decision_bias_max_chars", 10**9))[:, None]
         with np.errstate(divide="ignore"):
-            chosen = {h: (np.log(probs[h]) + self._bias[h]).argmax(axis=1) for h in HEADS}
+            chosen = {h: (np.log(probs[h]) + self._bias[h] * short).argmax(axis=1) for h in HEADS}
         evidence = {name: self._top_features(X, self.heads[name], chosen[name]) for name in chosen}
 
         n = len(items)
