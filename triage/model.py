@@ -94,6 +94,7 @@ class TriageModel:
         # Log-probability offsets per class, so a small class wins a close call (model.json).
         self._bias = {name: np.array([config.get("decision_bias", {}).get(name, {}).get(c, 0.0)
                                       for c in head.classes]) for name, head in heads.items()}
+        self._bias_max_chars: int = config.get("decision_bias_max_chars", 10**9)
         # All heads in one weight matrix: one sparse product per batch instead of one per head.
         self._slices: dict[str, slice] = {}
         start = 0
@@ -178,7 +179,8 @@ class TriageModel:
         X = self.space.transform(texts, cues)
         decision = np.asarray(X @ self._W) + self._b
         probs = {name: head.proba_from_decision(decision[:, self._slices[name]]) for name, head in self.heads.items()}
-        short = (np.array([len(t) for t in texts]) <= self.config.get("decision_bias_max_chars", 10**9))[:, None]
+        # The decision biases were chosen on one-line complaints and apply to those only.
+        short = (np.array([len(t) for t in texts]) <= self._bias_max_chars)[:, None]
         with np.errstate(divide="ignore"):
             chosen = {h: (np.log(probs[h]) + self._bias[h] * short).argmax(axis=1) for h in HEADS}
         evidence = {name: self._top_features(X, self.heads[name], chosen[name]) for name in chosen}
@@ -186,9 +188,9 @@ class TriageModel:
         n = len(items)
         flag_names = [f for f in FLAGS if f"flags.{f}" in probs]
         fp = np.column_stack([probs[f"flags.{f}"][:, 1] for f in flag_names]) if flag_names else np.zeros((n, 0))
-        on = fp >= np.array([self.flag_thresholds.get(f, 0.5) for f in flag_names])
-        near = np.abs(fp - np.array([self.flag_thresholds.get(f, 0.5) for f in flag_names])) < self.low_confidence.get(
-            "flags", 0.15)
+        thresholds = np.array([self.flag_thresholds.get(f, 0.5) for f in flag_names])
+        on = fp >= thresholds
+        near = np.abs(fp - thresholds) < self.low_confidence.get("flags", 0.15)
         major_cols = [j for j, f in enumerate(flag_names) if f in MAJOR_FLAGS]
         major_p = np.where(on[:, major_cols], fp[:, major_cols], 0.0).max(axis=1) if major_cols else np.zeros(n)
         rows = np.arange(n)
