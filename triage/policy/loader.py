@@ -1,0 +1,217 @@
+"""Load and validate a policy file; every problem is reported at once, with its place."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from triage.labels import FLAGS, LABELS
+from triage.policy.model import (
+    BASES,
+    BREACH_ACTIONS,
+    CONDITION_KEYS,
+    EVENTS,
+    Clock,
+    Condition,
+    Duration,
+    FocusRule,
+    Policy,
+    PolicyError,
+    Rule,
+)
+
+DEFAULT_POLICY = Path(__file__).with_name("default.yaml")
+_BOOL_KEYS = ("in_warranty", "beyond_authority", "rework", "earlier_complaints")
+
+
+def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
+    """The policy in `path`, or PolicyError listing everything wrong with it."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError([f"{path}: cannot read it ({exc.strerror or exc})"]) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError([f"{path}: not valid YAML ({exc})"]) from None
+    return parse_policy(raw)
+
+
+def parse_policy(raw: Any) -> Policy:
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        raise PolicyError(["the policy must be a mapping with roles, rules, escalation and clocks"])
+
+    roles_raw = _mapping(raw, "roles", problems)
+    roles = {rid: str(v.get("name", rid)) if isinstance(v, dict) else str(v) for rid, v in roles_raw.items()}
+    role_sources = {rid: str(v.get("source", "")) for rid, v in roles_raw.items() if isinstance(v, dict)}
+    channels_raw = _mapping(raw, "channels", problems)
+    channels = set(channels_raw)
+
+    def role(ref: Any, where: str) -> str:
+        if ref not in roles:
+            problems.append(f"{where}: unknown role {ref!r} (roles: {', '.join(sorted(roles))})")
+        return str(ref)
+
+    def condition(data: Any, where: str) -> Condition:
+        if data is None:
+            return Condition()
+        if not isinstance(data, dict):
+            problems.append(f"{where}: a condition must be a mapping of fact -> allowed values")
+            return Condition()
+        tests: dict[str, tuple[Any, ...]] = {}
+        for key, values in data.items():
+            values = tuple(values) if isinstance(values, list) else (values,)
+            if key not in CONDITION_KEYS:
+                problems.append(f"{where}: unknown condition {key!r} (known: {', '.join(CONDITION_KEYS)})")
+                continue
+            allowed: set[Any] | None = None
+            if key in LABELS:
+                allowed = set(LABELS[key])
+            elif key == "flags":
+                allowed = set(FLAGS)
+            elif key == "channel":
+                allowed = channels
+            elif key in _BOOL_KEYS:
+                allowed = {True, False}
+            bad = [v for v in values if allowed is not None and v not in allowed]
+            if bad:
+                problems.append(f"{where}: {key} has unknown value(s) {bad} (known: {sorted(map(str, allowed or ()))})")
+            tests[key] = values
+        return Condition(tests)
+
+    escalation: dict[str, tuple[str, ...]] = {}
+    for name, chain in _mapping(raw, "escalation", problems).items():
+        where = f"escalation.{name}"
+        if not isinstance(chain, list) or not chain:
+            problems.append(f"{where}: must be a non-empty list of roles")
+            continue
+        seen: list[str] = []
+        for i, ref in enumerate(chain):
+            role(ref, f"{where}[{i}]")
+            if ref in seen:
+                problems.append(f"{where}: escalation cycle: {' → '.join([*seen[seen.index(ref):], ref])}")
+            seen.append(ref)
+        escalation[name] = tuple(chain)
+
+    clocks: list[Clock] = []
+    for i, c in enumerate(_list(raw, "clocks", problems)):
+        where = f"clocks[{i}] ({c.get('id', '?')})" if isinstance(c, dict) else f"clocks[{i}]"
+        if not isinstance(c, dict) or not c.get("id"):
+            problems.append(f"{where}: a clock needs at least id, limit, basis, starts_on and stops_on")
+            continue
+        limit = _duration(c.get("limit"), f"{where}.limit", problems)
+        alternatives = {str(k): d for k, v in (c.get("alternatives") or {}).items()
+                        if (d := _duration(v, f"{where}.alternatives.{k}", problems))}
+        basis = c.get("basis", "24x7")
+        if basis not in BASES:
+            problems.append(f"{where}.basis: {basis!r} is not one of {', '.join(BASES)}")
+        starts = c.get("starts_on")
+        stops = c.get("stops_on") or []
+        stops = stops if isinstance(stops, list) else [stops]
+        for ev in [starts, *stops]:
+            if ev not in EVENTS:
+                problems.append(f"{where}: unknown event {ev!r} (events: {', '.join(EVENTS)})")
+        action = c.get("on_breach", "escalate")
+        if action not in BREACH_ACTIONS:
+            problems.append(f"{where}.on_breach: {action!r} is not one of {', '.join(BREACH_ACTIONS)}")
+        warning = c.get("warning_at", 0.8)
+        if not isinstance(warning, (int, float)) or not 0 < warning < 1:
+            problems.append(f"{where}.warning_at: {warning!r} must be a fraction between 0 and 1")
+        if not c.get("source"):
+            problems.append(f"{where}: cite the source clause (source: \"002-A §8-2\")")
+        if limit:
+            clocks.append(Clock(str(c["id"]), str(c.get("name", c["id"])), limit, basis, str(starts),
+                                tuple(map(str, stops)), condition(c.get("when"), f"{where}.when"),
+                                str(c.get("source", "")), float(warning) if isinstance(warning, (int, float)) else 0.8,
+                                tuple(map(str, c.get("pauses_on") or ())), str(action), alternatives))
+    clock_ids = [c.id for c in clocks]
+    for dup in {x for x in clock_ids if clock_ids.count(x) > 1}:
+        problems.append(f"clocks: id {dup!r} is used twice")
+
+    rules: list[Rule] = []
+    for i, r in enumerate(_list(raw, "rules", problems)):
+        where = f"rules[{i}] ({r.get('id', '?')})" if isinstance(r, dict) else f"rules[{i}]"
+        if not isinstance(r, dict) or not r.get("id") or "responsible" not in r:
+            problems.append(f"{where}: a rule needs at least id, when, responsible, priority and source")
+            continue
+        chain = r.get("escalation")
+        if chain is not None and chain not in escalation:
+            problems.append(f"{where}.escalation: unknown escalation chain {chain!r}")
+        for ref in r.get("clocks") or ():
+            if ref not in clock_ids:
+                problems.append(f"{where}.clocks: unknown clock {ref!r}")
+        priority = r.get("priority", 0)
+        if not isinstance(priority, int):
+            problems.append(f"{where}.priority: {priority!r} must be a whole number")
+            priority = 0
+        if not r.get("source"):
+            problems.append(f"{where}: cite the source clause (source: \"002-A §5\")")
+        rules.append(Rule(str(r["id"]), condition(r.get("when"), f"{where}.when"),
+                          role(r["responsible"], f"{where}.responsible"),
+                          tuple(role(a, f"{where}.assists") for a in r.get("assists") or ()),
+                          chain, priority, str(r.get("source", "")), str(r.get("note", ""))))
+    ids = [r.id for r in rules]
+    for dup in {x for x in ids if ids.count(x) > 1}:
+        problems.append(f"rules: id {dup!r} is used twice")
+    for i, a in enumerate(rules):
+        for b in rules[i + 1:]:
+            if a.priority == b.priority and a.when.overlaps(b.when):
+                problems.append(f"rules {a.id!r} and {b.id!r} can match the same case at the same priority "
+                                f"{a.priority}: give one a higher priority or make their conditions exclusive")
+
+    focus = []
+    for i, f in enumerate(raw.get("focus_vehicles") or []):
+        where = f"focus_vehicles[{i}]"
+        if not isinstance(f, dict) or not f.get("id"):
+            problems.append(f"{where}: needs id, when, owner and source")
+            continue
+        focus.append(FocusRule(str(f["id"]), condition(f.get("when"), f"{where}.when"),
+                               role(f.get("owner"), f"{where}.owner"), str(f.get("source", "")),
+                               str(f.get("note", ""))))
+    crisis_raw = raw.get("crisis") or {}
+    crisis = condition(crisis_raw.get("when"), "crisis.when")
+    crisis_team = tuple(role(ref, "crisis.team") for ref in crisis_raw.get("team") or ())
+
+    calendar = dict(raw.get("calendar") or {})
+    for key in ("extra_holidays", "extra_workdays"):
+        days = []
+        for d in calendar.get(key) or []:
+            if isinstance(d, date):
+                days.append(d)
+            else:
+                try:
+                    days.append(date.fromisoformat(str(d)))
+                except ValueError:
+                    problems.append(f"calendar.{key}: {d!r} is not a date (YYYY-MM-DD)")
+        calendar[key] = days
+
+    if problems:
+        raise PolicyError(problems)
+    return Policy(str(raw.get("name", "policy")), roles, tuple(rules), escalation, tuple(clocks), tuple(focus),
+                  crisis, crisis_team, calendar, {str(k): str(v) for k, v in channels_raw.items()}, role_sources)
+
+
+def _mapping(raw: dict, key: str, problems: list[str]) -> dict:
+    value = raw.get(key)
+    if not isinstance(value, dict) or not value:
+        problems.append(f"{key}: missing, or not a mapping")
+        return {}
+    return value
+
+
+def _list(raw: dict, key: str, problems: list[str]) -> list:
+    value = raw.get(key)
+    if not isinstance(value, list) or not value:
+        problems.append(f"{key}: missing, or not a list")
+        return []
+    return value
+
+
+def _duration(value: Any, where: str, problems: list[str]) -> Duration | None:
+    try:
+        return Duration.parse(value)
+    except ValueError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
