@@ -88,3 +88,31 @@ def test_evaluate_json_shape(run, tmp_path):
     assert "row 5" in r.stderr and "nonsense" in r.stderr
     r = run("evaluate", str(src))
     assert r.returncode == 0 and "accuracy" in r.stdout and "macro_f1" in r.stdout
+
+
+def test_policy_check(run, tmp_path):
+    r = run("policy", "check", str(ROOT / "triage/policy/default.yaml"))
+    assert r.returncode == 0 and "OK" in r.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "triage/policy/default.yaml").read_text(encoding="utf-8")
+                   .replace("limit: 30 minutes", "limit: half an hour")
+                   .replace("responsible: retail_manager", "responsible: nobody"), encoding="utf-8")
+    r = run("policy", "check", str(bad))
+    assert r.returncode == 1
+    assert "half an hour" in r.stderr and "unknown role 'nobody'" in r.stderr
+
+
+def test_route_prints_every_deadline(run):
+    r = run("route", "东风日产天籁行驶中刹车失灵，我要找记者曝光", "--channel", "oem_ticket",
+            "--at", "2026-09-30 23:59", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    decision = out["decision"]
+    assert decision["responsible"]
+    clocks = {c["id"]: c for c in decision["clocks"]}
+    assert clocks["oem_first_response"]["deadline"] == "2026-10-01T00:29:00+08:00"
+    assert all(c["deadline"] is None or c["deadline"].endswith("+08:00") for c in clocks.values())
+    r = run("route", "发动机异响", "--channel", "phone", "--at", "yesterday")
+    assert r.returncode == 2 and "not a time" in r.stderr
+    r = run("route", "发动机异响", "--channel", "carrier_pigeon", "--at", "2026-11-23 10:00")
+    assert r.returncode == 2 and "unknown channel" in r.stderr
