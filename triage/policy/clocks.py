@@ -1,0 +1,142 @@
+"""SLA clocks at run time: given a clock of the policy, the events that started, paused,
+resumed and stopped it, and the current time, where does it stand, and what must happen.
+
+Pure: "now" is an argument (a clock you can set), so the case service and its worker can
+evaluate any clock at any instant, and a worker that was down catches up by evaluating
+at the present time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from triage.policy.calendar import TZ, WorkCalendar
+from triage.policy.model import Clock
+from triage.policy.routing import deadline
+
+
+class ClockError(ValueError):
+    """Events that make no sense for the clock: a pause the policy does not allow, a
+    resume without a pause, events out of order."""
+
+
+@dataclass(frozen=True)
+class ClockEvent:
+    kind: str  # start, pause, resume, stop
+    at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BreachAction:
+    kind: str  # escalate, notify, auto_close
+    to_role: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ClockState:
+    clock_id: str
+    status: str  # not_started, running, paused, stopped
+    started_at: datetime | None
+    deadline: datetime | None
+    """When the clock runs out if it keeps running from now; pauses push it later."""
+    warning_at: datetime | None
+    counted: timedelta
+    """Counted time so far, on the clock's basis."""
+    allowed: timedelta | None
+    warned: bool
+    breached: bool
+    breached_at: datetime | None
+    action: BreachAction | None
+    """What the breach calls for, when breached (and not stopped in time)."""
+
+
+def evaluate(clock: Clock, events: list[ClockEvent], now: datetime, cal: WorkCalendar,
+             escalation: list[str] | tuple[str, ...] = (), responsible: str | None = None) -> ClockState:
+    if now.tzinfo is None:
+        raise ClockError("now must carry a timezone")
+    events = sorted(events, key=lambda e: e.at)
+    starts = [e for e in events if e.kind == "start"]
+    if not starts:
+        return ClockState(clock.id, "not_started", None, None, None, timedelta(0), None, False, False, None, None)
+    start = starts[0].at.astimezone(TZ)
+    allowed = cal.elapsed(start, deadline(cal, start, clock.limit, clock.basis), clock.basis)
+
+    # Running segments: from start (or resume) to pause (or stop, or now).
+    segments: list[tuple[datetime, datetime]] = []
+    running_since: datetime | None = start
+    status, stopped_at = "running", None
+    for e in events:
+        if e.at < start:
+            raise ClockError(f"{clock.id}: {e.kind} at {e.at.isoformat()} is before the clock started")
+        if e.kind == "start":
+            continue
+        if status == "stopped":
+            raise ClockError(f"{clock.id}: {e.kind} after the clock stopped")
+        if e.kind == "pause":
+            if e.reason not in clock.pauses_on:
+                allowed_reasons = ", ".join(clock.pauses_on) or "none"
+                raise ClockError(f"{clock.id}: the policy does not allow a pause for {e.reason!r} "
+                                 f"(allowed: {allowed_reasons})")
+            if status != "running":
+                raise ClockError(f"{clock.id}: pause while {status}")
+            segments.append((running_since, e.at))
+            running_since, status = None, "paused"
+        elif e.kind == "resume":
+            if status != "paused":
+                raise ClockError(f"{clock.id}: resume while {status}")
+            running_since, status = e.at, "running"
+        elif e.kind == "stop":
+            if running_since is not None:
+                segments.append((running_since, e.at))
+            running_since, status, stopped_at = None, "stopped", e.at
+        else:
+            raise ClockError(f"{clock.id}: unknown event kind {e.kind!r}")
+    horizon = min(now, stopped_at) if stopped_at else now
+    if running_since is not None and horizon > running_since:
+        segments.append((running_since, horizon))
+
+    counted = timedelta(0)
+    breached_at = warned_at = None
+    for a, b in segments:
+        before = counted
+        counted += cal.elapsed(a, b, clock.basis)
+        for fraction, found in ((1.0, breached_at), (clock.warning_at, warned_at)):
+            mark = allowed * fraction
+            if found is None and before < mark <= counted:
+                at = _instant(cal, a, mark - before, clock.basis)
+                if fraction == 1.0:
+                    breached_at = at
+                else:
+                    warned_at = at
+    remaining = allowed - counted
+    due = warn = None
+    if status == "running":
+        base = max(horizon, running_since or horizon)
+        due = _instant(cal, base, remaining, clock.basis) if remaining > timedelta(0) else breached_at
+        to_warn = allowed * clock.warning_at - counted
+        warn = _instant(cal, base, to_warn, clock.basis) if to_warn > timedelta(0) else warned_at
+    breached = breached_at is not None
+    action = _action(clock, escalation, responsible) if breached else None
+    return ClockState(clock.id, status, start, due, warn, counted, allowed, warned_at is not None, breached,
+                      breached_at, action)
+
+
+def _instant(cal: WorkCalendar, start: datetime, span: timedelta, basis: str) -> datetime:
+    """The instant at which `span` of counted time has passed after `start`."""
+    if span <= timedelta(0):
+        return start
+    return cal.add(start, span.total_seconds() / 60, "minutes", basis)
+
+
+def _action(clock: Clock, escalation: list[str] | tuple[str, ...], responsible: str | None) -> BreachAction:
+    if clock.on_breach == "auto_close":
+        return BreachAction("auto_close", None, f"{clock.name}: closed automatically ({clock.source})")
+    if clock.on_breach == "escalate":
+        chain = list(escalation)
+        above = chain[chain.index(responsible) + 1:] if responsible in chain else chain
+        if above:
+            return BreachAction("escalate", above[0], f"{clock.name} breached: escalate to {above[0]} ({clock.source})")
+    return BreachAction("notify", responsible, f"{clock.name} breached ({clock.source})")
