@@ -1,0 +1,156 @@
+"""The case service on a real SQLite file: intake (idempotent per channel ticket), the
+suggestion, a person's confirmation or correction, the lifecycle, optimistic locking,
+the review queue and the corrections exported for training."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from triage.case.models import Base, Case, CaseEvent
+from triage.case.service import (
+    CaseError,
+    Conflict,
+    IntakeRequest,
+    InvalidTransition,
+    NotFound,
+    act,
+    feedback_rows,
+    intake,
+    review,
+    review_queue,
+    suggest,
+)
+from triage.policy.calendar import TZ
+from triage.policy.loader import load_policy
+
+POLICY = load_policy()
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'cases.db'}")
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def new_case(engine, small_model, text="一汽大众速腾变速箱顿挫，希望尽快处理", channel="oem_ticket", external_id="DN-1",
+             at=T0, **kw):
+    with Session(engine) as s:
+        case, created = intake(s, IntakeRequest(channel, text, at, external_id, **kw), POLICY, "care-1")
+        if created:
+            suggest(s, case, small_model, POLICY, at)
+        s.commit()
+        return case.id, created
+
+
+def test_intake_numbers_cases_by_month_and_is_idempotent_per_ticket(engine, small_model):
+    first, created = new_case(engine, small_model)
+    again, created_again = new_case(engine, small_model)
+    assert created and not created_again and first == again
+    other, _ = new_case(engine, small_model, external_id="DN-2")
+    phone, _ = new_case(engine, small_model, channel="phone", external_id="DN-1")  # same id, other channel
+    december, _ = new_case(engine, small_model, external_id="DN-3", at=datetime(2026, 12, 1, 9, tzinfo=TZ))
+    with Session(engine) as s:
+        numbers = {s.get(Case, i).number for i in (first, other, phone, december)}
+    assert numbers == {"2026-11-000001", "2026-11-000002", "2026-11-000003", "2026-12-000001"}
+
+
+@pytest.mark.parametrize(("text", "channel", "message"), [
+    ("   ", "phone", "empty"), ("x\x00y", "phone", "binary"), ("发动机异响", "pigeon", "unknown channel"),
+])
+def test_bad_intake_is_refused_and_writes_nothing(engine, text, channel, message):
+    with Session(engine) as s:
+        with pytest.raises(CaseError, match=message):
+            intake(s, IntakeRequest(channel, text, T0), POLICY, "care-1")
+        s.rollback()
+        assert s.scalar(select(Case)) is None and s.scalar(select(CaseEvent)) is None
+
+
+def test_accept_then_full_lifecycle_with_unsatisfied_callback(engine, small_model):
+    case_id, _ = new_case(engine, small_model)
+    with Session(engine) as s:
+        case = review(s, case_id, "care-1", POLICY, T0 + timedelta(minutes=5))
+        assert case.state == "confirmed" and case.responsible_role == case.suggestion["routing"]["responsible"]
+        for action, kw in [("contact", {}), ("resolve", {"form": "returned"}), ("callback", {"satisfied": False}),
+                           ("resolve", {}), ("callback", {"satisfied": True}), ("close", {})]:
+            act(s, case_id, action, "handler-1", T0 + timedelta(hours=1), **kw)
+        s.commit()
+        kinds = [e.kind for e in s.get(Case, case_id).events]
+    assert kinds == ["received", "suggested", "reviewed", "dispatched", "first_contact", "resolved", "reopened",
+                     "resolved", "verified", "closed"]
+
+
+def test_correction_is_kept_from_to_and_exported_for_training(engine, small_model):
+    case_id, _ = new_case(engine, small_model, text="4S店销售顾问承诺送保养没兑现")
+    with Session(engine) as s:
+        suggested = s.get(Case, case_id).suggestion["labels"]
+        new_category = "service" if suggested["category"] != "service" else "other"
+        case = review(s, case_id, "care-2", POLICY, T0, corrections={"business_line": "销售", "category": new_category,
+                                                                      "flags": ["government"]})
+        s.commit()
+        reviewed = next(e for e in case.events if e.kind == "reviewed")
+        assert reviewed.data["corrections"]["category"] == {"from": suggested["category"], "to": new_category}
+        assert case.labels["severity"] == "major"  # government makes it major (rules.md §2)
+        rows = feedback_rows(s)
+    assert rows == [{"id": case.number, "text": "4S店销售顾问承诺送保养没兑现", "channel": "oem_ticket",
+                     "business_line": "sales", "category": new_category, "severity": "major",
+                     "flags": "government"}]
+
+
+def test_bad_corrections_are_refused(engine, small_model):
+    case_id, _ = new_case(engine, small_model)
+    with Session(engine) as s:
+        with pytest.raises(CaseError, match="unknown category"):
+            review(s, case_id, "care-1", POLICY, T0, corrections={"category": "weather"})
+        with pytest.raises(CaseError, match="unknown role"):
+            review(s, case_id, "care-1", POLICY, T0, corrections={"responsible_role": "janitor"})
+        assert s.get(Case, case_id).state == "suggested"
+
+
+def test_two_reviewers_at_once_one_wins(engine, small_model):
+    case_id, _ = new_case(engine, small_model)
+    with Session(engine) as a, Session(engine) as b:
+        version = a.get(Case, case_id).version
+        b.get(Case, case_id)
+        review(a, case_id, "care-1", POLICY, T0, expected_version=version)
+        a.commit()
+        with pytest.raises((Conflict, InvalidTransition)):
+            review(b, case_id, "care-2", POLICY, T0, expected_version=version)
+    with Session(engine) as s:
+        assert [e.actor for e in s.get(Case, case_id).events if e.kind == "reviewed"] == ["care-1"]
+
+
+def test_stale_write_from_a_second_session_is_a_conflict(engine, small_model):
+    case_id, _ = new_case(engine, small_model)
+    with Session(engine) as a, Session(engine) as b:
+        review(a, case_id, "care-1", POLICY, T0)
+        a.commit()
+        stale = b.get(Case, case_id)
+        b.expire_all()
+        with pytest.raises(Conflict):
+            act(b, case_id, "contact", "handler", T0, expected_version=stale.version - 1)
+
+
+def test_invalid_transitions_and_unknown_cases(engine, small_model):
+    case_id, _ = new_case(engine, small_model)
+    with Session(engine) as s:
+        with pytest.raises(InvalidTransition, match="cannot become resolved"):
+            act(s, case_id, "resolve", "handler", T0)  # not confirmed yet: nothing is dispatched unreviewed
+        with pytest.raises(NotFound):
+            act(s, 9999, "resolve", "handler", T0)
+        with pytest.raises(CaseError, match="unknown action"):
+            act(s, case_id, "teleport", "handler", T0)
+
+
+def test_review_queue_puts_major_safety_and_media_first(engine, small_model):
+    calm, _ = new_case(engine, small_model, text="车门有点异响希望处理", external_id="A")
+    urgent, _ = new_case(engine, small_model, text="行驶中刹车失灵，我要找记者曝光", external_id="B",
+                         at=T0 + timedelta(hours=1))
+    with Session(engine) as s:
+        queue = [c.id for c in review_queue(s)]
+    assert queue.index(urgent) < queue.index(calm)

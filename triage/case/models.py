@@ -1,0 +1,101 @@
+"""Tables of the case domain (SQLAlchemy 2). Personal data lives in its own columns so
+that it can be masked by role and every read of it logged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+STATES = ("received", "suggested", "confirmed", "in_progress", "resolved", "verified", "reopened", "closed")
+
+# state -> the states an action may move it to (rules.md §3-§4; 002-A §7, §8-2, §10)
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "received": ("suggested",),
+    "suggested": ("confirmed",),
+    "confirmed": ("in_progress", "resolved"),
+    "in_progress": ("resolved",),
+    "resolved": ("verified", "reopened", "closed"),  # closed: automatic close (002-A §10)
+    "reopened": ("in_progress", "resolved"),
+    "verified": ("closed",),
+    "closed": (),
+}
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """Timezone-aware on the way in and out, on every backend: SQLite keeps no zone, so
+    instants are stored in UTC and come back as UTC-aware datetimes."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: every instant must carry a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_case_channel_external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    """年度-月份-流水号 (002-G 八), e.g. 2026-11-000042."""
+    channel: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(120))
+    received_at: Mapped[datetime] = mapped_column(AwareDateTime())
+    text: Mapped[str] = mapped_column(Text)
+    customer_name: Mapped[str | None] = mapped_column(String(100))
+    customer_phone: Mapped[str | None] = mapped_column(String(40))
+    plate: Mapped[str | None] = mapped_column(String(20))
+    vin: Mapped[str | None] = mapped_column(String(17))
+    in_warranty: Mapped[bool | None]
+    state: Mapped[str] = mapped_column(String(20), default="received")
+    suggestion: Mapped[dict[str, Any] | None]
+    """The latest suggestion: model version, labels, confidences, evidence, routing."""
+    labels: Mapped[dict[str, Any] | None]
+    """The labels a person confirmed (or corrected)."""
+    responsible_role: Mapped[str | None] = mapped_column(String(60))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own mapping
+
+
+class CaseEvent(Base):
+    """Append-only: the service only ever inserts rows here."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(AwareDateTime())
+    actor: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class CaseSerial(Base):
+    """The last serial number used in each month, for case numbers."""
+
+    __tablename__ = "case_serials"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
