@@ -154,3 +154,28 @@ def test_review_queue_puts_major_safety_and_media_first(engine, small_model):
     with Session(engine) as s:
         queue = [c.id for c in review_queue(s)]
     assert queue.index(urgent) < queue.index(calm)
+
+
+def test_export_feedback_then_train_with_it(engine, small_model, tmp_path):
+    """The corrections a reviewer made come out of `triage export-feedback` in the
+    labelled-data format that `triage train --with-feedback` reads."""
+    import csv
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from training.dataset import labelled_record
+
+    case_id, _ = new_case(engine, small_model, text="提车时被收了三千元金融服务费", external_id="F-1")
+    with Session(engine) as s:
+        review(s, case_id, "care-1", POLICY, T0, corrections={"business_line": "sales", "category": "other"})
+        s.commit()
+    out = tmp_path / "feedback.csv"
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-m", "triage.cli", "export-feedback", "--db", str(engine.url), "-o", str(out)],
+                       capture_output=True, text=True, cwd=root, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 1 and rows[0]["business_line"] == "sales" and rows[0]["category"] == "other"
+    example = labelled_record(rows[0], "feedback", "train")
+    assert example.gold["category"] == ("other",) and example.flags["media"] is False

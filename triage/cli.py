@@ -200,6 +200,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- feedback --------------------------------------------------------------------------------
+def cmd_export_feedback(args: argparse.Namespace) -> int:
+    import csv
+
+    from sqlalchemy.orm import Session
+
+    from triage.case.service import feedback_rows
+    from triage.db import init_db, make_engine
+
+    engine = make_engine(args.db)
+    init_db(engine)
+    with Session(engine) as session:
+        rows = feedback_rows(session)
+    out: TextIO = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    try:
+        writer = csv.DictWriter(out, fieldnames=["id", "text", "channel", *HEADS, "flags"])
+        writer.writeheader()
+        writer.writerows(rows)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(f"triage export-feedback: {len(rows)} corrected case(s)", file=sys.stderr)
+    return 0
+
+
 # ---- policy and routing -------------------------------------------------------------------
 def cmd_policy_check(args: argparse.Namespace) -> int:
     from triage.policy.loader import load_policy
@@ -297,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-current", action="store_true", help="write the model but keep serving the current one")
     p.add_argument("--registry", help="model registry folder (default: models/)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export-feedback", help="reviewers' corrections as labelled CSV, for `train --with-feedback`")
+    p.add_argument("-o", "--output", help="CSV file (default: standard output)")
+    p.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
+    p.set_defaults(func=cmd_export_feedback)
 
     p = sub.add_parser("policy", help="routing and SLA policy files")
     policy_sub = p.add_subparsers(dest="policy_command", required=True)
