@@ -214,9 +214,10 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
     card = {
         "version": version, "backend": "sklearn", "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "artifacts": artifacts,
-        "model": "per head: LogisticRegression (class_weight=balanced) over word 1-2-grams (jieba + automotive "
-                 "dictionary) and character 1-3-grams (TF-IDF, sublinear tf) plus flag cues; sigmoid-calibrated "
-                 "with CalibratedClassifierCV(cv=5, ensemble=False); severity=major forced by any flag but repeat",
+        "model": "per head: LogisticRegression (class weights per head, see config) over word 1-2-grams (jieba + "
+                 "automotive dictionary), character 1-3-grams (TF-IDF, sublinear tf), flag cues and register "
+                 "columns; sigmoid-calibrated with CalibratedClassifierCV(cv=5, ensemble=False); decision biases "
+                 "for small classes on one-line texts; severity=major forced by any flag but repeat",
         "config": {k: v for k, v in cfg.__dict__.items()},
         "features": len(model.space.names_),
         "data": {
