@@ -1,1 +1,1 @@
-"""The HTTP service (FastAPI). Its routes arrive with the case service (issue 4)."""
+"""The HTTP service (FastAPI): `api.main.create_app`."""

@@ -99,3 +99,15 @@ class CaseSerial(Base):
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ApiToken(Base):
+    """An API token with a role; only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime())

@@ -1,0 +1,145 @@
+"""The HTTP API, served by a real uvicorn server on loopback, with a clock the test sets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.orm import Session
+
+from api.main import create_app
+from triage.case.access import create_token
+from triage.db import init_db, make_engine
+from triage.policy.calendar import TZ
+
+NOW = [datetime(2026, 11, 23, 10, 0, tzinfo=TZ)]
+
+
+@pytest.fixture(scope="module")
+def server(small_model, tmp_path_factory):
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.db'}")
+    init_db(engine)
+    tokens = {}
+    with Session(engine) as s:
+        for role in ("customer_care", "handler", "manager"):
+            tokens[role] = create_token(s, f"{role}-1", role, NOW[0])
+        s.commit()
+    app = create_app(engine, lambda: small_model, clock=lambda: NOW[0])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", tokens
+    srv.should_exit = True
+    thread.join(timeout=5)
+
+
+def client(server, role):
+    base, tokens = server
+    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens[role]}"}, timeout=30)
+
+
+def test_stateless_triage_and_batch(server):
+    with client(server, "handler") as c:
+        r = c.post("/v1/triage", json={"text": "行驶中刹车失灵", "channel": "phone",
+                                        "received_at": "2026-11-23T10:00:00+08:00"})
+        assert r.status_code == 200
+        assert r.json()["routing"]["responsible"] and r.json()["classification"]["severity"]
+        r = c.post("/v1/triage/batch", json={"items": [{"id": "a", "text": "发动机异响"}, {"id": "b", "text": "  "}]})
+        results = r.json()["results"]
+        assert "classification" in results[0] and "empty" in results[1]["error"]
+
+
+def test_auth_and_problem_json(server):
+    base, _ = server
+    r = httpx.get(f"{base}/v1/cases")
+    assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
+    with client(server, "handler") as c:
+        r = c.post("/v1/cases", json={"channel": "phone", "text": "异响", "received_at": "2026-11-23T10:00:00+08:00"})
+        assert r.status_code == 403 and "may not" in r.json()["detail"]
+    with client(server, "customer_care") as c:
+        r = c.post("/v1/cases", json={"channel": "phone", "text": "", "received_at": "2026-11-23T10:00:00+08:00"})
+        assert r.status_code == 400 and r.json()["detail"] == "text is empty"
+        r = c.post("/v1/cases", json={"channel": "phone"})
+        assert r.status_code == 422 and "text" in r.json()["detail"]
+        assert c.get("/v1/cases/424242").status_code == 404
+
+
+def test_the_whole_story_over_http(server):
+    ticket = {"channel": "oem_ticket", "external_id": "DN-2026-0001",
+              "text": "客户王先生反映新车变速箱顿挫，4S店不予解决",
+              "received_at": "2026-11-23T09:30:00+08:00", "customer_name": "王先生", "customer_phone": "13912345678",
+              "plate": "甘A12345", "in_warranty": True}
+    with client(server, "customer_care") as care, client(server, "handler") as handler, \
+            client(server, "manager") as manager:
+        r = care.post("/v1/cases", json=ticket)
+        assert r.status_code == 201
+        case = r.json()
+        assert case["number"] == "2026-11-000001" and case["state"] == "suggested" and case["suggestion"]
+        again = care.post("/v1/cases", json=ticket)
+        assert again.status_code == 200 and again.json()["id"] == case["id"]
+
+        assert case["id"] in [c["id"] for c in care.get("/v1/queue").json()["cases"]]
+        corrected = "repair_quality" if case["suggestion"]["labels"]["category"] != "repair_quality" else "service"
+        r = care.post(f"/v1/cases/{case['id']}/review",
+                      json={"version": case["version"], "corrections": {"category": corrected}})
+        assert r.status_code == 200
+        reviewed = r.json()
+        assert reviewed["state"] == "confirmed" and reviewed["labels"]["category"] == corrected
+        review_event = next(e for e in reviewed["events"] if e["kind"] == "reviewed")
+        assert review_event["data"]["corrections"]["category"] == {
+            "from": case["suggestion"]["labels"]["category"], "to": corrected}
+
+        # Personal data: visible (and the read logged) for customer care, masked for a manager.
+        seen = care.get(f"/v1/cases/{case['id']}").json()
+        assert seen["customer_phone"] == "13912345678"
+        masked = manager.get(f"/v1/cases/{case['id']}").json()
+        assert "13912345678" not in str(masked) and masked["customer_phone"].startswith("139")
+        assert any(e["kind"] == "personal_data_read" for e in masked["events"])
+
+        v = reviewed["version"]
+        for action, data in [("contact", {}), ("resolve", {"form": "returned"})]:
+            r = handler.post(f"/v1/cases/{case['id']}/actions/{action}", json={"data": data})
+            assert r.status_code == 200, r.text
+        assert handler.post(f"/v1/cases/{case['id']}/actions/close", json={}).status_code == 403
+        r = care.post(f"/v1/cases/{case['id']}/actions/callback", json={"data": {"satisfied": False}})
+        assert r.json()["state"] == "reopened"
+        r = handler.post(f"/v1/cases/{case['id']}/actions/resolve", json={})
+        r = care.post(f"/v1/cases/{case['id']}/actions/callback", json={"data": {"satisfied": True}})
+        r = care.post(f"/v1/cases/{case['id']}/actions/close", json={})
+        assert r.json()["state"] == "closed" and r.json()["version"] > v
+        r = care.post(f"/v1/cases/{case['id']}/actions/reopen", json={})
+        assert r.status_code == 409 and "closed" in r.json()["detail"]
+
+
+def test_two_reviewers_at_once_one_wins(server):
+    with client(server, "customer_care") as care:
+        case = care.post("/v1/cases", json={"channel": "phone", "text": "空调不制冷",
+                                             "received_at": "2026-11-23T11:00:00+08:00"}).json()
+
+        def confirm(_):
+            with client(server, "customer_care") as c:
+                return c.post(f"/v1/cases/{case['id']}/review", json={"version": case["version"]}).status_code
+
+        with ThreadPoolExecutor(4) as pool:
+            codes = sorted(pool.map(confirm, range(4)))
+        assert codes.count(200) == 1 and set(codes[1:]) == {409}
+
+
+def test_model_endpoint(server):
+    with client(server, "manager") as c:
+        r = c.get("/v1/model")
+        assert r.status_code == 200 and r.json()["version"] == "test-small" and "card" in r.json()
+    NOW[0] = NOW[0] + timedelta(minutes=1)
