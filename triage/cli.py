@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,6 +226,83 @@ def cmd_export_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- service: tokens, worker, server -----------------------------------------------------------
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from triage.case.access import create_token
+    from triage.db import init_db, make_engine
+
+    engine = make_engine(args.db)
+    init_db(engine)
+    with Session(engine) as session:
+        try:
+            token = create_token(session, args.name, args.role, datetime.now(UTC))
+        except ValueError as exc:
+            print(f"triage token create: {exc}", file=sys.stderr)
+            return 2
+        session.commit()
+    print(token)
+    print(f"triage token create: token for {args.name} ({args.role}); it is shown only now", file=sys.stderr)
+    return 0
+
+
+def sla_loop(db: str | None, interval: float, once: bool, stop: threading.Event | None = None) -> int:
+    import logging
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from triage.case.flows import run_sla_pass
+    from triage.db import init_db, make_engine
+    from triage.policy.loader import load_policy
+
+    log = logging.getLogger("triage.worker")
+    engine = make_engine(db)
+    init_db(engine)
+    policy = load_policy()
+    while True:
+        with Session(engine) as session:
+            done = run_sla_pass(session, policy, datetime.now(UTC))
+            session.commit()
+        for d in done:
+            log.warning("case %s: clock %s: %s", d["case"], d["clock"], d["did"])
+        if once or (stop is not None and stop.wait(interval)):
+            return 0
+        if stop is None:
+            time.sleep(interval)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return sla_loop(args.db, args.interval, args.once)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import threading
+
+    import uvicorn
+
+    import models
+    from api.main import create_app
+    from triage.db import init_db, make_engine
+
+    engine = make_engine(args.db)
+    init_db(engine)
+    stop = threading.Event()
+    worker = threading.Thread(target=sla_loop, args=(args.db, args.interval, False, stop), daemon=True)
+    worker.start()
+    try:
+        uvicorn.run(create_app(engine, models.load), host=args.host, port=args.port)
+    finally:
+        stop.set()
+    return 0
+
+
 # ---- policy and routing -------------------------------------------------------------------
 def cmd_policy_check(args: argparse.Namespace) -> int:
     from triage.policy.loader import load_policy
@@ -327,6 +405,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="CSV file (default: standard output)")
     p.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
     p.set_defaults(func=cmd_export_feedback)
+
+    p = sub.add_parser("token", help="API tokens")
+    token_sub = p.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create an API token with a role; prints it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=["customer_care", "handler", "manager", "admin"])
+    create.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
+    create.set_defaults(func=cmd_token_create)
+
+    p = sub.add_parser("worker", help="the SLA worker: warnings, breaches, escalations, automatic close")
+    p.add_argument("--once", action="store_true", help="one pass, then exit")
+    p.add_argument("--interval", type=float, default=60.0, help="seconds between passes (default 60)")
+    p.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("serve", help="the HTTP API with an embedded SLA worker")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--interval", type=float, default=60.0, help="seconds between SLA passes")
+    p.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("policy", help="routing and SLA policy files")
     policy_sub = p.add_subparsers(dest="policy_command", required=True)

@@ -1,0 +1,104 @@
+"""The SLA worker on a real SQLite database with a clock we move: breaches escalate once,
+a worker that was down catches up, repair-quality cases close themselves after 3 months."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from triage.case.flows import run_sla_pass
+from triage.case.models import Base, Case
+from triage.case.service import IntakeRequest, act, intake, review, suggest
+from triage.policy.calendar import TZ
+from triage.policy.loader import load_policy
+
+POLICY = load_policy()
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'sla.db'}")
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def dispatched_case(engine, small_model, corrections=None, text="发动机异响，希望尽快处理"):
+    with Session(engine) as s:
+        case, _ = intake(s, IntakeRequest("phone", text, T0), POLICY, "care")
+        suggest(s, case, small_model, POLICY, T0)
+        review(s, case.id, "care", POLICY, T0 + timedelta(minutes=10),
+               corrections={"business_line": "after_sales", "category": "product_quality", "severity": "grumble",
+                            "flags": [], **(corrections or {})})
+        s.commit()
+        return case.id
+
+
+def kinds(engine, case_id, kind):
+    with Session(engine) as s:
+        return [e.data for e in s.get(Case, case_id).events if e.kind == kind]
+
+
+def test_first_contact_breach_escalates_once_with_a_notification(engine, small_model):  # 002-E 七 6
+    case_id = dispatched_case(engine, small_model)
+    with Session(engine) as s:
+        assert s.get(Case, case_id).responsible_role == "service_manager"
+        assert not [d for d in run_sla_pass(s, POLICY, T0 + timedelta(hours=1)) if d["did"] != "warning"]
+        s.commit()
+    with Session(engine) as s:
+        did = run_sla_pass(s, POLICY, T0 + timedelta(hours=3))
+        s.commit()
+    assert {"case": "2026-11-000001", "clock": "first_contact", "did": "escalate"} in did
+    escalations = kinds(engine, case_id, "escalated")
+    assert escalations == [{"clock": "first_contact", "from_role": "service_manager", "to": "service_director"}]
+    assert any(n["clock"] == "first_contact" for n in kinds(engine, case_id, "notification"))
+    with Session(engine) as s:
+        assert s.get(Case, case_id).responsible_role == "service_director"
+        run_sla_pass(s, POLICY, T0 + timedelta(hours=4))  # a second pass, or a second worker
+        s.commit()
+    assert len(kinds(engine, case_id, "escalated")) == 1
+
+
+def test_contact_in_time_stops_the_clock(engine, small_model):
+    case_id = dispatched_case(engine, small_model)
+    with Session(engine) as s:
+        act(s, case_id, "contact", "handler", T0 + timedelta(minutes=50))
+        s.commit()
+    with Session(engine) as s:
+        did = run_sla_pass(s, POLICY, T0 + timedelta(hours=5))
+        s.commit()
+    assert not [d for d in did if d["clock"] == "first_contact"]
+
+
+def test_a_worker_that_was_down_catches_up_each_breach_once(engine, small_model):
+    case_id = dispatched_case(engine, small_model)
+    with Session(engine) as s:
+        run_sla_pass(s, POLICY, T0 + timedelta(days=5))
+        s.commit()
+    breaches = {d["clock"]: d for d in kinds(engine, case_id, "sla_breach")}
+    assert {"first_contact", "close_ordinary", "handler_form"} <= set(breaches)
+    # Breach instants are when the clocks ran out, not when the worker woke up.
+    assert breaches["first_contact"]["breached_at"] == (T0 + timedelta(minutes=10, hours=2)).isoformat()
+    # One step up the chain per breach; at the top, breaches notify instead.
+    assert [e["to"] for e in kinds(engine, case_id, "escalated")] == ["service_director", "general_manager"]
+    assert len(kinds(engine, case_id, "notification")) == len(breaches)
+
+
+def test_repair_quality_closes_itself_after_3_months_without_callback(engine, small_model):  # 002-A §10
+    case_id = dispatched_case(engine, small_model, {"category": "repair_quality"})
+    with Session(engine) as s:
+        act(s, case_id, "contact", "handler", T0 + timedelta(minutes=30))
+        act(s, case_id, "resolve", "handler", T0 + timedelta(hours=5))
+        s.commit()
+    with Session(engine) as s:
+        run_sla_pass(s, POLICY, T0 + timedelta(days=60))
+        s.commit()
+        assert s.get(Case, case_id).state == "resolved"
+    with Session(engine) as s:
+        run_sla_pass(s, POLICY, T0 + timedelta(days=95))
+        s.commit()
+        assert s.get(Case, case_id).state == "closed"
+    assert kinds(engine, case_id, "auto_closed")[0]["source"] == "002-A §10"

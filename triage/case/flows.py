@@ -1,0 +1,113 @@
+"""The SLA worker's pass over open cases: evaluate every clock of the policy on each case's
+event log at `now`, record warnings and breaches once, and carry out the breach actions
+(escalate to the next role of the chain with a notification, notify, or close
+automatically). A worker that was down catches up: the clocks are evaluated at the
+present, with the breach instants they had.
+
+Several workers on one PostgreSQL database never act on the same case at once: each
+locks the case rows it works on with FOR UPDATE SKIP LOCKED, and the events a pass writes
+say what was already done.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from triage.case.models import Case, CaseEvent
+from triage.policy.calendar import WorkCalendar
+from triage.policy.clocks import ClockEvent, evaluate
+from triage.policy.model import Clock, Policy
+from triage.policy.routing import work_calendar
+
+OPEN_STATES = ("received", "suggested", "confirmed", "in_progress", "resolved", "reopened", "verified")
+
+# Clock events of the policy -> case event kinds of the log.
+_EVENT_KINDS: dict[str, tuple[str, ...]] = {
+    "received": ("received",), "dispatched": ("dispatched",), "first_contact": ("first_contact",),
+    "resolved": ("resolved",), "verified": ("verified",), "closed": ("closed", "auto_closed"),
+    "reopened": ("reopened",), "escalated": ("escalated",), "form_rejected": ("form_rejected",),
+    "form_returned": ("form_returned", "resolved"),
+}
+
+
+def _facts(case: Case) -> dict[str, Any]:
+    labels = case.labels or (case.suggestion or {}).get("labels") or {}
+    return {**labels, "channel": case.channel, "in_warranty": case.in_warranty}
+
+
+def _clock_events(clock: Clock, events: list[CaseEvent]) -> list[ClockEvent]:
+    """The clock's start, pauses and stop, from the case log. A clock that starts on an
+    event which happens again (resolved after a reopen) runs from its latest start."""
+    starts = [e for e in events if e.kind in _EVENT_KINDS[clock.starts_on]]
+    if not starts:
+        return []
+    start = starts[-1]
+    out = [ClockEvent("start", start.at)]
+    stop_kinds = {k for ev in clock.stops_on for k in _EVENT_KINDS[ev]}
+    for e in events:
+        if e.at < start.at or e.id <= start.id:
+            continue
+        if e.kind in stop_kinds:
+            out.append(ClockEvent("stop", e.at))
+            break
+        if e.kind in ("paused", "resumed") and e.data.get("clock") in (None, clock.id):
+            out.append(ClockEvent("pause" if e.kind == "paused" else "resume", e.at, str(e.data.get("reason", ""))))
+    return out
+
+
+def run_sla_pass(session: Session, policy: Policy, now: datetime, cal: WorkCalendar | None = None,
+                 batch: int = 200) -> list[dict[str, Any]]:
+    """One pass of the worker; returns what it did. The caller commits."""
+    cal = cal or work_calendar(policy)
+    query = (select(Case).where(Case.state.in_(OPEN_STATES)).order_by(Case.id).limit(batch)
+             .with_for_update(skip_locked=True))
+    done: list[dict[str, Any]] = []
+    for case in session.scalars(query):
+        events = list(case.events)
+        seen = {(e.kind, e.data.get("clock")) for e in events}
+        dispatched = [e for e in events if e.kind == "dispatched"]
+        # The whole chain from the role first dispatched to: escalation moves one step up it at a time.
+        chain = ([dispatched[-1].data.get("to"), *dispatched[-1].data.get("routing", {}).get("escalation", [])]
+                 if dispatched else [])
+        facts = _facts(case)
+        for clock in policy.clocks:
+            if not clock.when.matches(facts):
+                continue
+            clock_events = _clock_events(clock, events)
+            if not clock_events:
+                continue
+            state = evaluate(clock, clock_events, now, cal, chain, case.responsible_role)
+            if state.warned and not state.breached and ("sla_warning", clock.id) not in seen:
+                _add(session, case, "sla_warning", now, clock=clock.id, deadline=_iso(state.deadline))
+                done.append({"case": case.number, "clock": clock.id, "did": "warning"})
+            if state.breached and ("sla_breach", clock.id) not in seen:
+                action = state.action
+                _add(session, case, "sla_breach", now, clock=clock.id, breached_at=_iso(state.breached_at),
+                     action=action.kind if action else None)
+                if action and action.kind == "escalate" and action.to_role:
+                    _add(session, case, "escalated", now, clock=clock.id, from_role=case.responsible_role,
+                         to=action.to_role)
+                    case.responsible_role = action.to_role
+                if action:
+                    _add(session, case, "notification", now, clock=clock.id, to=action.to_role, message=action.message)
+                if action and action.kind == "auto_close" and case.state == "resolved":
+                    case.state = "closed"
+                    _add(session, case, "auto_closed", now, clock=clock.id, source=clock.source)
+                done.append({"case": case.number, "clock": clock.id, "did": action.kind if action else "breach"})
+                seen.add(("sla_breach", clock.id))
+        session.flush()
+    return done
+
+
+def _add(session: Session, case: Case, kind: str, at: datetime, **data: Any) -> None:
+    event = CaseEvent(case_id=case.id, kind=kind, actor="sla-worker", at=at, data=data)
+    session.add(event)
+    case.events.append(event)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
