@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 
@@ -54,3 +55,27 @@ def small_registry(small_model, tmp_path_factory):
     (root / "test-small" / "card.json").write_text(json.dumps({"version": "test-small", "artifacts": hashes}))
     (root / "CURRENT").write_text("test-small\n")
     return root
+
+
+# ---- databases: SQLite always, PostgreSQL when CI (or you) started one -----------------------
+PG_URL = os.environ.get("TRIAGE_TEST_PG_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not PG_URL, reason="set TRIAGE_TEST_PG_URL to run on PostgreSQL (.ci/run does)"))]
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request, tmp_path):
+    """A fresh, empty database of each backend."""
+    from sqlalchemy import create_engine
+
+    from triage.case.models import Base
+    from triage.db import make_engine
+
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'cases.db'}")
+    else:
+        engine = create_engine(PG_URL)
+        Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from triage.case.models import Base, Case, CaseEvent
+from triage.case.models import Case, CaseEvent
 from triage.case.service import (
     CaseError,
     Conflict,
@@ -29,13 +29,6 @@ from triage.policy.loader import load_policy
 
 POLICY = load_policy()
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'cases.db'}")
-    Base.metadata.create_all(engine)
-    return engine
 
 
 def new_case(engine, small_model, text="一汽大众速腾变速箱顿挫，希望尽快处理", channel="oem_ticket", external_id="DN-1",

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from triage.case.flows import run_sla_pass
@@ -15,15 +14,10 @@ from triage.case.service import IntakeRequest, act, intake, review, suggest
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
 
+from .conftest import PG_URL
+
 POLICY = load_policy()
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'sla.db'}")
-    Base.metadata.create_all(engine)
-    return engine
 
 
 def dispatched_case(engine, small_model, corrections=None, text="发动机异响，希望尽快处理"):
@@ -102,3 +96,46 @@ def test_repair_quality_closes_itself_after_3_months_without_callback(engine, sm
         s.commit()
         assert s.get(Case, case_id).state == "closed"
     assert kinds(engine, case_id, "auto_closed")[0]["source"] == "002-A §10"
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (TRIAGE_TEST_PG_URL; .ci/run starts one)")
+def test_several_workers_never_double_escalate(small_model):
+    """Workers on one PostgreSQL database lock the cases they work on (SKIP LOCKED) and
+    read what was done: every breach is escalated exactly once."""
+    import threading
+
+    from sqlalchemy import create_engine
+
+    engine = create_engine(PG_URL, pool_size=10)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    ids = []
+    with Session(engine) as s:
+        for i in range(8):
+            req = IntakeRequest("phone", f"第{i}辆车发动机异响", T0, external_id=f"W-{i}")
+            case, _ = intake(s, req, POLICY, "care")
+            suggest(s, case, small_model, POLICY, T0)
+            review(s, case.id, "care", POLICY, T0, corrections={"category": "product_quality", "severity": "grumble",
+                                                                "business_line": "after_sales", "flags": []})
+            ids.append(case.id)
+        s.commit()
+    start = threading.Barrier(4)
+
+    def worker() -> None:
+        start.wait()
+        for _ in range(3):
+            with Session(engine) as s:
+                run_sla_pass(s, POLICY, T0 + timedelta(hours=3), batch=3)
+                s.commit()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with Session(engine) as s:
+        for case_id in ids:
+            events = s.get(Case, case_id).events
+            assert [e.data["clock"] for e in events if e.kind == "escalated"] == ["first_contact"]
+            assert len([e for e in events if e.kind == "sla_breach"]) == 1
+    engine.dispose()
