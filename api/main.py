@@ -16,8 +16,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from triage.case import service
-from triage.case.access import User, case_view, user_for_token
+from triage.case import reports, service
+from triage.case.access import SEES_PERSONAL_DATA, User, case_view, user_for_token
 from triage.case.models import Case
 from triage.labels import HEADS
 from triage.policy.loader import load_policy
@@ -211,6 +211,23 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
     def queue(s: Db, _: Annotated[User, Depends(allow("customer_care", "manager", "admin"))]) -> dict[str, Any]:
         return {"cases": [{"id": c.id, "number": c.number, "received_at": c.received_at.isoformat(),
                            "suggestion": c.suggestion} for c in service.review_queue(s)]}
+
+    @app.get("/v1/reports/monthly", summary="Counts, SLA compliance, repeats and focus vehicles of a month")
+    def monthly(month: str, s: Db, user: Annotated[User, Depends(allow("manager", "admin", "customer_care"))]
+                ) -> dict[str, Any]:
+        return _report(s, user, month=month)
+
+    @app.get("/v1/reports/quarterly", summary="The same figures for a quarter (YYYY-Qn)")
+    def quarterly(quarter: str, s: Db, user: Annotated[User, Depends(allow("manager", "admin", "customer_care"))]
+                  ) -> dict[str, Any]:
+        return _report(s, user, quarter=quarter)
+
+    def _report(s: Session, user: User, **period: str) -> dict[str, Any]:
+        try:
+            start, end, label = reports.period_bounds(**period)
+        except reports.PeriodError as exc:
+            raise ProblemError(400, "Bad period", str(exc)) from None
+        return reports.report(s, start, end, label, mask=user.role not in SEES_PERSONAL_DATA)
 
     @app.get("/v1/model", summary="The serving model and its card")
     def model_card(_: AnyUser) -> dict[str, Any]:

@@ -143,3 +143,18 @@ def test_model_endpoint(server):
         r = c.get("/v1/model")
         assert r.status_code == 200 and r.json()["version"] == "test-small" and "card" in r.json()
     NOW[0] = NOW[0] + timedelta(minutes=1)
+
+
+def test_monthly_and_quarterly_reports(server):
+    with client(server, "manager") as c:
+        r = c.get("/v1/reports/monthly", params={"month": "2026-11"})
+        assert r.status_code == 200
+        rep = r.json()
+        assert rep["cases"] >= 2 and rep["period"] == "2026-11"
+        assert sum(rep["counts"]["category"].values()) == rep["cases"]
+        assert rep["sla_compliance"]["handover"]["target"] == 1.0
+        assert "13912345678" not in r.text
+        q = c.get("/v1/reports/quarterly", params={"quarter": "2026-Q4"}).json()
+        assert q["cases"] == rep["cases"]
+        assert c.get("/v1/reports/monthly", params={"month": "2026-13"}).status_code == 400
+        assert c.get("/v1/reports/quarterly", params={"quarter": "2026-Q5"}).status_code == 400

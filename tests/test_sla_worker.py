@@ -139,3 +139,34 @@ def test_several_workers_never_double_escalate(small_model):
             assert [e.data["clock"] for e in events if e.kind == "escalated"] == ["first_contact"]
             assert len([e for e in events if e.kind == "sla_breach"]) == 1
     engine.dispose()
+
+
+def test_report_counts_compliance_repeats_and_focus_vehicles(engine, small_model):  # 002-A §7-3, §8-3; 002-E 七 11
+    from triage.case.reports import PeriodError, period_bounds, report
+
+    first = dispatched_case(engine, small_model)
+    with Session(engine) as s:
+        req = IntakeRequest("phone", "同一辆车发动机又异响", T0 + timedelta(days=2), vin="LSVAB2180E2123456",
+                            in_warranty=True)
+        case, _ = intake(s, req, POLICY, "care")
+        s.get(Case, first).vin = "LSVAB2180E2123456"
+        suggest(s, case, small_model, POLICY, T0 + timedelta(days=2))
+        review(s, case.id, "care", POLICY, T0 + timedelta(days=2),
+               corrections={"business_line": "after_sales", "category": "product_quality", "severity": "grumble",
+                            "flags": []})
+        act(s, first, "contact", "handler", T0 + timedelta(minutes=30))
+        s.commit()
+    with Session(engine) as s:
+        run_sla_pass(s, POLICY, T0 + timedelta(days=2, hours=5))
+        s.commit()
+        start, end, label = period_bounds(month="2026-11")
+        rep = report(s, start, end, label)
+    assert rep["cases"] == 2 and rep["counts"]["category"] == {"product_quality": 2}
+    fc = rep["sla_compliance"]["first_contact"]
+    assert (fc["cases"], fc["breached"], fc["compliance"]) == (2, 1, 0.5)
+    assert rep["repeated_complaints"] == [{"vehicle": "L***************6", "category": "product_quality",
+                                           "cases": ["2026-11-000001", "2026-11-000002"]}]
+    assert [f["case"] for f in rep["focus_vehicles"]] == ["2026-11-000002"]  # in warranty, product quality
+    assert period_bounds(quarter="2026-Q4")[:2] == (datetime(2026, 10, 1, tzinfo=TZ), datetime(2027, 1, 1, tzinfo=TZ))
+    with pytest.raises(PeriodError):
+        period_bounds(month="2026-1")

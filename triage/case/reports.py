@@ -1,0 +1,94 @@
+"""Monthly and quarterly reports (rules.md §5: 002-A §7-3, §7-4, §8-3; 002-B 三; 002-E 七 11):
+counts by business line, category, severity, flag and role; SLA compliance per clock
+against the 100 % targets; repeated complaints of the same kind; the focus-vehicle list."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from triage.case.models import Case
+from triage.policy.calendar import TZ
+from triage.text.mask import mask_pii
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+
+
+class PeriodError(ValueError):
+    """A period that is not YYYY-MM or YYYY-Qn."""
+
+
+def period_bounds(month: str | None = None, quarter: str | None = None) -> tuple[datetime, datetime, str]:
+    if month is not None:
+        m = _MONTH.match(month)
+        if not m:
+            raise PeriodError(f"month {month!r} is not YYYY-MM")
+        year, first, months = int(m.group(1)), int(m.group(2)), 1
+        label = month
+    elif quarter is not None:
+        m = _QUARTER.match(quarter)
+        if not m:
+            raise PeriodError(f"quarter {quarter!r} is not YYYY-Qn")
+        year, first, months = int(m.group(1)), 3 * int(m.group(2)) - 2, 3
+        label = quarter
+    else:
+        raise PeriodError("give a month or a quarter")
+    start = datetime(year, first, 1, tzinfo=TZ)
+    end_month = first + months
+    end = datetime(year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1, tzinfo=TZ)
+    return start, end, label
+
+
+def report(session: Session, start: datetime, end: datetime, label: str, mask: bool = True) -> dict[str, Any]:
+    cases = session.scalars(select(Case).where(Case.received_at >= start, Case.received_at < end)
+                            .order_by(Case.received_at)).all()
+    counts: dict[str, Counter] = {k: Counter() for k in ("business_line", "category", "severity", "flag", "role",
+                                                         "channel", "state")}
+    clocks_run: Counter = Counter()
+    clocks_breached: Counter = Counter()
+    by_vehicle_kind: dict[tuple[str, str], list[str]] = defaultdict(list)
+    focus = []
+    for case in cases:
+        labels = case.labels or (case.suggestion or {}).get("labels") or {}
+        for key in ("business_line", "category", "severity"):
+            counts[key][labels.get(key, "unlabelled")] += 1
+        for flag in labels.get("flags", []):
+            counts["flag"][flag] += 1
+        counts["role"][case.responsible_role or "not dispatched"] += 1
+        counts["channel"][case.channel] += 1
+        counts["state"][case.state] += 1
+        routing = (case.suggestion or {}).get("routing") or {}
+        started = {c["id"] for c in routing.get("clocks", []) if c.get("starts_on") in ("received", "dispatched")}
+        for e in case.events:
+            if e.kind == "sla_breach":
+                clocks_breached[e.data.get("clock")] += 1
+                started.add(e.data.get("clock"))
+        clocks_run.update(started)
+        vehicle = case.vin or case.plate
+        if vehicle:
+            by_vehicle_kind[(vehicle, labels.get("category", "?"))].append(case.number)
+        if routing.get("focus_vehicle") and case.state not in ("verified", "closed"):
+            focus.append({"case": case.number, "vehicle": _show(vehicle, mask), "owner": routing.get("focus_owner"),
+                          "category": labels.get("category")})
+    compliance = {clock: {"cases": n, "breached": clocks_breached[clock],
+                          "compliance": round(1 - clocks_breached[clock] / n, 4) if n else None, "target": 1.0}
+                  for clock, n in sorted(clocks_run.items())}
+    repeated = [{"vehicle": _show(v, mask), "category": cat, "cases": numbers}
+                for (v, cat), numbers in by_vehicle_kind.items() if len(numbers) >= 2]
+    return {"period": label, "from": start.isoformat(), "to": end.isoformat(), "cases": len(cases),
+            "counts": {k: dict(v.most_common()) for k, v in counts.items()},
+            "sla_compliance": compliance, "repeated_complaints": repeated,
+            "repeat_flagged": counts["flag"].get("repeat", 0), "focus_vehicles": focus}
+
+
+def _show(vehicle: str | None, mask: bool) -> str | None:
+    if not vehicle or not mask:
+        return vehicle
+    masked = mask_pii(vehicle)
+    return masked if masked != vehicle else vehicle[:2] + "*" * (len(vehicle) - 2)
