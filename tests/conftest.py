@@ -66,16 +66,19 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
 @pytest.fixture(params=BACKENDS)
 def engine(request, tmp_path):
     """A fresh, empty database of each backend."""
-    from sqlalchemy import create_engine
+    from triage.db import init_db, make_engine
 
-    from triage.case.models import Base
-    from triage.db import make_engine
-
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'cases.db'}")
-    else:
-        engine = create_engine(PG_URL)
-        Base.metadata.drop_all(engine)
-    Base.metadata.create_all(engine)
+    engine = make_engine(f"sqlite:///{tmp_path / 'cases.db'}" if request.param == "sqlite" else PG_URL)
+    if request.param == "postgresql":
+        drop_all(engine)
+    init_db(engine)  # the migrations, as in production
     yield engine
     engine.dispose()
+
+
+def drop_all(engine) -> None:
+    from triage.case.models import Base
+
+    Base.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")

@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy.orm import Session
 
 from triage.case.flows import run_sla_pass
-from triage.case.models import Base, Case
+from triage.case.models import Case
 from triage.case.service import IntakeRequest, act, intake, review, suggest
+from triage.db import init_db
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
 
-from .conftest import PG_URL
+from .conftest import PG_URL, drop_all
 
 POLICY = load_policy()
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
@@ -107,8 +108,8 @@ def test_several_workers_never_double_escalate(small_model):
     from sqlalchemy import create_engine
 
     engine = create_engine(PG_URL, pool_size=10)
-    Base.metadata.drop_all(engine)
-    Base.metadata.create_all(engine)
+    drop_all(engine)
+    init_db(engine)
     ids = []
     with Session(engine) as s:
         for i in range(8):

@@ -4,8 +4,11 @@ chosen by TRIAGE_DB_URL."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
 DEFAULT_URL = "sqlite:///triage.db"
@@ -27,8 +30,19 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
-def init_db(engine: Engine) -> None:
-    """Create the tables that do not exist yet."""
-    from triage.case.models import Base
+MIGRATIONS = Path(__file__).with_name("migrations")
 
-    Base.metadata.create_all(engine)
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def init_db(engine: Engine) -> None:
+    """Bring the schema to the latest migration (creating it on an empty database)."""
+    with engine.begin() as connection:
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -1,0 +1,26 @@
+"""Alembic environment: the case tables of triage.case.models, on the URL the caller gives."""
+
+from alembic import context
+
+from triage.case.models import Base
+from triage.db import make_engine
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url")
+
+if context.is_offline_mode():
+    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    connectable = config.attributes.get("connection")
+    if connectable is None:
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+    else:
+        context.configure(connection=connectable, target_metadata=Base.metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
