@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from triage.case import reports, service
-from triage.case.access import SEES_PERSONAL_DATA, User, case_view, user_for_token
+from triage.case.access import SEES_PERSONAL_DATA, User, case_view, may_see, user_for_token
 from triage.case.models import Case
 from triage.labels import HEADS
 from triage.policy.loader import load_policy
@@ -64,6 +64,15 @@ class IntakeIn(BaseModel):
     plate: str | None = Field(default=None, max_length=20)
     vin: str | None = Field(default=None, max_length=17)
     in_warranty: bool | None = None
+
+
+class IntakeBatchIn(BaseModel):
+    items: list[IntakeIn] = Field(max_length=MAX_BATCH)
+
+
+class AssignIn(BaseModel):
+    assignee: str = Field(min_length=1, max_length=100)
+    version: int | None = None
 
 
 class ReviewIn(BaseModel):
@@ -166,15 +175,44 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
             service.suggest(s, case, model_loader(), policy, clock())
         return JSONResponse(case_view(s, case, user, clock()), status_code=201 if created else 200)
 
-    @app.get("/v1/cases", summary="List cases, newest first")
+    @app.post("/v1/cases/batch", summary="Intake of many tickets; each is idempotent, a bad one is an error item")
+    def intake_batch(body: IntakeBatchIn, s: Db,
+                     user: Annotated[User, Depends(allow("customer_care", "manager", "admin"))]) -> dict[str, Any]:
+        results = []
+        for n, item in enumerate(body.items):
+            savepoint = s.begin_nested()
+            try:
+                case, created = service.intake(s, service.IntakeRequest(**item.model_dump()), policy, user.name)
+                if created:
+                    service.suggest(s, case, model_loader(), policy, clock())
+                savepoint.commit()
+                results.append({"item": n, "id": case.id, "number": case.number, "created": created})
+            except service.CaseError as exc:
+                savepoint.rollback()
+                results.append({"item": n, "error": str(exc)})
+        return {"results": results}
+
+    @app.get("/v1/cases", summary="List cases, newest first; handlers see their own")
     def list_cases(s: Db, user: AnyUser, state: str | None = None, channel: str | None = None,
-                   severity: str | None = None, flag: str | None = None, limit: int = 100) -> dict[str, Any]:
+                   severity: str | None = None, flag: str | None = None, role: str | None = None,
+                   received_from: datetime | None = None, received_to: datetime | None = None,
+                   breached: bool | None = None, limit: int = 100) -> dict[str, Any]:
         query = select(Case).order_by(Case.received_at.desc())
         if state:
             query = query.where(Case.state == state)
         if channel:
             query = query.where(Case.channel == channel)
+        if role:
+            query = query.where(Case.responsible_role == role)
+        if received_from:
+            query = query.where(Case.received_at >= received_from)
+        if received_to:
+            query = query.where(Case.received_at < received_to)
+        if user.role == "handler":
+            query = query.where(Case.assignee == user.name)
         cases = s.scalars(query).all()
+        if breached is not None:
+            cases = [c for c in cases if any(e.kind == "sla_breach" for e in c.events) == breached]
 
         def labels(c: Case) -> dict[str, Any]:
             return c.labels or (c.suggestion or {}).get("labels", {})
@@ -183,11 +221,23 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
                  and (not flag or flag in labels(c).get("flags", []))][:max(1, min(limit, 1000))]
         return {"cases": [{"id": c.id, "number": c.number, "state": c.state, "channel": c.channel,
                            "received_at": c.received_at.isoformat(), "labels": labels(c),
-                           "responsible_role": c.responsible_role} for c in cases]}
+                           "responsible_role": c.responsible_role, "assignee": c.assignee} for c in cases]}
+
+    def visible_case(s: Session, case_id: int, user: User) -> Case:
+        case = service.get_case(s, case_id)
+        if not may_see(user, case):
+            raise service.NotFound(f"no case {case_id}")  # not "forbidden": do not confirm it exists
+        return case
 
     @app.get("/v1/cases/{case_id}")
     def get_case(case_id: int, s: Db, user: AnyUser) -> dict[str, Any]:
-        return case_view(s, service.get_case(s, case_id), user, clock())
+        return case_view(s, visible_case(s, case_id, user), user, clock())
+
+    @app.post("/v1/cases/{case_id}/assign", summary="Give a dispatched case to a person")
+    def assign(case_id: int, body: AssignIn, s: Db,
+               user: Annotated[User, Depends(allow("customer_care", "manager", "admin"))]) -> dict[str, Any]:
+        case = service.assign(s, case_id, body.assignee, user.name, clock(), body.version)
+        return case_view(s, case, user, clock())
 
     @app.post("/v1/cases/{case_id}/review", summary="Accept or correct the suggestion; dispatches the case")
     def review(case_id: int, body: ReviewIn, s: Db,
@@ -204,6 +254,7 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
         allowed = by_role.get(user.role, handler_actions | care_actions)
         if action not in allowed:
             raise ProblemError(403, "Forbidden", f"role {user.role} may not {action} a case")
+        visible_case(s, case_id, user)
         case = service.act(s, case_id, action, user.name, clock(), body.version, **body.data)
         return case_view(s, case, user, clock())
 

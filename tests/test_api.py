@@ -41,13 +41,13 @@ def server(small_model, tmp_path_factory):
         if srv.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", tokens
+    yield f"http://127.0.0.1:{port}", tokens, engine
     srv.should_exit = True
     thread.join(timeout=5)
 
 
 def client(server, role):
-    base, tokens = server
+    base, tokens, _ = server
     return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens[role]}"}, timeout=30)
 
 
@@ -63,7 +63,7 @@ def test_stateless_triage_and_batch(server):
 
 
 def test_auth_and_problem_json(server):
-    base, _ = server
+    base, _, _ = server
     r = httpx.get(f"{base}/v1/cases")
     assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
     with client(server, "handler") as c:
@@ -78,6 +78,12 @@ def test_auth_and_problem_json(server):
 
 
 def test_the_whole_story_over_http(server):
+    """Intake of an OEM ticket, suggestion, a correction, dispatch, a breach with the clock
+    moved forward, escalation, resolution, an unsatisfied callback, reopen, close."""
+    from triage.case.flows import run_sla_pass
+    from triage.policy.loader import load_policy
+
+    engine = server[2]
     ticket = {"channel": "oem_ticket", "external_id": "DN-2026-0001",
               "text": "客户王先生反映新车变速箱顿挫，4S店不予解决",
               "received_at": "2026-11-23T09:30:00+08:00", "customer_name": "王先生", "customer_phone": "13912345678",
@@ -90,10 +96,11 @@ def test_the_whole_story_over_http(server):
         assert case["number"] == "2026-11-000001" and case["state"] == "suggested" and case["suggestion"]
         again = care.post("/v1/cases", json=ticket)
         assert again.status_code == 200 and again.json()["id"] == case["id"]
+        cid = case["id"]
 
-        assert case["id"] in [c["id"] for c in care.get("/v1/queue").json()["cases"]]
+        assert cid in [c["id"] for c in care.get("/v1/queue").json()["cases"]]
         corrected = "repair_quality" if case["suggestion"]["labels"]["category"] != "repair_quality" else "service"
-        r = care.post(f"/v1/cases/{case['id']}/review",
+        r = care.post(f"/v1/cases/{cid}/review",
                       json={"version": case["version"], "corrections": {"category": corrected}})
         assert r.status_code == 200
         reviewed = r.json()
@@ -101,27 +108,55 @@ def test_the_whole_story_over_http(server):
         review_event = next(e for e in reviewed["events"] if e["kind"] == "reviewed")
         assert review_event["data"]["corrections"]["category"] == {
             "from": case["suggestion"]["labels"]["category"], "to": corrected}
+        first_role = reviewed["responsible_role"]
+
+        # Handlers see only their own cases.
+        assert handler.get(f"/v1/cases/{cid}").status_code == 404
+        assert care.post(f"/v1/cases/{cid}/assign", json={"assignee": "handler-1"}).status_code == 200
+        assert [c["id"] for c in handler.get("/v1/cases").json()["cases"]] == [cid]
 
         # Personal data: visible (and the read logged) for customer care, masked for a manager.
-        seen = care.get(f"/v1/cases/{case['id']}").json()
-        assert seen["customer_phone"] == "13912345678"
-        masked = manager.get(f"/v1/cases/{case['id']}").json()
+        assert care.get(f"/v1/cases/{cid}").json()["customer_phone"] == "13912345678"
+        masked = manager.get(f"/v1/cases/{cid}").json()
         assert "13912345678" not in str(masked) and masked["customer_phone"].startswith("139")
         assert any(e["kind"] == "personal_data_read" for e in masked["events"])
 
-        v = reviewed["version"]
+        # Nobody calls the customer: three hours later the worker finds the breach and escalates.
+        NOW[0] = datetime(2026, 11, 23, 13, 0, tzinfo=TZ)
+        with Session(engine) as s:
+            run_sla_pass(s, load_policy(), NOW[0])
+            s.commit()
+        after = manager.get(f"/v1/cases/{cid}").json()
+        escalations = [e["data"] for e in after["events"] if e["kind"] == "escalated"]
+        # The OEM ticket's 30-minute first response and the 2-hour first contact both ran out: one step up each.
+        assert {e["clock"] for e in escalations} == {"oem_first_response", "first_contact"}
+        assert escalations[0]["from_role"] == first_role and escalations[1]["from_role"] == escalations[0]["to"]
+        assert after["responsible_role"] == escalations[-1]["to"]
+        assert cid in [c["id"] for c in manager.get("/v1/cases", params={"breached": True}).json()["cases"]]
+
         for action, data in [("contact", {}), ("resolve", {"form": "returned"})]:
-            r = handler.post(f"/v1/cases/{case['id']}/actions/{action}", json={"data": data})
+            r = handler.post(f"/v1/cases/{cid}/actions/{action}", json={"data": data})
             assert r.status_code == 200, r.text
-        assert handler.post(f"/v1/cases/{case['id']}/actions/close", json={}).status_code == 403
-        r = care.post(f"/v1/cases/{case['id']}/actions/callback", json={"data": {"satisfied": False}})
+        assert handler.post(f"/v1/cases/{cid}/actions/close", json={}).status_code == 403
+        r = care.post(f"/v1/cases/{cid}/actions/callback", json={"data": {"satisfied": False}})
         assert r.json()["state"] == "reopened"
-        r = handler.post(f"/v1/cases/{case['id']}/actions/resolve", json={})
-        r = care.post(f"/v1/cases/{case['id']}/actions/callback", json={"data": {"satisfied": True}})
-        r = care.post(f"/v1/cases/{case['id']}/actions/close", json={})
-        assert r.json()["state"] == "closed" and r.json()["version"] > v
-        r = care.post(f"/v1/cases/{case['id']}/actions/reopen", json={})
+        assert handler.post(f"/v1/cases/{cid}/actions/resolve", json={}).status_code == 200
+        assert care.post(f"/v1/cases/{cid}/actions/callback", json={"data": {"satisfied": True}}).status_code == 200
+        r = care.post(f"/v1/cases/{cid}/actions/close", json={})
+        assert r.json()["state"] == "closed"
+        r = care.post(f"/v1/cases/{cid}/actions/reopen", json={})
         assert r.status_code == 409 and "closed" in r.json()["detail"]
+
+
+def test_batch_intake_is_idempotent_and_reports_bad_items(server):
+    items = [{"channel": "web", "external_id": f"B-{i}", "text": t, "received_at": "2026-11-23T12:00:00+08:00"}
+             for i, t in enumerate(["天窗漏水", "", "导航死机"])]
+    with client(server, "customer_care") as care:
+        first = care.post("/v1/cases/batch", json={"items": items}).json()["results"]
+        assert [r.get("created") for r in first] == [True, None, True] and "empty" in first[1]["error"]
+        again = care.post("/v1/cases/batch", json={"items": items}).json()["results"]
+        assert [r.get("created") for r in again] == [False, None, False]
+        assert [r.get("id") for r in again] == [r.get("id") for r in first]
 
 
 def test_two_reviewers_at_once_one_wins(server):

@@ -45,6 +45,11 @@ def user_for_token(session: Session, token: str) -> User | None:
     return User(row.name, row.role) if row else None
 
 
+def may_see(user: User, case: Case) -> bool:
+    """Handlers see the cases assigned to them; the other roles see every case."""
+    return user.role != "handler" or case.assignee == user.name
+
+
 def case_view(session: Session, case: Case, user: User, now: datetime) -> dict[str, Any]:
     """The case as `user` may see it; an unmasked read of personal data is logged."""
     personal = {"customer_name": case.customer_name, "customer_phone": case.customer_phone,
@@ -60,6 +65,7 @@ def case_view(session: Session, case: Case, user: User, now: datetime) -> dict[s
         "received_at": case.received_at.isoformat(), "state": case.state, "version": case.version,
         "text": case.text if sees else mask_pii(case.text), **personal, "in_warranty": case.in_warranty,
         "suggestion": case.suggestion, "labels": case.labels, "responsible_role": case.responsible_role,
+        "assignee": case.assignee,
         "events": [{"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor, "data": e.data} for e in case.events],
     }
 

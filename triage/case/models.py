@@ -70,6 +70,8 @@ class Case(Base):
     labels: Mapped[dict[str, Any] | None]
     """The labels a person confirmed (or corrected)."""
     responsible_role: Mapped[str | None] = mapped_column(String(60))
+    assignee: Mapped[str | None] = mapped_column(String(100), index=True)
+    """The person (API token name) handling the case; handlers see only their own cases."""
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")

@@ -209,6 +209,21 @@ def review(session: Session, case_id: int, reviewer: str, policy: Policy, now: d
     return case
 
 
+def assign(session: Session, case_id: int, assignee: str, actor: str, now: datetime,
+           expected_version: int | None = None) -> Case:
+    """Give a dispatched case to a person (handlers see only their own cases)."""
+    case = get_case(session, case_id)
+    _check_version(case, expected_version)
+    if case.state in ("received", "suggested", "closed"):
+        raise InvalidTransition(f"case {case.number} is {case.state}; only a dispatched, open case can be assigned")
+    if not assignee.strip():
+        raise CaseError("the assignee is empty")
+    _event(session, case, "assigned", actor, now, frm=case.assignee, to=assignee)
+    case.assignee = assignee
+    _flush(session)
+    return case
+
+
 _ACTIONS: dict[str, str] = {"start": "in_progress", "resolve": "resolved", "verify": "verified",
                             "reopen": "reopened", "close": "closed", "auto_close": "closed"}
 
