@@ -284,7 +284,12 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
     def model_card(_: AnyUser) -> dict[str, Any]:
         import models
 
-        return {"version": model_loader().version, "card": models.card()}
+        version = model_loader().version
+        try:
+            card = models.card(version)
+        except models.RegistryError:
+            card = None  # a model that is not in the registry (loaded by hand)
+        return {"version": version, "card": card}
 
     return app
 

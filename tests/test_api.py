@@ -176,7 +176,7 @@ def test_two_reviewers_at_once_one_wins(server):
 def test_model_endpoint(server):
     with client(server, "manager") as c:
         r = c.get("/v1/model")
-        assert r.status_code == 200 and r.json()["version"] == "test-small" and "card" in r.json()
+        assert r.status_code == 200 and r.json()["version"] == "test-small" and r.json()["card"] is None
     NOW[0] = NOW[0] + timedelta(minutes=1)
 
 
@@ -193,3 +193,42 @@ def test_monthly_and_quarterly_reports(server):
         assert q["cases"] == rep["cases"]
         assert c.get("/v1/reports/monthly", params={"month": "2026-13"}).status_code == 400
         assert c.get("/v1/reports/quarterly", params={"quarter": "2026-Q5"}).status_code == 400
+
+
+def test_openapi_lists_the_routes(server):
+    base, _, _ = server
+    paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+    assert {"/v1/triage", "/v1/triage/batch", "/v1/cases", "/v1/cases/batch", "/v1/cases/{case_id}/review",
+            "/v1/cases/{case_id}/assign", "/v1/cases/{case_id}/actions/{action}", "/v1/queue",
+            "/v1/reports/monthly", "/v1/reports/quarterly", "/v1/model"} <= set(paths)
+
+
+def test_triage_serve_runs_the_api_with_its_worker(small_registry, tmp_path):
+    """`triage serve` as a process: the default set-up (SQLite file, current model)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "TRIAGE_MODELS_DIR": str(small_registry), "TRIAGE_DB_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    token = subprocess.run([sys.executable, "-m", "triage.cli", "token", "create", "--name", "m", "--role", "manager"],
+                           capture_output=True, text=True, env=env, cwd=root, check=True).stdout.strip()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "serve", "--port", str(port), "--interval", "1"],
+                            env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/v1/model", headers={"Authorization": f"Bearer {token}"})
+                break
+            except httpx.ConnectError:
+                time.sleep(0.2)
+        assert r.status_code == 200 and r.json()["version"] == "test-small"
+        assert r.json()["card"]["artifacts"]["model.npz"]
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/model").status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
