@@ -84,3 +84,16 @@ def test_unreadable_files(tmp_path, content, message):
 def test_missing_file():
     with pytest.raises(InputError, match="no such file"):
         list(read_rows("/nonexistent/file.csv"))
+
+
+def test_progress_counts_the_bytes_read(tmp_path):
+    from triage.io import ReadProgress
+
+    p = tmp_path / "in.csv"
+    p.write_text("id,text\n" + "".join(f"{i},第{i}条投诉\n" for i in range(50)), encoding="utf-8")
+    progress = ReadProgress()
+    rows = read_rows(str(p), progress=progress)
+    next(rows)
+    assert progress.total_bytes == p.stat().st_size and 0 < progress.read_bytes < progress.total_bytes
+    list(rows)
+    assert progress.read_bytes == progress.total_bytes

@@ -79,11 +79,12 @@ def _batches(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def _predict_stream(model, path: str, fmt: str | None, encoding: str) -> Iterator[tuple[Any, Prediction | RowError]]:
+def _predict_stream(model: Any, path: str, fmt: str | None, encoding: str,
+                    progress: Any = None) -> Iterator[tuple[Any, Prediction | RowError]]:
     """(input row or error, prediction or error) for every row of the file, in order."""
     from triage.io import read_rows
 
-    for batch in _batches(read_rows(path, fmt, encoding), BATCH):
+    for batch in _batches(read_rows(path, fmt, encoding, progress), BATCH):
         good = [r for r in batch if not isinstance(r, RowError)]
         preds = iter(model.predict_rows([(r.id, r.text) for r in good]))
         for r in batch:
@@ -97,10 +98,14 @@ def _predict_stream(model, path: str, fmt: str | None, encoding: str) -> Iterato
 
 
 class _Progress:
-    """A progress line on a terminal's stderr; silent when stderr is not a terminal."""
+    """A progress bar on a terminal's stderr (by bytes read of the file; a running count for
+    standard input); silent when stderr is not a terminal."""
 
     def __init__(self, enabled: bool) -> None:
+        from triage.io import ReadProgress
+
         self.enabled = enabled and sys.stderr.isatty()
+        self.read = ReadProgress()
         self.start = time.perf_counter()
         self.last = 0.0
 
@@ -110,7 +115,11 @@ class _Progress:
             return
         self.last = now
         rate = done / max(now - self.start, 1e-9)
-        sys.stderr.write(f"\r{done:,} rows, {errors:,} errors, {rate:,.0f} rows/s")
+        bar = ""
+        if self.read.total_bytes:
+            share = min(1.0, self.read.read_bytes / self.read.total_bytes)
+            bar = f"[{'#' * int(share * 30):<30}] {share:4.0%} "
+        sys.stderr.write(f"\r{bar}{done:,} rows, {errors:,} errors, {rate:,.0f} rows/s")
         if final:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -124,7 +133,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     progress = _Progress(not args.quiet)
     done = errors = 0
     try:
-        for _, result in _predict_stream(model, args.input, args.format, args.encoding):
+        for _, result in _predict_stream(model, args.input, args.format, args.encoding, progress.read):
             done += 1
             if isinstance(result, RowError):
                 errors += 1

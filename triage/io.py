@@ -26,6 +26,14 @@ class InputError(ValueError):
 
 
 @dataclass(slots=True)
+class ReadProgress:
+    """How far reading has got, for a progress bar: bytes read of the file's size (0 for stdin)."""
+
+    total_bytes: int = 0
+    read_bytes: int = 0
+
+
+@dataclass(slots=True)
 class InputRow:
     row: int
     id: str
@@ -44,11 +52,13 @@ def _open_binary(path: str) -> BinaryIO:
     return p.open("rb")
 
 
-def _lines(stream: BinaryIO, encoding: str, bad: set[int]) -> Iterator[str]:
+def _lines(stream: BinaryIO, encoding: str, bad: set[int], progress: ReadProgress | None = None) -> Iterator[str]:
     """Decode physical lines one by one; a line that does not decode is recorded in `bad`
     (by physical line number) and passed on with replacement characters."""
     decode = codecs.getdecoder(encoding)
     for n, raw in enumerate(stream, start=1):
+        if progress is not None:
+            progress.read_bytes += len(raw)
         if n == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8):]
         try:
@@ -78,15 +88,18 @@ def detect_format(path: str, fmt: str | None) -> str:
     return "csv"
 
 
-def read_rows(path: str, fmt: str | None = None, encoding: str = "utf-8") -> Iterator[InputRow | RowError]:
+def read_rows(path: str, fmt: str | None = None, encoding: str = "utf-8",
+              progress: ReadProgress | None = None) -> Iterator[InputRow | RowError]:
     """Rows of a CSV (with header) or JSON Lines file; `-` reads standard input."""
     fmt = detect_format(path, fmt)
     stream = _open_binary(path)
+    if progress is not None and path != "-":
+        progress.total_bytes = Path(path).stat().st_size
     try:
         if fmt == "jsonl":
-            yield from _read_jsonl(stream, encoding)
+            yield from _read_jsonl(stream, encoding, progress)
         elif fmt == "csv":
-            yield from _read_csv(stream, encoding)
+            yield from _read_csv(stream, encoding, progress)
         else:
             raise InputError(f"unknown format {fmt!r}: use csv or jsonl")
     finally:
@@ -106,10 +119,11 @@ def _row(n: int, record: dict[str, object]) -> InputRow | RowError:
     return InputRow(n, row_id, text, fields)
 
 
-def _read_jsonl(stream: BinaryIO, encoding: str) -> Iterator[InputRow | RowError]:
+def _read_jsonl(stream: BinaryIO, encoding: str, progress: ReadProgress | None = None
+                ) -> Iterator[InputRow | RowError]:
     bad: set[int] = set()
     n = 0
-    for line_no, line in enumerate(_lines(stream, encoding, bad), start=1):
+    for line_no, line in enumerate(_lines(stream, encoding, bad, progress), start=1):
         if not line.strip():
             continue
         n += 1
@@ -127,10 +141,11 @@ def _read_jsonl(stream: BinaryIO, encoding: str) -> Iterator[InputRow | RowError
         yield _row(n, record)
 
 
-def _read_csv(stream: BinaryIO, encoding: str) -> Iterator[InputRow | RowError]:
+def _read_csv(stream: BinaryIO, encoding: str, progress: ReadProgress | None = None
+              ) -> Iterator[InputRow | RowError]:
     csv.field_size_limit(MAX_FIELD)
     bad: set[int] = set()
-    reader = csv.reader(_lines(stream, encoding, bad))
+    reader = csv.reader(_lines(stream, encoding, bad, progress))
     try:
         header = next(reader)
     except StopIteration:
