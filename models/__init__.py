@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-REGISTRY = Path(os.environ.get("TRIAGE_MODELS_DIR", Path(__file__).parent))
+REGISTRY = Path(__file__).parent
+"""The registry shipped with the package; TRIAGE_MODELS_DIR points elsewhere."""
 CURRENT = "CURRENT"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 

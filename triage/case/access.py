@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from triage.case.models import ApiToken, Case, CaseEvent
-from triage.text.mask import mask_pii
+from triage.case.models import ApiToken, Case
+from triage.case.service import record_event
+from triage.text.mask import mask_pii, mask_value
 
 ROLES = ("customer_care", "handler", "manager", "admin")
 SEES_PERSONAL_DATA = frozenset({"customer_care", "handler"})
@@ -56,10 +57,10 @@ def case_view(session: Session, case: Case, user: User, now: datetime) -> dict[s
                 "plate": case.plate, "vin": case.vin}
     sees = user.role in SEES_PERSONAL_DATA
     if sees and any(personal.values()):
-        session.add(CaseEvent(case_id=case.id, kind="personal_data_read", actor=user.name, at=now,
-                              data={"role": user.role, "fields": [k for k, v in personal.items() if v]}))
+        record_event(case, "personal_data_read", user.name, now, role=user.role,
+                     fields=[k for k, v in personal.items() if v])
     elif not sees:
-        personal = {k: (_mask_field(v) if v else v) for k, v in personal.items()}
+        personal = {k: (mask_value(v) if v else v) for k, v in personal.items()}
     return {
         "id": case.id, "number": case.number, "channel": case.channel, "external_id": case.external_id,
         "received_at": case.received_at.isoformat(), "state": case.state, "version": case.version,
@@ -68,8 +69,3 @@ def case_view(session: Session, case: Case, user: User, now: datetime) -> dict[s
         "assignee": case.assignee,
         "events": [{"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor, "data": e.data} for e in case.events],
     }
-
-
-def _mask_field(value: str) -> str:
-    masked = mask_pii(value)
-    return masked if masked != value else (value[:1] + "*" * (len(value) - 1))

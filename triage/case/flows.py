@@ -18,11 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from triage.case.models import Case, CaseEvent
+from triage.case.service import record_event
 from triage.policy.calendar import WorkCalendar
 from triage.policy.clocks import ClockEvent, evaluate
 from triage.policy.model import Clock, Policy
 from triage.policy.routing import work_calendar
 
+WORKER = "sla-worker"
 OPEN_STATES = ("received", "suggested", "confirmed", "in_progress", "resolved", "reopened", "verified")
 
 # Clock events of the policy -> case event kinds of the log.
@@ -82,31 +84,25 @@ def run_sla_pass(session: Session, policy: Policy, now: datetime, cal: WorkCalen
                 continue
             state = evaluate(clock, clock_events, now, cal, chain, case.responsible_role)
             if state.warned and not state.breached and ("sla_warning", clock.id) not in seen:
-                _add(session, case, "sla_warning", now, clock=clock.id, deadline=_iso(state.deadline))
+                record_event(case, "sla_warning", WORKER, now, clock=clock.id, deadline=_iso(state.deadline))
                 done.append({"case": case.number, "clock": clock.id, "did": "warning"})
             if state.breached and ("sla_breach", clock.id) not in seen:
-                action = state.action
-                _add(session, case, "sla_breach", now, clock=clock.id, breached_at=_iso(state.breached_at),
-                     action=action.kind if action else None)
-                if action and action.kind == "escalate" and action.to_role:
-                    _add(session, case, "escalated", now, clock=clock.id, from_role=case.responsible_role,
-                         to=action.to_role)
+                action = state.action  # evaluate() always gives the action of a breach
+                record_event(case, "sla_breach", WORKER, now, clock=clock.id, breached_at=_iso(state.breached_at),
+                             action=action.kind)
+                if action.kind == "escalate":
+                    record_event(case, "escalated", WORKER, now, clock=clock.id, from_role=case.responsible_role,
+                                 to=action.to_role)
                     case.responsible_role = action.to_role
-                if action:
-                    _add(session, case, "notification", now, clock=clock.id, to=action.to_role, message=action.message)
-                if action and action.kind == "auto_close" and case.state == "resolved":
+                record_event(case, "notification", WORKER, now, clock=clock.id, to=action.to_role,
+                             message=action.message)
+                if action.kind == "auto_close" and case.state == "resolved":
                     case.state = "closed"
-                    _add(session, case, "auto_closed", now, clock=clock.id, source=clock.source)
-                done.append({"case": case.number, "clock": clock.id, "did": action.kind if action else "breach"})
+                    record_event(case, "auto_closed", WORKER, now, clock=clock.id, source=clock.source)
+                done.append({"case": case.number, "clock": clock.id, "did": action.kind})
                 seen.add(("sla_breach", clock.id))
         session.flush()
     return done
-
-
-def _add(session: Session, case: Case, kind: str, at: datetime, **data: Any) -> None:
-    event = CaseEvent(case_id=case.id, kind=kind, actor="sla-worker", at=at, data=data)
-    session.add(event)
-    case.events.append(event)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from triage.case.models import Case
 from triage.policy.calendar import TZ
-from triage.text.mask import mask_pii
+from triage.text.mask import mask_value
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -88,7 +88,4 @@ def report(session: Session, start: datetime, end: datetime, label: str, mask: b
 
 
 def _show(vehicle: str | None, mask: bool) -> str | None:
-    if not vehicle or not mask:
-        return vehicle
-    masked = mask_pii(vehicle)
-    return masked if masked != vehicle else vehicle[:2] + "*" * (len(vehicle) - 2)
+    return mask_value(vehicle, keep=2) if vehicle and mask else vehicle

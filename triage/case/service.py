@@ -53,8 +53,9 @@ class IntakeRequest:
     in_warranty: bool | None = None
 
 
-def _event(session: Session, case: Case, kind: str, actor: str, at: datetime, **data: Any) -> None:
-    session.add(CaseEvent(case_id=case.id, kind=kind, actor=actor, at=at, data=data))
+def record_event(case: Case, kind: str, actor: str, at: datetime, **data: Any) -> None:
+    """Append an event to the case's log (the only way events are written: never updated)."""
+    case.events.append(CaseEvent(kind=kind, actor=actor, at=at, data=data))
 
 
 def next_number(session: Session, when: datetime) -> str:
@@ -100,7 +101,7 @@ def intake(session: Session, req: IntakeRequest, policy: Policy, actor: str) -> 
                     state="received")
         session.add(case)
         session.flush()
-        _event(session, case, "received", actor, req.received_at, channel=req.channel,
+        record_event(case, "received", actor, req.received_at, channel=req.channel,
                external_id=req.external_id)
         savepoint.commit()
     except IntegrityError:
@@ -141,7 +142,7 @@ def suggest(session: Session, case: Case, model: TriageModel, policy: Policy, no
                   "rules": pred.rules, "routing": decision.to_dict()}
     _transition(case, "suggested")
     case.suggestion = suggestion
-    _event(session, case, "suggested", "system", now, **suggestion)
+    record_event(case, "suggested", "system", now, **suggestion)
     _flush(session)
     return suggestion
 
@@ -202,9 +203,9 @@ def review(session: Session, case_id: int, reviewer: str, policy: Policy, now: d
     _transition(case, "confirmed")
     case.labels = labels
     case.responsible_role = responsible
-    _event(session, case, "reviewed", reviewer, now, accepted=not changed, corrections=changed,
+    record_event(case, "reviewed", reviewer, now, accepted=not changed, corrections=changed,
            model=case.suggestion.get("model"))
-    _event(session, case, "dispatched", reviewer, now, to=responsible, routing=decision.to_dict())
+    record_event(case, "dispatched", reviewer, now, to=responsible, routing=decision.to_dict())
     _flush(session)
     return case
 
@@ -218,7 +219,7 @@ def assign(session: Session, case_id: int, assignee: str, actor: str, now: datet
         raise InvalidTransition(f"case {case.number} is {case.state}; only a dispatched, open case can be assigned")
     if not assignee.strip():
         raise CaseError("the assignee is empty")
-    _event(session, case, "assigned", actor, now, frm=case.assignee, to=assignee)
+    record_event(case, "assigned", actor, now, frm=case.assignee, to=assignee)
     case.assignee = assignee
     _flush(session)
     return case
@@ -236,7 +237,7 @@ def act(session: Session, case_id: int, action: str, actor: str, now: datetime,
     if action == "contact":
         if case.state not in ("confirmed", "in_progress", "reopened"):
             raise InvalidTransition(f"case {case.number} is {case.state}; no contact is expected")
-        _event(session, case, "first_contact", actor, now, **data)
+        record_event(case, "first_contact", actor, now, **data)
         if case.state in ("confirmed", "reopened"):
             _transition(case, "in_progress")
         _flush(session)
@@ -244,13 +245,13 @@ def act(session: Session, case_id: int, action: str, actor: str, now: datetime,
     if action == "callback":
         satisfied = bool(data.get("satisfied"))
         _transition(case, "verified" if satisfied else "reopened")
-        _event(session, case, "verified" if satisfied else "reopened", actor, now, **data)
+        record_event(case, "verified" if satisfied else "reopened", actor, now, **data)
         _flush(session)
         return case
     if action not in _ACTIONS:
         raise CaseError(f"unknown action {action!r}")
     _transition(case, _ACTIONS[action])
-    _event(session, case, {"start": "started", "resolve": "resolved", "verify": "verified", "reopen": "reopened",
+    record_event(case, {"start": "started", "resolve": "resolved", "verify": "verified", "reopen": "reopened",
                            "close": "closed", "auto_close": "auto_closed"}[action], actor, now, **data)
     _flush(session)
     return case

@@ -76,6 +76,13 @@ def _mask_one(kind: str, value: str) -> str:
     return value[:1] + "*" * (len(value) - 2) + value[-1:]
 
 
+def mask_value(value: str, keep: int = 1) -> str:
+    """A field that is personal data as a whole (a name, a plate): masked by its own pattern
+    when one matches, else all but its first `keep` characters."""
+    masked = mask_pii(value)
+    return masked if masked != value else value[:keep] + "*" * max(0, len(value) - keep)
+
+
 def mask_pii(text: str) -> str:
     """`text` with every personal datum masked."""
     spans = find_pii(text)
