@@ -214,13 +214,10 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
         if breached is not None:
             cases = [c for c in cases if any(e.kind == "sla_breach" for e in c.events) == breached]
 
-        def labels(c: Case) -> dict[str, Any]:
-            return c.labels or (c.suggestion or {}).get("labels", {})
-
-        cases = [c for c in cases if (not severity or labels(c).get("severity") == severity)
-                 and (not flag or flag in labels(c).get("flags", []))][:max(1, min(limit, 1000))]
+        cases = [c for c in cases if (not severity or c.current_labels.get("severity") == severity)
+                 and (not flag or flag in c.current_labels.get("flags", []))][:max(1, min(limit, 1000))]
         return {"cases": [{"id": c.id, "number": c.number, "state": c.state, "channel": c.channel,
-                           "received_at": c.received_at.isoformat(), "labels": labels(c),
+                           "received_at": c.received_at.isoformat(), "labels": c.current_labels,
                            "responsible_role": c.responsible_role, "assignee": c.assignee} for c in cases]}
 
     def visible_case(s: Session, case_id: int, user: User) -> Case:

@@ -37,8 +37,7 @@ _EVENT_KINDS: dict[str, tuple[str, ...]] = {
 
 
 def _facts(case: Case) -> dict[str, Any]:
-    labels = case.labels or (case.suggestion or {}).get("labels") or {}
-    return {**labels, "channel": case.channel, "in_warranty": case.in_warranty}
+    return {**case.current_labels, "channel": case.channel, "in_warranty": case.in_warranty}
 
 
 def _clock_events(clock: Clock, events: list[CaseEvent]) -> list[ClockEvent]:

@@ -76,6 +76,11 @@ class Case(Base):
 
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
 
+    @property
+    def current_labels(self) -> dict[str, Any]:
+        """The labels a person confirmed, or else the model's suggestion."""
+        return self.labels or (self.suggestion or {}).get("labels") or {}
+
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own mapping
 
 

@@ -55,7 +55,7 @@ def report(session: Session, start: datetime, end: datetime, label: str, mask: b
     by_vehicle_kind: dict[tuple[str, str], list[str]] = defaultdict(list)
     focus = []
     for case in cases:
-        labels = case.labels or (case.suggestion or {}).get("labels") or {}
+        labels = case.current_labels
         for key in ("business_line", "category", "severity"):
             counts[key][labels.get(key, "unlabelled")] += 1
         for flag in labels.get("flags", []):
