@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from triage.case.models import TRANSITIONS, Case, CaseEvent, CaseSerial
@@ -54,8 +54,16 @@ class IntakeRequest:
 
 
 def record_event(case: Case, kind: str, actor: str, at: datetime, **data: Any) -> None:
-    """Append an event to the case's log (the only way events are written: never updated)."""
-    case.events.append(CaseEvent(kind=kind, actor=actor, at=at, data=data))
+    """Append an event to the case's log (the only way events are written: never updated).
+
+    Loading the log must not flush the case's pending change early: a concurrent edit has to
+    surface in the service's own flush, where it becomes a Conflict."""
+    session = object_session(case)
+    if session is None:
+        case.events.append(CaseEvent(kind=kind, actor=actor, at=at, data=data))
+        return
+    with session.no_autoflush:
+        case.events.append(CaseEvent(kind=kind, actor=actor, at=at, data=data))
 
 
 def next_number(session: Session, when: datetime) -> str:
