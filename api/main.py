@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from triage.case import reports, service
-from triage.case.access import SEES_PERSONAL_DATA, User, case_view, may_see, user_for_token
+from triage.case.access import SEES_PERSONAL_DATA, User, case_view, may_act, may_see, user_for_token
 from triage.case.models import Case
 from triage.labels import HEADS
 from triage.policy.loader import load_policy
@@ -245,11 +245,7 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
     @app.post("/v1/cases/{case_id}/actions/{action}",
               summary="contact, start, resolve, callback (data.satisfied), reopen, close")
     def act(case_id: int, action: str, body: ActionIn, s: Db, user: AnyUser) -> dict[str, Any]:
-        handler_actions = {"contact", "start", "resolve"}
-        care_actions = {"callback", "verify", "reopen", "close"}
-        by_role = {"handler": handler_actions, "customer_care": care_actions}
-        allowed = by_role.get(user.role, handler_actions | care_actions)
-        if action not in allowed:
+        if not may_act(user, action):
             raise ProblemError(403, "Forbidden", f"role {user.role} may not {action} a case")
         visible_case(s, case_id, user)
         case = service.act(s, case_id, action, user.name, clock(), body.version, **body.data)
@@ -288,6 +284,9 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
             card = None  # a model that is not in the registry (loaded by hand)
         return {"version": version, "card": card}
 
+    from api.web.views import mount
+
+    mount(app, engine, model_loader, policy, clock)
     return app
 
 

@@ -77,7 +77,7 @@ def engine(request, tmp_path):
 
 
 def drop_all(engine) -> None:
-    from triage.case.models import Base
+    from triage.tables import Base
 
     Base.metadata.drop_all(engine)
     with engine.begin() as conn:

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from triage.case.models import Base
 from triage.db import init_db
+from triage.tables import Base
 
 from .conftest import drop_all
 
@@ -20,4 +20,5 @@ def test_migrations_match_the_models(engine):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     tables = set(inspect(engine).get_table_names())
-    assert {"cases", "case_events", "case_serials", "api_tokens", "alembic_version"} <= tables
+    assert {"cases", "case_events", "case_serials", "api_tokens", "accounts", "web_sessions", "bulk_jobs",
+            "alembic_version"} <= tables

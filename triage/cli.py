@@ -7,14 +7,12 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from triage.labels import HEADS, LabelError, parse_gold, parse_gold_flags
 from triage.prediction import Prediction, RowError
-
-BATCH = 512
+from triage.tagging import predict_stream
 
 
 def _model(name: str | None):
@@ -68,35 +66,6 @@ def format_prediction(p: Prediction) -> str:
 
 
 # ---- predict -------------------------------------------------------------------------------
-def _batches(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _predict_stream(model: Any, path: str, fmt: str | None, encoding: str,
-                    progress: Any = None) -> Iterator[tuple[Any, Prediction | RowError]]:
-    """(input row or error, prediction or error) for every row of the file, in order."""
-    from triage.io import read_rows
-
-    for batch in _batches(read_rows(path, fmt, encoding, progress), BATCH):
-        good = [r for r in batch if not isinstance(r, RowError)]
-        preds = iter(model.predict_rows([(r.id, r.text) for r in good]))
-        for r in batch:
-            if isinstance(r, RowError):
-                yield r, r
-                continue
-            p = next(preds)
-            if isinstance(p, RowError):
-                p = RowError(r.id, r.row, f"row {r.row}: {p.error}")
-            yield r, p
-
-
 class _Progress:
     """A progress bar on a terminal's stderr (by bytes read of the file; a running count for
     standard input); silent when stderr is not a terminal."""
@@ -133,7 +102,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     progress = _Progress(not args.quiet)
     done = errors = 0
     try:
-        for _, result in _predict_stream(model, args.input, args.format, args.encoding, progress.read):
+        for _, result in predict_stream(model, args.input, args.format, args.encoding, progress.read):
             done += 1
             if isinstance(result, RowError):
                 errors += 1
@@ -161,7 +130,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     scorer = Scorer()
     errors = 0
     try:
-        for row, result in _predict_stream(model, args.file, args.format, args.encoding):
+        for row, result in predict_stream(model, args.file, args.format, args.encoding):
             if isinstance(result, RowError):
                 errors += 1
                 print(f"triage evaluate: {result.error}", file=sys.stderr)
@@ -255,6 +224,31 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         session.commit()
     print(token)
     print(f"triage token create: token for {args.name} ({args.role}); it is shown only now", file=sys.stderr)
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """A console account; the password comes from standard input (one line) or a prompt."""
+    import getpass
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from triage.auth.service import AuthError, create_account
+    from triage.db import init_db, make_engine
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    engine = make_engine(args.db)
+    init_db(engine)
+    with Session(engine) as session:
+        try:
+            create_account(session, args.username, args.name or args.username, args.role, password,
+                           datetime.now(UTC))
+        except AuthError as exc:
+            print(f"triage user add: {exc}", file=sys.stderr)
+            return 2
+        session.commit()
+    print(f"triage user add: {args.username} ({args.role}) can sign in to the console", file=sys.stderr)
     return 0
 
 
@@ -423,13 +417,23 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
     create.set_defaults(func=cmd_token_create)
 
+    p = sub.add_parser("user", help="console accounts")
+    user_sub = p.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create a console account with a role")
+    add.add_argument("username", help="sign-in name; cases are assigned to it")
+    add.add_argument("--role", required=True, choices=["customer_care", "handler", "manager", "admin"])
+    add.add_argument("--name", help="display name, e.g. 王经理")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
+    add.set_defaults(func=cmd_user_add)
+
     p = sub.add_parser("worker", help="the SLA worker: warnings, breaches, escalations, automatic close")
     p.add_argument("--once", action="store_true", help="one pass, then exit")
     p.add_argument("--interval", type=float, default=60.0, help="seconds between passes (default 60)")
     p.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("serve", help="the HTTP API with an embedded SLA worker")
+    p = sub.add_parser("serve", help="the HTTP API and web console, with an embedded SLA worker")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--interval", type=float, default=60.0, help="seconds between SLA passes")

@@ -46,6 +46,19 @@ def user_for_token(session: Session, token: str) -> User | None:
     return User(row.name, row.role) if row else None
 
 
+_ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
+    "handler": frozenset({"contact", "start", "resolve"}),
+    "customer_care": frozenset({"callback", "verify", "reopen", "close"}),
+}
+_ALL_ACTIONS = frozenset().union(*_ACTIONS_BY_ROLE.values())
+
+
+def may_act(user: User, action: str) -> bool:
+    """Handlers work the case; customer care calls back, reopens and closes (002-A §7, §10);
+    managers and admins may do either."""
+    return action in _ACTIONS_BY_ROLE.get(user.role, _ALL_ACTIONS)
+
+
 def may_see(user: User, case: Case) -> bool:
     """Handlers see the cases assigned to them; the other roles see every case."""
     return user.role != "handler" or case.assignee == user.name

@@ -43,14 +43,15 @@ def _facts(case: Case) -> dict[str, Any]:
 def _clock_events(clock: Clock, events: list[CaseEvent]) -> list[ClockEvent]:
     """The clock's start, pauses and stop, from the case log. A clock that starts on an
     event which happens again (resolved after a reopen) runs from its latest start."""
-    starts = [e for e in events if e.kind in _EVENT_KINDS[clock.starts_on]]
+    # Events are in log order (the relationship orders by id; one not yet written comes last).
+    starts = [i for i, e in enumerate(events) if e.kind in _EVENT_KINDS[clock.starts_on]]
     if not starts:
         return []
-    start = starts[-1]
+    start = events[starts[-1]]
     out = [ClockEvent("start", start.at)]
     stop_kinds = {k for ev in clock.stops_on for k in _EVENT_KINDS[ev]}
-    for e in events:
-        if e.at < start.at or e.id <= start.id:
+    for e in events[starts[-1] + 1:]:
+        if e.at < start.at:
             continue
         if e.kind in stop_kinds:
             out.append(ClockEvent("stop", e.at))
@@ -102,6 +103,36 @@ def run_sla_pass(session: Session, policy: Policy, now: datetime, cal: WorkCalen
                 seen.add(("sla_breach", clock.id))
         session.flush()
     return done
+
+
+def clock_states(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | None = None
+                 ) -> list[dict[str, Any]]:
+    """Every clock of the policy that applies to the case, as it stands at `now`: for live
+    countdowns and for sorting a handler's cases (breached first, then the nearest deadline)."""
+    cal = cal or work_calendar(policy)
+    events = list(case.events)
+    out = []
+    for clock in policy.clocks:
+        if not clock.when.matches(_facts(case)):
+            continue
+        clock_events = _clock_events(clock, events)
+        state = evaluate(clock, clock_events, now, cal) if clock_events else None
+        out.append({"id": clock.id, "name": clock.name, "limit": str(clock.limit), "source": clock.source,
+                    "starts_on": clock.starts_on,
+                    "status": state.status if state else "not_started",
+                    "deadline": _iso(state.deadline) if state else None,
+                    "warning_at": _iso(state.warning_at) if state else None,
+                    "warned": bool(state and state.warned), "breached": bool(state and state.breached),
+                    "breached_at": _iso(state.breached_at) if state else None})
+    return out
+
+
+def urgency_key(clocks: list[dict[str, Any]]) -> tuple[int, float]:
+    """Breached (and still running) first, then the nearest running deadline."""
+    running = [c for c in clocks if c["status"] == "running"]
+    breached = any(c["breached"] for c in running)
+    deadlines = [datetime.fromisoformat(c["deadline"]).timestamp() for c in running if c["deadline"]]
+    return (0 if breached else 1, min(deadlines) if deadlines else float("inf"))
 
 
 def _iso(value: datetime | None) -> str | None:

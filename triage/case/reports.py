@@ -89,3 +89,46 @@ def report(session: Session, start: datetime, end: datetime, label: str, mask: b
 
 def _show(vehicle: str | None, mask: bool) -> str | None:
     return mask_value(vehicle, keep=2) if vehicle and mask else vehicle
+
+
+def months_ending(label: str, count: int) -> list[str]:
+    """The `count` months up to the end of a period (YYYY-MM or YYYY-Qn), oldest first."""
+    _, end, _ = period_bounds(**({"quarter": label} if "Q" in label else {"month": label}))
+    year, month = end.year, end.month
+    out = []
+    for _ in range(count):
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+        out.append(f"{year:04d}-{month:02d}")
+    return out[::-1]
+
+
+def trend(session: Session, label: str, count: int = 6) -> list[dict[str, Any]]:
+    """Cases per month by category and by severity, for the months up to the period's end."""
+    out = []
+    for month in months_ending(label, count):
+        start, end, _ = period_bounds(month=month)
+        counts: dict[str, Counter] = {"category": Counter(), "severity": Counter()}
+        for case in session.scalars(select(Case).where(Case.received_at >= start, Case.received_at < end)):
+            labels = case.current_labels
+            for key in counts:
+                counts[key][labels.get(key, "unlabelled")] += 1
+        out.append({"month": month, **{k: dict(v) for k, v in counts.items()}})
+    return out
+
+
+def csv_rows(rep: dict[str, Any], months: list[dict[str, Any]]) -> list[list[Any]]:
+    """The dashboard's figures as rows (section, key, sub-key, value): what the charts show."""
+    rows: list[list[Any]] = [["section", "key", "detail", "value"], ["period", rep["period"], "cases", rep["cases"]]]
+    for group, counts in rep["counts"].items():
+        rows += [["count", group, key, n] for key, n in counts.items()]
+    for m in months:
+        for group in ("category", "severity"):
+            rows += [["trend", m["month"], f"{group}={key}", n] for key, n in sorted(m[group].items())]
+    for clock, c in rep["sla_compliance"].items():
+        rows += [["sla", clock, "cases", c["cases"]], ["sla", clock, "breached", c["breached"]],
+                 ["sla", clock, "compliance", "" if c["compliance"] is None else c["compliance"]]]
+    rows += [["repeated", r["vehicle"], r["category"], " ".join(r["cases"])] for r in rep["repeated_complaints"]]
+    rows += [["focus_vehicle", f["vehicle"], f["case"], f["owner"]] for f in rep["focus_vehicles"]]
+    return rows

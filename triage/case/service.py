@@ -265,6 +265,18 @@ def act(session: Session, case_id: int, action: str, actor: str, now: datetime,
     return case
 
 
+def available_actions(case: Case) -> list[str]:
+    """The actions the case's state allows now, in the order a case goes through them."""
+    out = ["contact"] if case.state in ("confirmed", "in_progress", "reopened") else []
+    moves = TRANSITIONS[case.state]
+    out += [a for a in ("start", "resolve", "reopen") if _ACTIONS[a] in moves]
+    if case.state == "verified":  # a resolved case closes by callback, or by itself (002-A §10)
+        out.append("close")
+    if case.state == "resolved":
+        out.insert(0, "callback")
+    return out
+
+
 def review_queue(session: Session, limit: int = 100) -> list[Case]:
     """Suggested cases: major, safety and media first, then the nearest deadline."""
     cases = session.scalars(select(Case).where(Case.state == "suggested")).all()

@@ -1,9 +1,9 @@
-"""Alembic environment: the case tables of triage.case.models, on the URL the caller gives."""
+"""Alembic environment: every table of triage.tables, on the URL the caller gives."""
 
 from alembic import context
 
-from triage.case.models import Base
 from triage.db import make_engine
+from triage.tables import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

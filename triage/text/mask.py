@@ -65,7 +65,7 @@ def _mask_one(kind: str, value: str) -> str:
         return "*" * len(value)
     if kind == "email":
         user, _, domain = value.partition("@")
-        return user[:1] + "***@" + domain
+        return user[:1] + "*" * (len(user) - 1) + "@" + domain
     if kind in ("mobile", "landline"):
         digits = [i for i, c in enumerate(value) if c.isdigit()]
         keep = set(digits[:3] + digits[-2:]) if len(digits) > 6 else set()
@@ -84,7 +84,8 @@ def mask_value(value: str, keep: int = 1) -> str:
 
 
 def mask_pii(text: str) -> str:
-    """`text` with every personal datum masked."""
+    """`text` with every personal datum masked, character for character: the masked text
+    has the same length, so offsets into the text (evidence spans) hold for it too."""
     spans = find_pii(text)
     if not spans:
         return text

@@ -1,0 +1,2 @@
+"""The web console: server-rendered pages (Jinja2, autoescaped) over the same domain
+functions the JSON API calls, for customer care, handlers and managers."""

@@ -1,0 +1,40 @@
+"""Cases and accounts for the console tests: intake through the domain service, as the
+hotline or the OEM system would, with the suggestion made by the model under test."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from triage.auth.service import create_account
+from triage.case import service
+from triage.policy.model import Policy
+
+PASSWORD = "correct-horse-9"
+ACCOUNTS = [("care", "李关爱", "customer_care"), ("handler1", "张师傅", "handler"),
+            ("manager", "王经理", "manager"), ("admin", "管理员", "admin")]
+
+COMPLAINTS = {
+    "routine": ("phone", "销售顾问态度很差，问了几次都爱答不理，交车时也没有讲解功能"),
+    "safety": ("oem_ticket", "高速上刹车突然失灵，差点追尾，太危险了，要求彻底检查"),
+    "quality": ("walk_in", "新车开了两个月空调就不制冷了，来店检测说是压缩机问题"),
+    "xss": ("web", "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">发动机异响，"
+                   "电话13912345678"),
+}
+
+
+def seed(engine, policy: Policy, model, at: datetime) -> dict[str, int]:
+    """Accounts, and one suggested case per complaint; returns case ids by key."""
+    ids = {}
+    with Session(engine) as s:
+        for username, name, role in ACCOUNTS:
+            create_account(s, username, name, role, PASSWORD, at)
+        for key, (channel, text) in COMPLAINTS.items():
+            case, _ = service.intake(s, service.IntakeRequest(
+                channel=channel, text=text, received_at=at, external_id=f"T-{key}", customer_name="王小明",
+                customer_phone="13912345678", plate="粤B12345", vin="LSVAB2180E2123456"), policy, "hotline")
+            service.suggest(s, case, model, policy, at)
+            ids[key] = case.id
+        s.commit()
+    return ids

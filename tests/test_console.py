@@ -1,0 +1,242 @@
+"""The console over HTTP without a browser: sign-in, form tokens, roles, uploads, exports,
+and the pieces the pages are built from."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import models
+from api.main import create_app
+from api.web.present import highlight
+from triage.bulk import service as bulk
+from triage.bulk.models import BulkJob
+from triage.case import forms, service
+from triage.case.models import Case
+from triage.policy.loader import load_policy
+
+from .console_seed import PASSWORD, seed
+from .live import SettableClock
+from .test_console_e2e import START
+
+
+@pytest.fixture
+def site(engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path / "data"))
+    policy = load_policy()
+    clock = SettableClock(START)
+    ids = seed(engine, policy, models.load(), START)
+    app = create_app(engine, models.load, policy, clock)
+    with TestClient(app, base_url="http://console.test") as client:
+        yield client, clock, ids, engine
+
+
+def sign_in(client: TestClient, user: str, password: str = PASSWORD, next: str = "/"):
+    return client.post("/login", data={"username": user, "password": password, "next": next},
+                       follow_redirects=False)
+
+
+def csrf_of(client: TestClient) -> str:
+    page = client.get("/my").text
+    return page.split('name="csrf" value="')[1].split('"')[0]
+
+
+def state_of(engine, case_id: int) -> str:
+    with Session(engine) as s:
+        return s.get(Case, case_id).state
+
+
+def test_pages_need_a_session_and_next_stays_on_this_site(site):
+    client, *_ = site
+    r = client.get("/queue", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/queue"
+    for evil in ("//evil.example/x", "https://evil.example", "/\\evil.example"):
+        r = sign_in(client, "care", next=evil)
+        assert r.status_code == 303 and r.headers["location"] == "/queue"
+    r = sign_in(client, "care", next="/cases?state=suggested")
+    assert r.headers["location"] == "/cases?state=suggested"
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_every_page_carries_a_script_policy(site):
+    client, *_ = site
+    sign_in(client, "care")
+    r = client.get("/queue")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store"
+    assert "<script>window.__xss" not in r.text and "&lt;script&gt;window.__xss" in r.text
+
+
+def test_a_change_without_the_form_token_changes_nothing(site):
+    client, _, ids, engine = site
+    sign_in(client, "care")
+    with Session(engine) as s:
+        version = s.get(Case, ids["routine"]).version
+    r = client.post(f"/cases/{ids['routine']}/review", data={"csrf": "forged", "version": version,
+                                                               "decision": "accept"})
+    assert r.status_code == 403 and "表单已过期" in r.text
+    assert state_of(engine, ids["routine"]) == "suggested"
+    r = client.post(f"/cases/{ids['routine']}/review", data={"csrf": csrf_of(client), "version": version,
+                                                               "decision": "accept"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert state_of(engine, ids["routine"]) == "confirmed"
+
+
+def test_a_wrong_label_is_refused_and_nothing_is_written(site):
+    client, _, ids, engine = site
+    sign_in(client, "care")
+    with Session(engine) as s:
+        version = s.get(Case, ids["routine"]).version
+    r = client.post(f"/cases/{ids['routine']}/review", data={
+        "csrf": csrf_of(client), "version": version, "decision": "correct", "category": "<b>nonsense</b>"})
+    assert r.status_code == 400 and "<b>nonsense</b>" not in r.text
+    assert state_of(engine, ids["routine"]) == "suggested"
+
+
+def test_repeated_failures_lock_the_account_for_a_while(site):
+    client, clock, _, _ = site
+    for _ in range(5):
+        assert sign_in(client, "care", "wrong-password").status_code == 401
+    r = sign_in(client, "care")
+    assert r.status_code == 401 and "稍后再试" in r.text
+    clock.now = START + timedelta(minutes=16)
+    assert sign_in(client, "care").status_code == 303
+
+
+def test_sign_out_and_expiry_end_the_session(site):
+    client, clock, _, _ = site
+    sign_in(client, "care")
+    assert client.get("/queue").status_code == 200
+    clock.now = START + timedelta(hours=13)
+    assert client.get("/queue", follow_redirects=False).status_code == 303
+    sign_in(client, "care")
+    cookie = client.cookies.get("triage_session")
+    client.post("/logout", data={"csrf": csrf_of(client)})
+    client.cookies.set("triage_session", cookie)
+    assert client.get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_roles_see_only_their_pages_and_cases(site):
+    client, _, ids, _ = site
+    sign_in(client, "handler1")
+    assert client.get("/dashboard").status_code == 403
+    assert client.get("/bulk").status_code == 403
+    assert client.get(f"/cases/{ids['routine']}").status_code == 404  # not assigned to them
+    assert client.get("/cases/999999").status_code == 404
+    sign_in(client, "care")
+    assert client.get("/dashboard").status_code == 403
+    sign_in(client, "manager")
+    page = client.get(f"/cases/{ids['routine']}").text
+    assert "王小明" not in page and "13912345678" not in page  # managers see personal data masked
+
+
+def _wait_for_job(client: TestClient, job_id: int) -> dict:
+    for _ in range(200):
+        status = client.get(f"/bulk/{job_id}/status").json()
+        if status["status"] in ("done", "failed"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError("the job did not finish")
+
+
+def _jobs(engine) -> int:
+    with Session(engine) as s:
+        return s.scalar(select(func.count()).select_from(BulkJob))
+
+
+def test_bad_uploads_are_refused_and_leave_nothing(site, tmp_path, monkeypatch):
+    client, _, _, engine = site
+    sign_in(client, "care")
+    token = csrf_of(client)
+    for name, content, message in (("empty.csv", b"", "空"), ("notes.txt", b"id,text\n1,x\n", ".csv"),
+                                   ("big.csv", b"id,text\n" + b"1,x\n" * 100, "超过")):
+        monkeypatch.setattr(bulk, "MAX_UPLOAD_BYTES", 200)
+        r = client.post("/bulk", data={"csrf": token}, files={"file": (name, content)})
+        assert r.status_code == 400 and message in r.text
+    assert _jobs(engine) == 0
+    assert not list((tmp_path / "data").rglob("*.input"))
+
+
+def test_a_file_that_cannot_be_read_fails_its_job_with_the_reason(site):
+    client, _, _, _ = site
+    sign_in(client, "care")
+    r = client.post("/bulk", data={"csrf": csrf_of(client)}, files={"file": ("x.csv", b"\xff\xfe\x00garbage\n")})
+    assert r.status_code == 200
+    with Session(site[3]) as s:
+        job_id = s.scalar(select(BulkJob.id))
+    status = _wait_for_job(client, job_id)
+    assert status["status"] == "failed" and "header" in status["message"]
+    assert client.get(f"/bulk/{job_id}/download").status_code == 409
+
+
+def test_tagged_csv_is_safe_to_open_in_a_spreadsheet(site):
+    client, _, _, _ = site
+    sign_in(client, "care")
+    data = "id,text\n\"=HYPERLINK(\"\"http://x\"\")\",刹车失灵很危险\nok,\n".encode()
+    client.post("/bulk", data={"csrf": csrf_of(client)}, files={"file": ("h.csv", data)})
+    with Session(site[3]) as s:
+        job_id = s.scalar(select(BulkJob.id))
+    status = _wait_for_job(client, job_id)
+    assert (status["status"], status["rows"], status["errors"]) == ("done", 2, 1)
+    rows = list(csv.reader(io.StringIO(client.get(f"/bulk/{job_id}/download?format=csv").text.lstrip("\ufeff"))))
+    assert rows[1][0].startswith("'=")
+    assert rows[0] == bulk.CSV_COLUMNS and rows[2][-1]
+    lines = client.get(f"/bulk/{job_id}/download?format=jsonl").text.splitlines()
+    assert len(lines) == 2 and "刹车失灵很危险" not in lines[0]  # no complaint text in the output
+    sign_in(client, "manager")
+    assert client.get(f"/bulk/{job_id}/status").status_code == 404  # another person's job
+
+
+def test_dashboard_csv_masks_vehicles(site):
+    client, _, _, engine = site
+    policy = load_policy()
+    with Session(engine) as s:
+        for n in range(2):
+            case, _ = service.intake(s, service.IntakeRequest(
+                channel="phone", text="空调不制冷，第二次来店了", received_at=START + timedelta(minutes=n),
+                vin="LSVAB2180E2999999"), policy, "hotline")
+            service.suggest(s, case, models.load(), policy, START)
+        s.commit()
+    sign_in(client, "manager")
+    assert client.get("/dashboard?period=2026-Q4").status_code == 200
+    assert client.get("/dashboard?period=bad").status_code == 400
+    body = client.get("/dashboard.csv?period=2026-11").text
+    assert "LSVAB2180E2999999" not in body and "repeated" in body
+
+
+def test_highlight_cuts_text_by_evidence():
+    text = "高速上刹车失灵很危险"
+    pieces = highlight(text, [{"head": "flags.safety", "label": "1", "start": 3, "end": 7},
+                              {"head": "severity", "label": "major", "start": 5, "end": 10},
+                              {"head": "category", "label": "service", "start": 40, "end": 45}])
+    assert "".join(p.text for p in pieces) == text
+    assert [(p.text, p.why) for p in pieces] == [("高速上", None), ("刹车失灵很危险", "人身安全、重大投诉")]
+
+
+def test_the_form_follows_the_business_line():
+    view = {"number": "2026-11-000001", "received_at": START.isoformat(), "channel": "phone", "text": "态度差",
+            "labels": {"business_line": "sales", "category": "service", "severity": "grumble", "flags": []},
+            "customer_name": "王*", "events": [{"kind": "resolved", "at": START.isoformat(), "actor": "h",
+                                                "data": {"note": "已道歉"}}], "responsible_role": "retail_manager"}
+    names = {"time": lambda v: str(v)[:16], "event": str, "flag": str, "label": lambda h, v: v, "channel": str}
+    sales = forms.fill(view, names, {"retail_manager": "零售经理"})
+    assert sales.title == "公司用户抱怨处理表" and ("用户名称", "王*") in sales.header
+    assert "已道歉" in dict(sales.sections)["处理结果"]
+    after = forms.fill({**view, "labels": {**view["labels"], "business_line": "after_sales"}}, names, {})
+    assert after.title == "顾客抱怨(投诉)处理单"
+
+
+@pytest.mark.parametrize(("state", "actions"), [
+    ("confirmed", ["contact", "start", "resolve"]), ("in_progress", ["contact", "resolve"]),
+    ("resolved", ["callback", "reopen"]), ("verified", ["close"]), ("closed", []), ("suggested", []),
+])
+def test_actions_offered_follow_the_state(state, actions):
+    assert service.available_actions(Case(state=state)) == actions
