@@ -116,3 +116,34 @@ def test_route_prints_every_deadline(run):
     assert r.returncode == 2 and "not a time" in r.stderr
     r = run("route", "发动机异响", "--channel", "carrier_pigeon", "--at", "2026-11-23 10:00")
     assert r.returncode == 2 and "unknown channel" in r.stderr
+
+
+def test_user_add_and_intake_a_file_as_cases(run, tmp_path):
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from triage.auth.models import Account
+    from triage.case.models import Case
+
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    r = run("user", "add", "care", "--role", "customer_care", "--name", "李关爱", "--password-stdin", "--db", db,
+            stdin=b"correct-horse-9\n")
+    assert r.returncode == 0, r.stderr
+    r = run("user", "add", "care", "--role", "handler", "--password-stdin", "--db", db, stdin=b"correct-horse-9\n")
+    assert r.returncode == 2 and "已存在" in r.stderr
+    r = run("user", "add", "h2", "--role", "handler", "--password-stdin", "--db", db, stdin=b"short\n")
+    assert r.returncode == 2 and "密码至少" in r.stderr
+    source = tmp_path / "oem.csv"
+    source.write_text("id,text,channel,received_at\nT1,刹车失灵很危险,oem_ticket,2026-11-20T09:00:00+08:00\n"
+                      "T2,,oem_ticket,\nT3,销售顾问态度差,nowhere,\nT4,空调不制冷,,2026-11-20 09:00\n", encoding="utf-8")
+    r = run("intake", str(source), "--channel", "phone", "--db", db)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "1 cases created, 0 already there, 3 errors"
+    assert "row 2 (T2)" in r.stderr and "nowhere" in r.stderr and "timezone" in r.stderr
+    r = run("intake", str(source), "--channel", "phone", "--db", db)
+    assert r.stdout.startswith("0 cases created, 1 already there")  # idempotent on (channel, id)
+    with Session(create_engine(db)) as s:
+        case = s.scalar(select(Case))
+        assert (case.external_id, case.state, case.channel) == ("T1", "suggested", "oem_ticket")
+        assert "safety" in case.suggestion["labels"]["flags"]
+        assert s.scalar(select(Account.role).where(Account.username == "care")) == "customer_care"

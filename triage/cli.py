@@ -252,6 +252,33 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_intake(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from triage.case.flows import intake_rows
+    from triage.db import init_db, make_engine
+    from triage.io import InputError, read_rows
+    from triage.policy.loader import load_policy
+
+    engine = make_engine(args.db)
+    init_db(engine)
+    with Session(engine) as session:
+        try:
+            policy = load_policy(args.policy) if args.policy else load_policy()
+            result = intake_rows(session, read_rows(args.file, args.format, args.encoding), policy,
+                                 _model(args.model), args.actor, datetime.now(UTC), args.channel)
+        except InputError as exc:
+            print(f"triage intake: {args.file}: {exc}", file=sys.stderr)
+            return 2
+        session.commit()
+    for error in result["errors"]:
+        print(f"triage intake: {error}", file=sys.stderr)
+    print(f"{result['created']} cases created, {result['existing']} already there, {len(result['errors'])} errors")
+    return 1 if result["errors"] and not (result["created"] or result["existing"]) else 0
+
+
 def sla_loop(db: str | None, interval: float, once: bool, stop: threading.Event | None = None) -> int:
     import logging
     from datetime import UTC, datetime
@@ -416,6 +443,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["customer_care", "handler", "manager", "admin"])
     create.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
     create.set_defaults(func=cmd_token_create)
+
+    p = with_model(sub.add_parser("intake", help="record the complaints of a file as cases, with suggestions"))
+    p.add_argument("file", help="CSV or JSON Lines with id and text (and optionally channel, received_at, …)")
+    with_input(p)
+    p.add_argument("--channel", help="channel of rows that have no channel column (phone, oem_ticket, …)")
+    p.add_argument("--actor", default="import", help="who recorded them (shown in each case's log)")
+    p.add_argument("--policy", help="policy YAML file (default: the bundled policy)")
+    p.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
+    p.set_defaults(func=cmd_intake)
 
     p = sub.add_parser("user", help="console accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True)

@@ -137,3 +137,37 @@ def urgency_key(clocks: list[dict[str, Any]]) -> tuple[int, float]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def intake_rows(session: Session, rows: Any, policy: Policy, model: Any, actor: str, now: datetime,
+                channel: str | None = None) -> dict[str, Any]:
+    """Cases from a file of complaints (an OEM export, a hotline day): each row is one intake,
+    idempotent on (channel, id), with the model's suggestion; a bad row is reported and the
+    others go on. Columns: id, text, and optionally channel, received_at (ISO, with zone),
+    customer_name, customer_phone, plate, vin."""
+    from triage.case.service import CaseError, IntakeRequest, intake, suggest
+    from triage.prediction import RowError
+
+    created = existing = 0
+    errors: list[str] = []
+    for row in rows:
+        if isinstance(row, RowError):
+            errors.append(row.error)
+            continue
+        savepoint = session.begin_nested()
+        try:
+            f = row.fields
+            received = datetime.fromisoformat(f["received_at"]) if f.get("received_at") else now
+            req = IntakeRequest(channel=f.get("channel") or channel or "", text=row.text, received_at=received,
+                                external_id=row.id, customer_name=f.get("customer_name") or None,
+                                customer_phone=f.get("customer_phone") or None, plate=f.get("plate") or None,
+                                vin=f.get("vin") or None)
+            case, new = intake(session, req, policy, actor)
+            if new:
+                suggest(session, case, model, policy, now)
+            savepoint.commit()
+            created, existing = created + new, existing + (not new)
+        except (CaseError, ValueError) as exc:
+            savepoint.rollback()
+            errors.append(f"row {row.row} ({row.id}): {exc}")
+    return {"created": created, "existing": existing, "errors": errors}
