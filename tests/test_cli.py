@@ -135,7 +135,8 @@ def test_user_add_and_intake_a_file_as_cases(run, tmp_path):
     assert r.returncode == 2 and "密码至少" in r.stderr
     source = tmp_path / "oem.csv"
     source.write_text("id,text,channel,received_at\nT1,刹车失灵很危险,oem_ticket,2026-11-20T09:00:00+08:00\n"
-                      "T2,,oem_ticket,\nT3,销售顾问态度差,nowhere,\nT4,空调不制冷,,2026-11-20 09:00\n", encoding="utf-8")
+                      "T2,,oem_ticket,\nT3,销售顾问态度差,nowhere,\nT4,空调不制冷,,2026-11-20 09:00\n",
+                      encoding="utf-8")
     r = run("intake", str(source), "--channel", "phone", "--db", db)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "1 cases created, 0 already there, 3 errors"
