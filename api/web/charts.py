@@ -69,6 +69,6 @@ def compliance_bars(rows: list[tuple[str, float | None, int, int]], width: int =
         color = PALETTE[3] if value >= 1.0 else PALETTE[1] if value >= 0.9 else PALETTE[2]
         bars.append(Bar(left, y, round(plot_w * value, 1), row_h - 8, color,
                         f"{name}: {value:.0%}（{cases} 件，超时 {breached} 件）"))
-        labels.append((4, y + row_h - 12, name))
+        labels.append((4, y + row_h - 12, name if len(name) <= 12 else name[:11] + "…"))
         labels.append((left + plot_w + 6, y + row_h - 12, "—" if share is None else f"{share:.0%}"))
     return Chart(width, height, bars, labels, [], anchor="start")

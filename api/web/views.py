@@ -23,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from api.web import charts, present
 from triage.auth import service as auth
@@ -31,9 +31,10 @@ from triage.bulk import service as bulk
 from triage.bulk.models import BulkJob
 from triage.case import flows, forms, reports, service
 from triage.case.access import SEES_PERSONAL_DATA, User, case_view, may_act, may_see
-from triage.case.models import STATES, Case
+from triage.case.models import STATES, Case, CaseEvent
 from triage.labels import FLAGS, HEADS, LABELS
 from triage.policy.model import Policy
+from triage.policy.routing import work_calendar
 from triage.text.mask import mask_pii
 
 HERE = Path(__file__).parent
@@ -42,6 +43,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 HOME = {"customer_care": "/queue", "handler": "/my", "manager": "/dashboard", "admin": "/queue"}
 CARE = ("customer_care", "manager", "admin")
+MY_CASES_SHOWN = 200
 DONE_MESSAGES = {"accepted": "已确认并分派", "corrected": "已修改并分派", "assigned": "已指派处理人",
                  "acted": "已记录", "uploaded": "文件已上传，正在标注"}
 
@@ -272,13 +274,17 @@ def mount(app: FastAPI, engine: Engine, model_loader: Callable[[], Any], policy:
     def my_cases(request: Request, s: Db, v: AnyViewer) -> HTMLResponse:
         now = clock()
         rows = []
-        for case in s.scalars(select(Case).where(Case.assignee == v.user.name, Case.state != "closed")):
-            clocks = flows.clock_states(case, policy, now)
+        cal = work_calendar(policy)
+        # The clocks need each event's kind and time; the payloads (whole suggestions) stay unread.
+        mine = select(Case).where(Case.assignee == v.user.name, Case.state != "closed").options(
+            selectinload(Case.events).defer(CaseEvent.data))
+        for case in s.scalars(mine):
+            clocks = flows.clock_states(case, policy, now, cal)
             rows.append({"case": case, "clocks": [c for c in clocks if c["status"] == "running"],
                          "breached": flows.urgency_key(clocks)[0] == 0, "key": flows.urgency_key(clocks),
                          "urgent": present.is_urgent(case.current_labels)})
         rows.sort(key=lambda r: r["key"])
-        return render(request, "my_cases.html", v, rows=rows, now=now.isoformat())
+        return render(request, "my_cases.html", v, rows=rows[:MY_CASES_SHOWN], total=len(rows), now=now.isoformat())
 
     @router.get("/cases")
     def all_cases(request: Request, s: Db, v: Care, state: str = "", q: str = "") -> HTMLResponse:

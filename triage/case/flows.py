@@ -111,9 +111,10 @@ def clock_states(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | 
     countdowns and for sorting a handler's cases (breached first, then the nearest deadline)."""
     cal = cal or work_calendar(policy)
     events = list(case.events)
+    facts = _facts(case)
     out = []
     for clock in policy.clocks:
-        if not clock.when.matches(_facts(case)):
+        if not clock.when.matches(facts):
             continue
         clock_events = _clock_events(clock, events)
         state = evaluate(clock, clock_events, now, cal) if clock_events else None

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from triage.case.models import Case
+from triage.case.models import Case, CaseEvent
 from triage.policy.calendar import TZ
 from triage.text.mask import mask_value
 
@@ -46,8 +46,13 @@ def period_bounds(month: str | None = None, quarter: str | None = None) -> tuple
 
 
 def report(session: Session, start: datetime, end: datetime, label: str, mask: bool = True) -> dict[str, Any]:
-    cases = session.scalars(select(Case).where(Case.received_at >= start, Case.received_at < end)
-                            .order_by(Case.received_at)).all()
+    in_period = (Case.received_at >= start, Case.received_at < end)
+    cases = session.scalars(select(Case).where(*in_period).order_by(Case.received_at)).all()
+    # Only the breaches of the event log count here: one query for them, not the whole log.
+    breaches: dict[int, list[Any]] = defaultdict(list)
+    for case_id, data in session.execute(select(CaseEvent.case_id, CaseEvent.data).join(Case)
+                                         .where(CaseEvent.kind == "sla_breach", *in_period)):
+        breaches[case_id].append((data or {}).get("clock"))
     counts: dict[str, Counter] = {k: Counter() for k in ("business_line", "category", "severity", "flag", "role",
                                                          "channel", "state")}
     clocks_run: Counter = Counter()
@@ -65,10 +70,9 @@ def report(session: Session, start: datetime, end: datetime, label: str, mask: b
         counts["state"][case.state] += 1
         routing = (case.suggestion or {}).get("routing") or {}
         started = {c["id"] for c in routing.get("clocks", []) if c.get("starts_on") in ("received", "dispatched")}
-        for e in case.events:
-            if e.kind == "sla_breach":
-                clocks_breached[e.data.get("clock")] += 1
-                started.add(e.data.get("clock"))
+        for clock in breaches[case.id]:
+            clocks_breached[clock] += 1
+            started.add(clock)
         clocks_run.update(started)
         vehicle = case.vin or case.plate
         if vehicle:
@@ -110,8 +114,10 @@ def trend(session: Session, label: str, count: int = 6) -> list[dict[str, Any]]:
     for month in months_ending(label, count):
         start, end, _ = period_bounds(month=month)
         counts: dict[str, Counter] = {"category": Counter(), "severity": Counter()}
-        for case in session.scalars(select(Case).where(Case.received_at >= start, Case.received_at < end)):
-            labels = case.current_labels
+        rows = session.execute(select(Case.labels, Case.suggestion)
+                               .where(Case.received_at >= start, Case.received_at < end))
+        for confirmed, suggestion in rows:
+            labels = confirmed or (suggestion or {}).get("labels") or {}  # as Case.current_labels
             for key in counts:
                 counts[key][labels.get(key, "unlabelled")] += 1
         out.append({"month": month, **{k: dict(v) for k, v in counts.items()}})

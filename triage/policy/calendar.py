@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from zoneinfo import ZoneInfo
 
@@ -132,18 +133,8 @@ class WorkCalendar:
         if d.year in self.policy_years:
             return d.weekday() < 5
         if not LIBRARY_FIRST_YEAR <= d.year <= LIBRARY_LAST_YEAR:
-            raise self._uncovered(d)
-        try:
-            return bool(chinese_calendar.is_workday(d))
-        except NotImplementedError as exc:  # the library's own range check, should ours drift
-            raise self._uncovered(d) from exc
-
-    @staticmethod
-    def _uncovered(d: date) -> CalendarError:
-        return CalendarError(
-            f"{d.isoformat()}: the working-day calendar (chinesecalendar {_LIBRARY_VERSION}) covers "
-            f"{LIBRARY_FIRST_YEAR}–{LIBRARY_LAST_YEAR}; update the package or list the year's holidays in the policy"
-        )
+            raise _uncovered(d)
+        return _library_workday(d)
 
     def next_workday(self, d: date) -> date:
         """The first working day strictly after ``d``."""
@@ -264,3 +255,20 @@ class WorkCalendar:
                     total += finish - begin
             d += _DAY
         return total
+
+
+@lru_cache(maxsize=20_000)
+def _library_workday(d: date) -> bool:
+    """The library's answer for a date it covers, cached: SLA pages ask about the same days
+    for every case."""
+    try:
+        return bool(chinese_calendar.is_workday(d))
+    except NotImplementedError as exc:  # the library's own range check, should ours drift
+        raise _uncovered(d) from exc
+
+
+def _uncovered(d: date) -> CalendarError:
+    return CalendarError(
+        f"{d.isoformat()}: the working-day calendar (chinesecalendar {_LIBRARY_VERSION}) covers "
+        f"{LIBRARY_FIRST_YEAR}–{LIBRARY_LAST_YEAR}; update the package or list the year's holidays in the policy"
+    )
