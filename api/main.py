@@ -100,7 +100,11 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
                 s.rollback()
                 raise
 
-    def current_user(s: Annotated[Session, Depends(session)],
+    # scope="function": commit before the response is sent, so a client that got 200 can read
+    # its own write at once, and a failed commit is an error response, never a silent loss.
+    Db = Annotated[Session, Depends(session, scope="function")]
+
+    def current_user(s: Db,
                      authorization: Annotated[str | None, Header()] = None) -> User:
         token = (authorization or "").removeprefix("Bearer ").strip()
         user = user_for_token(s, token) if token else None
@@ -115,7 +119,6 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
             return user
         return check
 
-    Db = Annotated[Session, Depends(session)]
     AnyUser = Annotated[User, Depends(current_user)]
 
     @app.exception_handler(ProblemError)

@@ -240,3 +240,35 @@ def test_the_form_follows_the_business_line():
 ])
 def test_actions_offered_follow_the_state(state, actions):
     assert service.available_actions(Case(state=state)) == actions
+
+
+def test_a_change_is_committed_before_its_response(engine, tmp_path, monkeypatch):
+    """A reviewer who gets the answer can read the change at once: the commit happens before
+    the response is sent (even when committing is slow), not after it."""
+    import httpx
+    from sqlalchemy import event
+
+    from .live import LiveServer
+
+    monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path / "data"))
+    policy = load_policy()
+    ids = seed(engine, policy, models.load(), START)
+
+    def slow_commit(session):
+        if session.bind is engine and any(isinstance(o, Case) for o in session.dirty):
+            time.sleep(0.5)
+
+    event.listen(Session, "before_commit", slow_commit)
+    try:
+        with LiveServer(create_app(engine, models.load, policy, SettableClock(START))) as server, \
+                httpx.Client(base_url=server.url) as client:
+            client.post("/login", data={"username": "care", "password": PASSWORD})
+            token = client.get("/my").text.split('name="csrf" value="')[1].split('"')[0]
+            with Session(engine) as s:
+                version = s.get(Case, ids["routine"]).version
+            r = client.post(f"/cases/{ids['routine']}/review",
+                            data={"csrf": token, "version": version, "decision": "accept"})
+            assert r.status_code == 303
+            assert state_of(engine, ids["routine"]) == "confirmed"
+    finally:
+        event.remove(Session, "before_commit", slow_commit)

@@ -98,7 +98,7 @@ def mount(app: FastAPI, engine: Engine, model_loader: Callable[[], Any], policy:
                 s.rollback()
                 raise
 
-    Db = Annotated[Session, Depends(db)]
+    Db = Annotated[Session, Depends(db, scope="function")]  # committed before the response (see api.main)
 
     def viewer(request: Request, s: Db) -> Viewer:
         token = request.cookies.get(COOKIE)
