@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from triage.case import reports, service
 from triage.case.access import SEES_PERSONAL_DATA, User, case_view, may_act, may_see, user_for_token
 from triage.case.models import Case
+from triage.db import unit_of_work
 from triage.labels import HEADS
 from triage.policy.loader import load_policy
 from triage.policy.model import Policy
@@ -92,13 +93,7 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
     app = FastAPI(title="Dealership complaint triage", version="0.1.0")
 
     def session() -> Iterator[Session]:
-        with Session(engine) as s:
-            try:
-                yield s
-                s.commit()
-            except Exception:
-                s.rollback()
-                raise
+        yield from unit_of_work(engine)
 
     # scope="function": commit before the response is sent, so a client that got 200 can read
     # its own write at once, and a failed commit is an error response, never a silent loss.

@@ -75,6 +75,12 @@ def sign_in(page, url: str, user: str, password: str = PASSWORD) -> None:
     page.click("button[type=submit]")
 
 
+def accept(page, url: str, case_id: int) -> None:
+    """Customer care accepts a suggestion from the queue, with its one button."""
+    page.locator(f"#case-{case_id} button.accept").click()
+    page.wait_for_url(f"{url}/queue?done=accepted")
+
+
 def case(engine, case_id: int) -> Case:
     with Session(engine, expire_on_commit=False) as s:
         c = s.get(Case, case_id)
@@ -130,8 +136,7 @@ def test_accept_a_suggestion_with_one_action(console):
     url, _, ids, engine, new_page, _ = console
     page = new_page("care")
     page.wait_for_url(f"{url}/queue")
-    page.locator(f"#case-{ids['routine']} button.accept").click()
-    page.wait_for_url(f"{url}/queue?done=accepted")
+    accept(page, url, ids['routine'])
     assert page.locator(".flash").inner_text() == "已确认并分派"
     assert page.locator(f"#case-{ids['routine']}").count() == 0
     c = case(engine, ids["routine"])
@@ -168,8 +173,7 @@ def test_a_stale_page_cannot_overwrite_a_review(console):
     first, second = new_page("care"), new_page("care")
     for p in (first, second):
         p.goto(f"{url}/queue")
-    first.locator(f"#case-{ids['routine']} button.accept").click()
-    first.wait_for_url(f"{url}/queue?done=accepted")
+    accept(first, url, ids['routine'])
     card = second.locator(f"#case-{ids['routine']}")
     card.locator("details.correct summary").click()
     card.locator("select[name=severity]").select_option("major")
@@ -185,8 +189,7 @@ def test_a_breached_case_shows_its_escalation(console):
     url, clock, ids, engine, new_page, policy = console
     page = new_page("care")
     page.wait_for_url(f"{url}/queue")
-    page.locator(f"#case-{ids['routine']} button.accept").click()
-    page.wait_for_url(f"{url}/queue?done=accepted")
+    accept(page, url, ids['routine'])
     # Nobody contacts the customer: the 2-hour first-contact clock runs out.
     clock.now = START + timedelta(hours=3)
     with Session(engine) as s:
@@ -211,8 +214,7 @@ def test_handler_works_their_cases_sorted_by_deadline(console):
     care = new_page("care")
     care.wait_for_url(f"{url}/queue")
     for key in ("routine", "safety"):
-        care.locator(f"#case-{ids[key]} button.accept").click()
-        care.wait_for_url(f"{url}/queue?done=accepted")
+        accept(care, url, ids[key])
     for key in ("routine", "safety"):
         care.goto(f"{url}/cases/{ids[key]}")
         care.locator("select[name=assignee]").select_option("handler1")
@@ -240,8 +242,7 @@ def test_manager_dashboard_charts_and_csv(console):
     url, _, ids, _, new_page, _ = console
     care = new_page("care")
     care.wait_for_url(f"{url}/queue")
-    care.locator(f"#case-{ids['routine']} button.accept").click()
-    care.wait_for_url(f"{url}/queue?done=accepted")
+    accept(care, url, ids['routine'])
     page = new_page("manager")
     page.wait_for_url(f"{url}/dashboard")
     assert page.locator("#kpi-cases").inner_text() == "4"

@@ -183,14 +183,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_export_feedback(args: argparse.Namespace) -> int:
     import csv
 
-    from sqlalchemy.orm import Session
-
     from triage.case.service import feedback_rows
-    from triage.db import init_db, make_engine
+    from triage.db import open_session
 
-    engine = make_engine(args.db)
-    init_db(engine)
-    with Session(engine) as session:
+    with open_session(args.db) as session:
         rows = feedback_rows(session)
     out: TextIO = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
     try:
@@ -208,14 +204,10 @@ def cmd_export_feedback(args: argparse.Namespace) -> int:
 def cmd_token_create(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from sqlalchemy.orm import Session
-
     from triage.case.access import create_token
-    from triage.db import init_db, make_engine
+    from triage.db import open_session
 
-    engine = make_engine(args.db)
-    init_db(engine)
-    with Session(engine) as session:
+    with open_session(args.db) as session:
         try:
             token = create_token(session, args.name, args.role, datetime.now(UTC))
         except ValueError as exc:
@@ -232,15 +224,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     import getpass
     from datetime import UTC, datetime
 
-    from sqlalchemy.orm import Session
-
     from triage.auth.service import AuthError, create_account
-    from triage.db import init_db, make_engine
+    from triage.db import open_session
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
-    engine = make_engine(args.db)
-    init_db(engine)
-    with Session(engine) as session:
+    with open_session(args.db) as session:
         try:
             create_account(session, args.username, args.name or args.username, args.role, password,
                            datetime.now(UTC))
@@ -255,16 +243,12 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 def cmd_intake(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from sqlalchemy.orm import Session
-
     from triage.case.flows import intake_rows
-    from triage.db import init_db, make_engine
+    from triage.db import open_session
     from triage.io import InputError, read_rows
     from triage.policy.loader import load_policy
 
-    engine = make_engine(args.db)
-    init_db(engine)
-    with Session(engine) as session:
+    with open_session(args.db) as session:
         try:
             policy = load_policy(args.policy) if args.policy else load_policy()
             result = intake_rows(session, read_rows(args.file, args.format, args.encoding), policy,

@@ -4,12 +4,14 @@ chosen by TRIAGE_DB_URL."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
 
 DEFAULT_URL = "sqlite:///triage.db"
 
@@ -46,3 +48,23 @@ def init_db(engine: Engine) -> None:
         config = alembic_config(engine.url.render_as_string(hide_password=False))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def unit_of_work(engine: Engine) -> Iterator[Session]:
+    """A session that commits when its user is done and rolls back if that raises: nothing
+    is half-written. The API and the console use it as their per-request dependency."""
+    with Session(engine) as s:
+        try:
+            yield s
+            s.commit()
+        except Exception:
+            s.rollback()
+            raise
+
+
+def open_session(url: str | None = None) -> Session:
+    """A session on the database at `url` (default $TRIAGE_DB_URL), its schema brought up to
+    date first: what each command of the command line starts with."""
+    engine = make_engine(url)
+    init_db(engine)
+    return Session(engine)

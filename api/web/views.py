@@ -32,6 +32,7 @@ from triage.bulk.models import BulkJob
 from triage.case import flows, forms, reports, service
 from triage.case.access import SEES_PERSONAL_DATA, User, case_view, may_act, may_see
 from triage.case.models import STATES, Case, CaseEvent
+from triage.db import unit_of_work
 from triage.labels import FLAGS, HEADS, LABELS
 from triage.policy.model import Policy
 from triage.policy.routing import work_calendar
@@ -90,13 +91,7 @@ def mount(app: FastAPI, engine: Engine, model_loader: Callable[[], Any], policy:
     router = APIRouter(include_in_schema=False)
 
     def db() -> Iterator[Session]:
-        with Session(engine) as s:
-            try:
-                yield s
-                s.commit()
-            except Exception:
-                s.rollback()
-                raise
+        yield from unit_of_work(engine)
 
     Db = Annotated[Session, Depends(db, scope="function")]  # committed before the response (see api.main)
 
@@ -373,17 +368,12 @@ def mount(app: FastAPI, engine: Engine, model_loader: Callable[[], Any], policy:
         job = own_job(s, job_id, v)
         try:
             lines = bulk.tagged_csv(job) if format == "csv" else bulk.tagged_lines(job)
-            first = next(lines, "")
         except bulk.BulkError as exc:
             raise _Refused(409, str(exc)) from None
-        name = f"tagged-{job.id}.{'csv' if format == 'csv' else 'jsonl'}"
+        name = f"tagged-{job_id}.{'csv' if format == 'csv' else 'jsonl'}"
         media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson; charset=utf-8"
-
-        def body() -> Iterator[bytes]:
-            yield first.encode()
-            for line in lines:
-                yield line.encode()
-        return StreamingResponse(body(), media_type=media,
+        # The body streams after this request's session has closed: it reads only the file.
+        return StreamingResponse((line.encode() for line in lines), media_type=media,
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     app.include_router(router)

@@ -149,9 +149,16 @@ def progress_of(job: BulkJob) -> dict[str, Any]:
 
 
 def tagged_lines(job: BulkJob) -> Iterator[str]:
-    if job.status != "done" or not output_path(job.id).exists():
+    """The tagged file's lines. The job is checked now, the file read lazily: a download streams
+    after the request's session has closed, so the generator must not touch the job again."""
+    path = output_path(job.id)
+    if job.status != "done" or not path.exists():
         raise BulkError("任务尚未完成 (the job has not finished)")
-    with output_path(job.id).open(encoding="utf-8") as f:
+    return _read_lines(path)
+
+
+def _read_lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as f:
         yield from f
 
 
@@ -161,11 +168,15 @@ CSV_COLUMNS = ["id", *HEADS, "flags", *(f"confidence_{h}" for h in HEADS),
 
 def tagged_csv(job: BulkJob) -> Iterator[str]:
     """The tagged file as CSV (UTF-8 with BOM, so Excel reads the Chinese right)."""
+    return _as_csv(tagged_lines(job))
+
+
+def _as_csv(lines: Iterator[str]) -> Iterator[str]:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
     yield "\ufeff" + buf.getvalue()
-    for line in tagged_lines(job):
+    for line in lines:
         r = json.loads(line)
         buf.seek(0)
         buf.truncate()
