@@ -132,6 +132,8 @@ class ServingModel:
 
     version: str
     config: dict[str, Any]
+    classes: dict[str, list[str]]
+    """Per head (and flags.<flag>), its classes in the order of its probability columns."""
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """Predictions for texts; raises TextError on the first text that cannot be read."""

@@ -80,7 +80,8 @@ class TriageModel(ServingModel):
         self.heads = heads
         self.config = config
         self.version: str = config.get("version", "unversioned")
-        self._decoder = Decoder({name: head.classes for name, head in heads.items()}, config)
+        self.classes: dict[str, list[str]] = {name: head.classes for name, head in heads.items()}
+        self._decoder = Decoder(self.classes, config)
         # All heads in one weight matrix: one sparse product per batch instead of one per head.
         self._slices: dict[str, slice] = {}
         start = 0
