@@ -224,15 +224,7 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
             "sources": dataset.sources(feedback_sources),
             "examples": dict(Counter(f"{e.source}/{e.split}" for e in examples)),
             "feedback_used": len(feedback),
-            "how_each_head_was_labelled": {
-                "business_line/category": "real rows: the site's problem codes mapped by shared/data/README.md "
-                                          "(union when several codes); written rows: labelled by their writers",
-                "severity": "real rows: the team's annotator (a sample of 2020-06..08 and all of 2020-10); "
-                            "written rows: their writers",
-                "flags": "safety on real rows: the annotator's reading of every row matched by a broad filter plus "
-                         "a random sample, the rest negative; repeat on real rows: code J298; media/legal/government/"
-                         "extreme: negative on real rows (the site's summaries hold none); written rows: their writers",
-            },
+            "how_each_head_was_labelled": dataset.HOW_LABELLED,
             "train_label_counts": counts,
         },
         "training_seconds": round(train_seconds, 1),

@@ -49,6 +49,7 @@ class TransformerModel(ServingModel):
         self.version: str = config.get("version", "unversioned")
         self.classes: dict[str, list[str]] = config["heads"]
         self.temperature: dict[str, float] = config.get("temperature", {})
+        self.flag_scaling: dict[str, list[float]] = config.get("flag_scaling", {})
         self.evidence_per_head: int = config.get("evidence_per_head", 2)
         self._decoder = Decoder(self.classes, config)
 
@@ -128,19 +129,20 @@ class TransformerModel(ServingModel):
         return probs, terms, spans
 
     def _probabilities(self, head: str, logits: torch.Tensor) -> torch.Tensor:
-        scaled = logits.double() / self.temperature.get(head, 1.0)
-        if len(self.classes[head]) == 2 and logits.shape[1] == 1:
-            p = torch.sigmoid(scaled)
+        if logits.shape[1] == 1:  # a flag: Platt scaling fitted on the dev rows
+            a, b = self.flag_scaling.get(head, (1.0, 0.0))
+            p = torch.sigmoid(logits.double() * a + b)
             return torch.cat([1.0 - p, p], dim=1)
-        return torch.softmax(scaled, dim=1)
+        return torch.softmax(logits.double() / self.temperature.get(head, 1.0), dim=1)
 
     def spans(self, texts: list[str], terms: list[dict[str, np.ndarray]], token_spans: list[list[tuple[int, int]]],
               chosen: dict[str, np.ndarray]) -> dict[str, list[list[Span]]]:
         """Per head and row, the tokens whose terms speak most for the chosen label over the
-        others (its term minus the mean term of all classes)."""
+        others (its term minus the mean term of all classes); weight = that difference."""
         out: dict[str, list[list[Span]]] = {h: [] for h in HEADS}
         for r, text in enumerate(texts):
-            real = np.array([b > a for a, b in token_spans[r]])
+            # Letters, digits and CJK only: punctuation and specials carry position, not meaning.
+            real = np.array([b > a and text[a:b].isalnum() for a, b in token_spans[r]])
             for h in HEADS:
                 t = terms[r][h]
                 score = t[:, chosen[h][r]] - t.mean(axis=1)
@@ -150,7 +152,8 @@ class TransformerModel(ServingModel):
                     if score[k] <= 0:
                         break
                     a, b = token_spans[r][k]
-                    found.append(Span(a, b, f"token:{text[a:b]}", round(float(score[k]), 4)))
+                    # The feature names no characters: the evidence text shows them, masked where personal.
+                    found.append(Span(a, b, "token", round(float(score[k]), 4)))
                 out[h].append(found)
         return out
 
