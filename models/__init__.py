@@ -92,8 +92,20 @@ def _load(folder: str, mtime: float):
     raise ModelError(f"{folder}: unknown backend {backend!r} in its card (known: {', '.join(BACKENDS)})")
 
 
+def _stamp(folder: Path) -> float:
+    """Latest change to a model folder's files, or to its members' for an ensemble."""
+    stamp = max(p.stat().st_mtime for p in folder.iterdir() if p.is_file())
+    if not (folder / "model.npz").exists() and not (folder / "model.safetensors").exists():
+        try:
+            members = json.loads((folder / "model.json").read_text(encoding="utf-8")).get("members", [])
+            stamp = max([stamp, *(_stamp(folder.parent / m["name"]) for m in members)])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # the load itself reports what is wrong
+    return stamp
+
+
 def load(name: str | None = None):
     """The named model, or the current one; cached while its files are unchanged."""
     folder = model_dir(name)
     # Any file rewritten (artifact or card) means a reload, and so a fresh hash check.
-    return _load(str(folder), max(p.stat().st_mtime for p in folder.iterdir() if p.is_file()))
+    return _load(str(folder), _stamp(folder))

@@ -54,11 +54,12 @@ def build_ensemble(members: Sequence[str], weights: Sequence[float] | None = Non
                  + f"), then the shared post-processing with {members[0]}'s settings; evidence from every member",
         "members": config["members"],
         "config": {k: config[k] for k in POSTPROCESSING if k in config},
-        "data": {"sources": member_cards[0]["data"]["sources"],
+        "data": {"sources": dataset.sources(),
                  "examples": dict(Counter(f"{e.source}/{e.split}" for e in examples)),
-                 "feedback_used": max(c["data"].get("feedback_used", 0) for c in member_cards),
+                 "feedback_used": max(c.get("data", {}).get("feedback_used", 0) for c in member_cards),
                  "how_each_head_was_labelled": dataset.HOW_LABELLED,
-                 "train_label_counts": member_cards[0]["data"]["train_label_counts"]},
+                 "train_label_counts": {c["version"]: c.get("data", {}).get("train_label_counts", {})
+                                        for c in member_cards}},
         "training_seconds": round(sum(c.get("training_seconds", 0) for c in member_cards), 1),
         "libraries": {k: v for c in member_cards for k, v in c.get("libraries", _versions()).items()},
         "evaluation": evaluation,
@@ -75,4 +76,4 @@ def _load(root: Path, name: str):
     folder = root / name
     if not (folder / CARD).exists():
         raise models.RegistryError(f"no model {name!r} in {root}")
-    return models._load(str(folder), max(p.stat().st_mtime for p in folder.iterdir() if p.is_file()))
+    return models._load(str(folder), models._stamp(folder))

@@ -33,12 +33,12 @@ class EnsembleModel(ServingModel):
         self.weights = np.asarray(weights, dtype=float) / float(np.sum(weights))
         self.config = config
         self.version: str = config.get("version", "unversioned")
-        self.classes: dict[str, list[str]] = members[0].classes
-        for m in members[1:]:
-            # Averaging needs the same classes in every member; align by name, not position.
-            for h, cls in self.classes.items():
-                if sorted(m.classes.get(h, [])) != sorted(cls):
-                    raise ModelError(f"ensemble members disagree on the classes of {h}")
+        # Columns aligned by class name; a class a member never saw has probability 0 in it.
+        heads = set.intersection(*(set(m.classes) for m in members))
+        self.classes: dict[str, list[str]] = {
+            h: sorted({c for m in members for c in m.classes[h]}) for h in members[0].classes if h in heads}
+        if any(h not in self.classes for h in HEADS):
+            raise ModelError("ensemble members must share the business line, category and severity heads")
         self._decoder = Decoder(self.classes, config)
 
     def save(self, folder: Path) -> dict[str, str]:
@@ -74,18 +74,23 @@ class EnsembleModel(ServingModel):
         for h, cls in self.classes.items():
             total = np.zeros((len(texts), len(cls)))
             for w, (p, _, member) in zip(self.weights, outputs):
-                order = [member.classes[h].index(c) for c in cls]
-                total += w * p[h][:, order]
+                for j, c in enumerate(cls):
+                    if c in member.classes[h]:
+                        total[:, j] += w * p[h][:, member.classes[h].index(c)]
             probs[h] = total
 
         def evidence(chosen: dict[str, np.ndarray]) -> dict[str, list[list[Span]]]:
             out: dict[str, list[list[Span]]] = {h: [[] for _ in texts] for h in HEADS}
             for _, spans_of, member in outputs:
-                mine = {h: np.array([member.classes[h].index(self.classes[h][i]) for i in chosen[h]],
-                                    dtype=int) for h in HEADS}
+                # A member's evidence for the chosen label, in its own class numbering; none
+                # for rows whose label that member does not know.
+                known = {h: np.array([self.classes[h][i] in member.classes[h] for i in chosen[h]]) for h in HEADS}
+                mine = {h: np.array([member.classes[h].index(self.classes[h][i]) if k else 0
+                                     for i, k in zip(chosen[h], known[h])], dtype=int) for h in HEADS}
                 for h, rows in spans_of(mine).items():
                     for r, spans in enumerate(rows):
-                        out[h][r].extend(spans)
+                        if known[h][r]:
+                            out[h][r].extend(spans)
             return out
 
         return self._decoder.decode(items, probs, cues, evidence)
