@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -21,10 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm import tqdm
 
 from training.dataset import Example
-from training.transformer.batches import length_batches, warmup_linear
+from training.transformer.batches import length_batches, progress_bar, warmup_linear
 from training.transformer.config import TransformerConfig
 from triage.labels import FLAGS, HEADS, LABELS
 from triage.transformer.encoding import TextEncoder
@@ -89,7 +87,7 @@ def finetune(network: MultiHeadClassifier, encoder: TextEncoder, train: Sequence
     started = time.perf_counter()
     network.train()
     step, recent = 0, []
-    bar = tqdm(total=total, desc="fine-tune", unit="step", file=sys.stderr, disable=not progress or None)
+    bar = progress_bar(total, "fine-tune", progress)
     while step < total:
         for batch in length_batches(lengths, cfg.batch_tokens, cfg.max_batch_rows, rng):
             if step >= total:

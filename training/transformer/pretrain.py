@@ -4,15 +4,13 @@ texts of the train split only (never the held-out month or the held-out written 
 from __future__ import annotations
 
 import random
-import sys
 import time
 from collections.abc import Sequence
 
 import torch
-from tqdm import tqdm
 from transformers import BertConfig, BertForMaskedLM, BertModel
 
-from training.transformer.batches import length_batches, warmup_linear
+from training.transformer.batches import length_batches, progress_bar, warmup_linear
 from training.transformer.config import TransformerConfig
 from triage.transformer.chars import PAD
 from triage.transformer.encoding import TextEncoder
@@ -60,7 +58,7 @@ def pretrain(texts: Sequence[str], encoder: TextEncoder, cfg: TransformerConfig,
     started = time.perf_counter()
     model.train()
     step, recent = 0, []
-    bar = tqdm(total=total, desc="pre-train (MLM)", unit="step", file=sys.stderr, disable=not progress or None)
+    bar = progress_bar(total, "pre-train (MLM)", progress)
     while step < total:
         for batch in length_batches(lengths, cfg.batch_tokens, cfg.max_batch_rows, rng):
             if step >= total:
