@@ -64,8 +64,10 @@ def class_weights(targets: torch.Tensor, labelled: torch.Tensor, power: float) -
 
 
 def finetune(network: MultiHeadClassifier, encoder: TextEncoder, train: Sequence[Example], cfg: TransformerConfig,
-             lr: float, log=print, progress: bool = True) -> dict[str, Any]:
-    """Fine-tune `network` in place on `train`; returns the run's figures."""
+             lr: float, log=print, progress: bool = True, only: Sequence[str] | None = None) -> dict[str, Any]:
+    """Fine-tune `network` in place on `train`; returns the run's figures. `only` limits the
+    loss to some heads ("flags" for the six flags): one model per head, for experiments."""
+    trained = set(only or (*HEADS, "flags"))
     torch.manual_seed(cfg.seed + 1)
     rng = random.Random(cfg.seed + 1)
     texts = [e.text for e in train]
@@ -95,7 +97,7 @@ def finetune(network: MultiHeadClassifier, encoder: TextEncoder, train: Sequence
             ids, attention, _ = encoder.batch([texts[i] for i in batch])
             logits = network(ids, attention)
             loss = torch.zeros(())
-            for h in HEADS:
+            for h in (h for h in HEADS if h in trained):
                 t, m = targets[h][0][batch], targets[h][1][batch]
                 if m.any():
                     logp = F.log_softmax(logits[h][m], dim=1)
@@ -105,7 +107,10 @@ def finetune(network: MultiHeadClassifier, encoder: TextEncoder, train: Sequence
             flag_logits = torch.cat([logits[f"flags.{f}"] for f in FLAGS], dim=1)
             cell = F.binary_cross_entropy_with_logits(flag_logits, y, pos_weight=pos_weight, reduction="none")
             per_flag = (cell * known).sum(dim=0) / known.sum(dim=0).clamp(min=1)
-            loss = loss + per_flag.sum()
+            if "flags" in trained:
+                loss = loss + per_flag.sum()
+            if not loss.requires_grad:  # no row of this batch is labelled for the heads trained
+                continue
             loss.backward()
             torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
             optimizer.step()

@@ -1,0 +1,69 @@
+"""One encoder with a head per label set, or one model per head? Measured here.
+
+    .venv/bin/python -m training.transformer.experiments
+
+Pre-trains the character BERT once (default configuration), then fine-tunes from that
+same encoder (a) one multi-task model with all heads and (b) one model per head
+(business line, category, severity, the six flags), and scores each head on the
+held-out real rows with the same `score()` as the cards. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import time
+
+import torch
+
+from training import dataset
+from training.train import score
+from training.transformer.config import TransformerConfig
+from training.transformer.finetune import HEAD_CLASSES, finetune, fit_flag_scaling, fit_temperatures
+from training.transformer.pretrain import pretrain
+from training.transformer.train import _is_dev
+from triage.labels import HEADS
+from triage.text.normalize import normalize
+from triage.transformer.chars import CharTokenizer
+from triage.transformer.encoding import TextEncoder
+from triage.transformer.model import TransformerModel, _width
+from triage.transformer.network import MultiHeadClassifier
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    cfg = TransformerConfig()
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    examples = dataset.build()
+    train_set = [e for e in examples if e.split == "train"]
+    for e in train_set:
+        e.text = normalize(e.text).text
+    real_test = [e for e in examples if e.source == "real" and e.split == "test"]
+    dev = [e for e in train_set if _is_dev(e.id, cfg.dev_percent)]
+    train = [e for e in train_set if not _is_dev(e.id, cfg.dev_percent)]
+    encoder = TextEncoder(CharTokenizer.build((e.text for e in train_set), cfg.min_char_count), cfg.max_length)
+    bert, _ = pretrain([e.text for e in train_set], encoder, cfg, log)
+    results = {}
+    for only in (None, ["business_line"], ["category"], ["severity"], ["flags"]):
+        network = MultiHeadClassifier(copy.deepcopy(bert), {h: _width(c) for h, c in HEAD_CLASSES.items()},
+                                      cfg.dropout)
+        started = time.perf_counter()
+        finetune(network, encoder, train, cfg, cfg.finetune_lr, log, only=only)
+        seconds = round(time.perf_counter() - started, 1)
+        config = {"version": "experiment", "heads": HEAD_CLASSES, "low_confidence": cfg.low_confidence,
+                  "flag_thresholds": cfg.flag_thresholds, "temperature": fit_temperatures(network, encoder, dev, cfg),
+                  "flag_scaling": fit_flag_scaling(network, encoder, dev)}
+        s = score(TransformerModel(network, encoder, config), real_test)
+        name = "multi-task" if only is None else f"only {only[0]}"
+        heads = HEADS if only is None else [h for h in HEADS if h in only]
+        results[name] = {"finetune_seconds": seconds,
+                         **{h: {"accuracy": s[h]["accuracy"], "macro_f1": s[h]["macro_f1"]} for h in heads}}
+        if only is None or only == ["flags"]:
+            results[name]["safety"] = s["flags"]["per_flag"]["safety"]
+        log(f"{name}: {json.dumps(results[name])}")
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
