@@ -5,7 +5,8 @@ same held-out real complaints (2020-10, labels from training.dataset).
 
 Defaults: the newest sklearn-*, transformer-* and ensemble-* folders of the registry.
 Prints a markdown table (accuracy and macro-F1 per head, safety recall and precision,
-throughput batched as `triage predict` runs, p50 / p99 latency of one-text calls), the
+throughput batched as `triage predict` runs, p50 / p99 latency of one-text calls; best
+of two runs), the
 cost of the transformer's evidence against a gradient x input alternative, then the
 figures as JSON. torch uses 2 threads (the machine's cores); numpy / BLAS 1, as in
 bench_predict.py.
@@ -39,20 +40,25 @@ def newest(prefix: str) -> str | None:
     return max(names) if names else None
 
 
-def speed(model, texts: list[str], single: int) -> dict[str, float]:
+def speed(model, texts: list[str], single: int, runs: int = 2) -> dict[str, float]:
+    """Best of `runs` (the machine may be shared: another tenant's burst is not the model's)."""
     model.predict(texts[:64])  # warm up
-    t = time.perf_counter()
-    for i in range(0, len(texts), 512):
-        model.predict_rows([(str(j), x) for j, x in enumerate(texts[i:i + 512])])
-    rate = len(texts) / (time.perf_counter() - t)
-    lat = []
-    for x in texts[:single]:
+    rates, p50s, p99s = [], [], []
+    for _ in range(runs):
         t = time.perf_counter()
-        model.predict([x])
-        lat.append((time.perf_counter() - t) * 1000)
-    lat.sort()
-    return {"texts_per_s": round(rate, 1), "p50_ms": round(statistics.median(lat), 2),
-            "p99_ms": round(lat[max(0, int(len(lat) * 0.99) - 1)], 2)}
+        for i in range(0, len(texts), 512):
+            model.predict_rows([(str(j), x) for j, x in enumerate(texts[i:i + 512])])
+        rates.append(len(texts) / (time.perf_counter() - t))
+        lat = []
+        for x in texts[:single]:
+            t = time.perf_counter()
+            model.predict([x])
+            lat.append((time.perf_counter() - t) * 1000)
+        lat.sort()
+        p50s.append(statistics.median(lat))
+        p99s.append(lat[max(0, int(len(lat) * 0.99) - 1)])
+    return {"texts_per_s": round(max(rates), 1), "p50_ms": round(min(p50s), 2), "p99_ms": round(min(p99s), 2),
+            "runs": runs}
 
 
 def evidence_cost(model, texts: list[str], repeat: int = 3) -> dict[str, float]:

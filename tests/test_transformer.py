@@ -199,3 +199,35 @@ def test_cli_trains_a_tiny_transformer_and_classifies_with_it(tmp_path):
                         "--model", folder.name], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["model"] == folder.name
+
+
+def test_the_service_serves_an_ensemble(registry, tmp_path):
+    import hashlib
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session
+
+    from api.main import create_app
+    from triage.case.access import create_token
+    from triage.db import init_db, make_engine
+    from triage.ensemble import EnsembleModel
+
+    members = [{"name": n, "weight": 1.0, "card_sha256": hashlib.sha256((registry / n / "card.json").read_bytes())
+                .hexdigest()} for n in ("sk", "tf")]
+    ens = EnsembleModel([models.load("sk"), models.load("tf")], [1.0, 1.0],
+                        {"version": "ens", "backend": "ensemble", "members": members})
+    _save(ens, registry / "ens", backend="ensemble")
+    engine = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
+    init_db(engine)
+    with Session(engine) as s:
+        token = create_token(s, "h", "handler", datetime.now(UTC))
+        s.commit()
+    with TestClient(create_app(engine, lambda: models.load("ens"))) as c:
+        headers = {"Authorization": f"Bearer {token}"}
+        r = c.post("/v1/triage", json={"text": "行驶中刹车失灵", "channel": "phone",
+                                        "received_at": "2026-11-23T10:00:00+08:00"}, headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["classification"]["model"] == "ens"
+        r = c.get("/v1/model", headers=headers)
+        assert r.json()["version"] == "ens" and r.json()["card"]["backend"] == "ensemble"

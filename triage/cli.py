@@ -326,13 +326,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.main import create_app
     from triage.db import init_db, make_engine
 
+    name = args.model
+    try:
+        models.load(name)  # fail now, not on the first request (e.g. a transformer without torch)
+    except (models.RegistryError, RuntimeError) as exc:
+        print(f"triage serve: {exc}", file=sys.stderr)
+        return 2
     engine = make_engine(args.db)
     init_db(engine)
     stop = threading.Event()
     worker = threading.Thread(target=sla_loop, args=(args.db, args.interval, False, stop), daemon=True)
     worker.start()
     try:
-        uvicorn.run(create_app(engine, models.load), host=args.host, port=args.port)
+        uvicorn.run(create_app(engine, lambda: models.load(name)), host=args.host, port=args.port)
     finally:
         stop.set()
     return 0
@@ -466,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("serve", help="the HTTP API with an embedded SLA worker")
+    p = with_model(sub.add_parser("serve", help="the HTTP API with an embedded SLA worker"))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--interval", type=float, default=60.0, help="seconds between SLA passes")

@@ -4,7 +4,7 @@
 
 Pre-trains the character BERT once (default configuration), then fine-tunes from that
 same encoder (a) one multi-task model with all heads and (b) one model per head
-(business line, category, severity, the six flags), and scores each head on the
+(category, severity, the six flags), and scores each head on the
 held-out real rows with the same `score()` as the cards. Prints JSON.
 """
 
@@ -45,7 +45,8 @@ def main() -> None:
     encoder = TextEncoder(CharTokenizer.build((e.text for e in train_set), cfg.min_char_count), cfg.max_length)
     bert, _ = pretrain([e.text for e in train_set], encoder, cfg, log)
     results = {}
-    for only in (None, ["business_line"], ["category"], ["severity"], ["flags"]):
+    # Business line (two classes, 0.97+ either way) is left out to keep the run under 40 minutes.
+    for only in (None, ["category"], ["severity"], ["flags"]):
         network = MultiHeadClassifier(copy.deepcopy(bert), {h: _width(c) for h, c in HEAD_CLASSES.items()},
                                       cfg.dropout)
         started = time.perf_counter()
