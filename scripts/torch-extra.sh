@@ -9,9 +9,11 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__ != '2.13
   WHEEL=$(ls /opt/wheels/torch-2.13.0+cpu-*.whl 2>/dev/null | head -1 || true)
   if [ -n "$WHEEL" ]; then
     "${PIP[@]}" "$WHEEL"
-  else
-    # The CPU build by its local version label; fails rather than fall back to CUDA.
-    "${PIP[@]}" --only-binary=:all: "torch==2.13.0+cpu"
+  elif ! "${PIP[@]}" --only-binary=:all: "torch==2.13.0+cpu"; then
+    # Never the CUDA build (gigabytes): without the CPU wheel, the transformer tests skip.
+    echo "torch-extra: no torch==2.13.0+cpu wheel here; the transformer extra is NOT installed" \
+         "and tests/test_transformer.py will be skipped" >&2
+    exit 0
   fi
 fi
 "${PIP[@]}" -e '.[dev,transformer]'
