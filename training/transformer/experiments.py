@@ -1,19 +1,22 @@
 """One encoder with a head per label set, or one model per head? Measured here.
 
-    .venv/bin/python -m training.transformer.experiments
+    .venv/bin/python -m training.transformer.experiments [--epochs-share 0.5]
 
 Pre-trains the character BERT once (default configuration), then fine-tunes from that
 same encoder (a) one multi-task model with all heads and (b) one model per head
 (category, severity, the six flags), and scores each head on the
-held-out real rows with the same `score()` as the cards. Prints JSON.
+held-out real rows with the same `score()` as the cards. Prints JSON. `--epochs-share`
+scales both phases' epochs (the same for every arm) to fit a shared machine's time.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import sys
 import time
+from dataclasses import replace
 
 import torch
 
@@ -32,8 +35,13 @@ from triage.transformer.network import MultiHeadClassifier
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs-share", type=float, default=1.0)
+    args = ap.parse_args()
     torch.set_num_threads(2)
-    cfg = TransformerConfig()
+    base = TransformerConfig()
+    cfg = replace(base, pretrain_epochs=max(1, round(base.pretrain_epochs * args.epochs_share)),
+                  finetune_epochs=max(1, round(base.finetune_epochs * args.epochs_share)))
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     examples = dataset.build()
     train_set = [e for e in examples if e.split == "train"]
@@ -63,7 +71,8 @@ def main() -> None:
         if only is None or only == ["flags"]:
             results[name]["safety"] = s["flags"]["per_flag"]["safety"]
         log(f"{name}: {json.dumps(results[name])}")
-    print(json.dumps(results, indent=1))
+    print(json.dumps({"pretrain_epochs": cfg.pretrain_epochs, "finetune_epochs": cfg.finetune_epochs, **results},
+                     indent=1))
 
 
 if __name__ == "__main__":

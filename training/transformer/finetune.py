@@ -119,7 +119,7 @@ def finetune(network: MultiHeadClassifier, encoder: TextEncoder, train: Sequence
             recent = (recent + [loss.item()])[-50:]
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{sum(recent) / len(recent):.3f}")
+            bar.set_postfix(loss=f"{sum(recent) / len(recent):.3f}", refresh=False)
     bar.close()
     network.eval()
     seconds = time.perf_counter() - started

@@ -76,7 +76,7 @@ def pretrain(texts: Sequence[str], encoder: TextEncoder, cfg: TransformerConfig,
             recent = (recent + [loss.item()])[-50:]
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{sum(recent) / len(recent):.3f}")
+            bar.set_postfix(loss=f"{sum(recent) / len(recent):.3f}", refresh=False)
     bar.close()
     seconds = time.perf_counter() - started
     final = sum(recent) / max(1, len(recent))
