@@ -245,9 +245,16 @@ def card_markdown(card: dict[str, Any]) -> str:
     ev = card["evaluation"]
     parts = [f"# Model card: {card['version']}", "", card["model"], "",
              f"Trained {card['created']} in {card['training_seconds']} s on "
-             f"{json.dumps(card['data']['examples'])}; feedback corrections used: {card['data']['feedback_used']}.", "",
-             "## Held-out real complaints", "", ev["real_test"]["description"], "", "```",
-             format_report(ev["real_test"]), "```"]
+             f"{json.dumps(card['data']['examples'])}; feedback corrections used: {card['data']['feedback_used']}.", ""]
+    if "timings" in card:  # the transformer: its two phases and its size
+        t = card["timings"]
+        parts += [f"Pre-training: {json.dumps(t['pretrain'])}; fine-tuning: {t['finetune']['steps']} steps in "
+                  f"{t['finetune']['seconds']} s; {card['parameters']:,} parameters, "
+                  f"{card['size_bytes'] / 1e6:.1f} MB on disk.", ""]
+    if "members" in card:
+        parts += ["Members: " + ", ".join(f"`{m['name']}` (weight {m['weight']:g})" for m in card["members"]), ""]
+    parts += ["## Held-out real complaints", "", ev["real_test"]["description"], "", "```",
+              format_report(ev["real_test"]), "```"]
     if "safety_only" in ev["real_test"]:
         parts += ["", f"safety only: {json.dumps(ev['real_test']['safety_only'])}"]
     parts += ["", f"calibration error (ECE, 10 bins): {json.dumps(ev['real_test']['calibration_ece'])}"]
