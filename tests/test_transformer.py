@@ -231,3 +231,14 @@ def test_the_service_serves_an_ensemble(registry, tmp_path):
         assert r.json()["classification"]["model"] == "ens"
         r = c.get("/v1/model", headers=headers)
         assert r.json()["version"] == "ens" and r.json()["card"]["backend"] == "ensemble"
+
+
+def test_shipped_transformer_and_ensemble_load_and_predict(monkeypatch):
+    monkeypatch.delenv("TRIAGE_MODELS_DIR", raising=False)
+    shipped = [n for n in models.list_models() if models.card(n).get("backend") in ("transformer", "ensemble")]
+    assert shipped, "the registry ships a transformer and an ensemble"
+    for name in shipped:
+        card = models.card(name)
+        assert card["evaluation"]["real_test"]["rows"] == 600
+        p = models.load(name).predict(["行驶中刹车失灵，差点出事故"])[0]
+        assert p.model == name and p.severity in LABELS["severity"]
