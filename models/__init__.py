@@ -1,7 +1,10 @@
 """The model registry: one folder per trained model, and CURRENT naming the one to serve.
 
-Each folder holds model.npz and model.json (the artifact) and card.json / card.md (the
-model card, with the SHA-256 of the artifact, checked at load).
+Each folder holds its artifact and card.json / card.md (the model card, with the SHA-256
+of every artifact file, checked at load). The card's "backend" says how to load it:
+"sklearn" (model.npz + model.json), "transformer" (model.safetensors + model.json +
+tokenizer; needs the transformer extra, imported only then) or "ensemble" (model.json
+naming member folders of the same registry).
 """
 
 from __future__ import annotations
@@ -64,14 +67,45 @@ def card(name: str | None = None) -> dict[str, Any]:
     return json.loads((model_dir(name) / "card.json").read_text(encoding="utf-8"))
 
 
+BACKENDS = ("sklearn", "transformer", "ensemble")
+
+
 @lru_cache(maxsize=4)
 def _load(folder: str, mtime: float):
-    from triage.model import TriageModel
+    from triage.model import ModelError, TriageModel
 
-    return TriageModel.load(Path(folder))
+    path = Path(folder)
+    backend = json.loads((path / "card.json").read_text(encoding="utf-8")).get("backend", "sklearn")
+    if backend == "sklearn":
+        return TriageModel.load(path)
+    if backend == "transformer":
+        from triage.transformer import require_torch
+
+        require_torch()
+        from triage.transformer.model import TransformerModel
+
+        return TransformerModel.load(path)
+    if backend == "ensemble":
+        from triage.ensemble import EnsembleModel
+
+        return EnsembleModel.load(path, lambda member: load(member))
+    raise ModelError(f"{folder}: unknown backend {backend!r} in its card (known: {', '.join(BACKENDS)})")
+
+
+def _stamp(folder: Path) -> float:
+    """Latest change to a model folder's files, or to its members' for an ensemble."""
+    stamp = max(p.stat().st_mtime for p in folder.iterdir() if p.is_file())
+    if not (folder / "model.npz").exists() and not (folder / "model.safetensors").exists():
+        try:
+            members = json.loads((folder / "model.json").read_text(encoding="utf-8")).get("members", [])
+            stamp = max([stamp, *(_stamp(folder.parent / m["name"]) for m in members)])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # the load itself reports what is wrong
+    return stamp
 
 
 def load(name: str | None = None):
     """The named model, or the current one; cached while its files are unchanged."""
     folder = model_dir(name)
-    return _load(str(folder), (folder / "model.npz").stat().st_mtime)
+    # Any file rewritten (artifact or card) means a reload, and so a fresh hash check.
+    return _load(str(folder), _stamp(folder))

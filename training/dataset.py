@@ -26,6 +26,17 @@ TEST_MONTH = "2020-10"
 WRITTEN_HOLDOUT_PERCENT = 20
 """Written examples held out (by a hash of their id) to report on the longer registers."""
 
+HOW_LABELLED: dict[str, str] = {
+    "business_line/category": "real rows: the site's problem codes mapped by shared/data/README.md "
+                              "(union when several codes); written rows: labelled by their writers",
+    "severity": "real rows: the team's annotator (a sample of 2020-06..08 and all of 2020-10); "
+                "written rows: their writers",
+    "flags": "safety on real rows: the annotator's reading of every row matched by a broad filter plus "
+             "a random sample, the rest negative; repeat on real rows: code J298; media/legal/government/"
+             "extreme: negative on real rows (the site's summaries hold none); written rows: their writers",
+}
+"""For the model cards: where each head's gold comes from."""
+
 
 @dataclass(slots=True)
 class Example:

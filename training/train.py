@@ -224,15 +224,7 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
             "sources": dataset.sources(feedback_sources),
             "examples": dict(Counter(f"{e.source}/{e.split}" for e in examples)),
             "feedback_used": len(feedback),
-            "how_each_head_was_labelled": {
-                "business_line/category": "real rows: the site's problem codes mapped by shared/data/README.md "
-                                          "(union when several codes); written rows: labelled by their writers",
-                "severity": "real rows: the team's annotator (a sample of 2020-06..08 and all of 2020-10); "
-                            "written rows: their writers",
-                "flags": "safety on real rows: the annotator's reading of every row matched by a broad filter plus "
-                         "a random sample, the rest negative; repeat on real rows: code J298; media/legal/government/"
-                         "extreme: negative on real rows (the site's summaries hold none); written rows: their writers",
-            },
+            "how_each_head_was_labelled": dataset.HOW_LABELLED,
             "train_label_counts": counts,
         },
         "training_seconds": round(train_seconds, 1),
@@ -253,9 +245,16 @@ def card_markdown(card: dict[str, Any]) -> str:
     ev = card["evaluation"]
     parts = [f"# Model card: {card['version']}", "", card["model"], "",
              f"Trained {card['created']} in {card['training_seconds']} s on "
-             f"{json.dumps(card['data']['examples'])}; feedback corrections used: {card['data']['feedback_used']}.", "",
-             "## Held-out real complaints", "", ev["real_test"]["description"], "", "```",
-             format_report(ev["real_test"]), "```"]
+             f"{json.dumps(card['data']['examples'])}; feedback corrections used: {card['data']['feedback_used']}.", ""]
+    if "timings" in card:  # the transformer: its two phases and its size
+        t = card["timings"]
+        parts += [f"Pre-training: {json.dumps(t['pretrain'])}; fine-tuning: {t['finetune']['steps']} steps in "
+                  f"{t['finetune']['seconds']} s; {card['parameters']:,} parameters, "
+                  f"{card['size_bytes'] / 1e6:.1f} MB on disk.", ""]
+    if "members" in card:
+        parts += ["Members: " + ", ".join(f"`{m['name']}` (weight {m['weight']:g})" for m in card["members"]), ""]
+    parts += ["## Held-out real complaints", "", ev["real_test"]["description"], "", "```",
+              format_report(ev["real_test"]), "```"]
     if "safety_only" in ev["real_test"]:
         parts += ["", f"safety only: {json.dumps(ev['real_test']['safety_only'])}"]
     parts += ["", f"calibration error (ECE, 10 bins): {json.dumps(ev['real_test']['calibration_ece'])}"]

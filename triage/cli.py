@@ -160,6 +160,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from training.train import train
 
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    registry = Path(args.registry) if args.registry else None
+    if args.backend == "ensemble":
+        from training.ensemble import build_ensemble
+
+        if not args.members or len(args.members) < 2:
+            print("triage train: --backend ensemble needs --members A B [...]", file=sys.stderr)
+            return 2
+        if args.weights and len(args.weights) != len(args.members):
+            print("triage train: give one --weights value per member", file=sys.stderr)
+            return 2
+        print(build_ensemble(args.members, args.weights, registry, make_current=args.current, log=log))
+        return 0
     feedback, sources = [], []
     if args.with_feedback:
         from training.dataset import labelled_record
@@ -172,9 +185,22 @@ def cmd_train(args: argparse.Namespace) -> int:
                     continue
                 feedback.append(labelled_record({"id": row.id, "text": row.text, **row.fields}, "feedback", "train"))
             sources.append(Path(path))
-    folder = train(feedback, sources, make_current=not args.no_current,
-                   registry=Path(args.registry) if args.registry else None,
-                   log=lambda m: print(m, file=sys.stderr))
+    if args.backend == "transformer":
+        from triage.transformer import require_torch
+
+        try:
+            require_torch()
+        except RuntimeError as exc:
+            print(f"triage train: {exc}", file=sys.stderr)
+            return 2
+        from training.transformer.config import TransformerConfig, tiny
+        from training.transformer.train import train_transformer
+
+        cfg = tiny() if args.tiny else TransformerConfig()
+        folder = train_transformer(cfg, Path(args.base_model) if args.base_model else None, feedback, sources,
+                                   registry, make_current=args.current, log=log, progress=not args.quiet)
+    else:
+        folder = train(feedback, sources, make_current=not args.no_current, registry=registry, log=log)
     print(folder)
     return 0
 
@@ -305,13 +331,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.main import create_app
     from triage.db import init_db, make_engine
 
+    name = args.model
+    try:
+        models.load(name)  # fail now, not on the first request (e.g. a transformer without torch)
+    except (models.RegistryError, RuntimeError) as exc:
+        print(f"triage serve: {exc}", file=sys.stderr)
+        return 2
     engine = make_engine(args.db)
     init_db(engine)
     stop = threading.Event()
     worker = threading.Thread(target=sla_loop, args=(args.db, args.interval, False, stop), daemon=True)
     worker.start()
     try:
-        uvicorn.run(create_app(engine, models.load), host=args.host, port=args.port)
+        uvicorn.run(create_app(engine, lambda: models.load(name)), host=args.host, port=args.port)
     finally:
         stop.set()
     return 0
@@ -409,6 +441,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("train", help="train a model from the labelled set and make it current")
+    p.add_argument("--backend", choices=["sklearn", "transformer", "ensemble"], default="sklearn",
+                   help="sklearn (default; made current), transformer (needs the transformer extra) or ensemble "
+                        "(of --members); the last two are made current only with --current")
+    p.add_argument("--base-model", metavar="PATH",
+                   help="transformer: fine-tune this local checkpoint folder (a Chinese BERT or RoBERTa) instead "
+                        "of pre-training a character BERT here")
+    p.add_argument("--tiny", action="store_true", help="transformer: a tiny configuration (seconds; smoke tests)")
+    p.add_argument("--members", nargs="+", metavar="NAME", help="ensemble: the registry models to average")
+    p.add_argument("--weights", nargs="+", type=float, help="ensemble: one weight per member (default equal)")
+    p.add_argument("--current", action="store_true", help="transformer/ensemble: make the new model current")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--with-feedback", nargs="+", metavar="FILE",
                    help="also train on these labelled files (reviewers' corrections)")
     p.add_argument("--no-current", action="store_true", help="write the model but keep serving the current one")
@@ -453,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("serve", help="the HTTP API and web console, with an embedded SLA worker")
+    p = with_model(sub.add_parser("serve", help="the HTTP API and web console, with an embedded SLA worker"))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--interval", type=float, default=60.0, help="seconds between SLA passes")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
+from triage.decode import Decoder, ServingModel, Span
 from triage.features import FeatureSpace
 from triage.flags.cues import Cue, find_cues
-from triage.labels import FLAGS, HEADS, MAJOR_FLAGS
-from triage.prediction import Evidence, Prediction, RowError
-from triage.text.mask import find_pii
-from triage.text.normalize import NormalizedText, TextError, normalize
+from triage.labels import HEADS
+from triage.prediction import Prediction
+from triage.text.normalize import NormalizedText
 
 ARTIFACT = "model.npz"
 CONFIG = "model.json"
@@ -73,15 +72,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class _NoEvidence:
-    def __getitem__(self, r: int) -> list[tuple[int, float]]:
-        return []
-
-
-_NO_EVIDENCE = _NoEvidence()
-
-
-class TriageModel:
+class TriageModel(ServingModel):
     """Business line, category, severity and six flags for Chinese complaint text."""
 
     def __init__(self, space: FeatureSpace, heads: dict[str, LinearHead], config: dict[str, Any]) -> None:
@@ -89,12 +80,8 @@ class TriageModel:
         self.heads = heads
         self.config = config
         self.version: str = config.get("version", "unversioned")
-        self.low_confidence: dict[str, float] = config.get("low_confidence", {})
-        self.flag_thresholds: dict[str, float] = config.get("flag_thresholds", {})
-        # Log-probability offsets per class, so a small class wins a close call (model.json).
-        self._bias = {name: np.array([config.get("decision_bias", {}).get(name, {}).get(c, 0.0)
-                                      for c in head.classes]) for name, head in heads.items()}
-        self._bias_max_chars: int = config.get("decision_bias_max_chars", 10**9)
+        self.classes: dict[str, list[str]] = {name: head.classes for name, head in heads.items()}
+        self._decoder = Decoder(self.classes, config)
         # All heads in one weight matrix: one sparse product per batch instead of one per head.
         self._slices: dict[str, slice] = {}
         start = 0
@@ -150,80 +137,37 @@ class TriageModel:
         return cls(space, heads, config)
 
     # ---- prediction --------------------------------------------------------------------
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """Predictions for texts; raises TextError on the first text that cannot be read."""
-        out = self.predict_rows([(str(i), t) for i, t in enumerate(texts)])
-        for p in out:
-            if isinstance(p, RowError):
-                raise TextError(p.error)
-        return out  # type: ignore[return-value]
+    def head_probabilities(self, texts: list[str], cues: list[list[Cue]]
+                           ) -> tuple[dict[str, np.ndarray], sp.csr_matrix]:
+        """Per head, (rows, classes) probabilities; and the feature matrix, for the evidence."""
+        X = self.space.transform(texts, cues)
+        decision = np.asarray(X @ self._W) + self._b
+        probs = {name: head.proba_from_decision(decision[:, self._slices[name]]) for name, head in self.heads.items()}
+        return probs, X
 
-    def predict_rows(self, rows: Iterable[tuple[str, str]], first_row: int = 1) -> list[Prediction | RowError]:
-        """Predict a batch of (id, text); a row that cannot be read becomes a RowError."""
-        results: list[Prediction | RowError | None] = []
-        good: list[tuple[int, str, NormalizedText]] = []
-        for n, (row_id, text) in enumerate(rows):
-            try:
-                good.append((n, row_id, normalize(text)))
-                results.append(None)
-            except TextError as exc:
-                results.append(RowError(row_id, first_row + n, str(exc)))
-        if good:
-            for (n, _, _), pred in zip(good, self._predict_normalized([(i, t) for _, i, t in good])):
-                results[n] = pred
-        return results  # type: ignore[return-value]
+    def spans(self, texts: list[str], cues: list[list[Cue]], X: sp.csr_matrix, chosen: dict[str, np.ndarray]
+              ) -> dict[str, list[list[Span]]]:
+        """Per head and row, where the two features that pushed hardest toward the chosen label are."""
+        out: dict[str, list[list[Span]]] = {}
+        for head in HEADS:
+            top = self._top_features(X, self.heads[head], chosen[head])
+            rows = []
+            for r, features in enumerate(top):
+                found = []
+                for index, weight in features:
+                    name = self._names[index]
+                    span = self._locate(texts[r], name, cues[r])
+                    if span is not None:
+                        found.append(Span(span[0], span[1], name, weight))
+                rows.append(found)
+            out[head] = rows
+        return out
 
     def _predict_normalized(self, items: list[tuple[str, NormalizedText]]) -> list[Prediction]:
         texts = [nt.text for _, nt in items]
         cues = [find_cues(t) for t in texts]
-        X = self.space.transform(texts, cues)
-        decision = np.asarray(X @ self._W) + self._b
-        probs = {name: head.proba_from_decision(decision[:, self._slices[name]]) for name, head in self.heads.items()}
-        # The decision biases were chosen on one-line complaints and apply to those only.
-        short = (np.array([len(t) for t in texts]) <= self._bias_max_chars)[:, None]
-        with np.errstate(divide="ignore"):
-            chosen = {h: (np.log(probs[h]) + self._bias[h] * short).argmax(axis=1) for h in HEADS}
-        evidence = {name: self._top_features(X, self.heads[name], chosen[name]) for name in chosen}
-
-        n = len(items)
-        flag_names = [f for f in FLAGS if f"flags.{f}" in probs]
-        fp = np.column_stack([probs[f"flags.{f}"][:, 1] for f in flag_names]) if flag_names else np.zeros((n, 0))
-        thresholds = np.array([self.flag_thresholds.get(f, 0.5) for f in flag_names])
-        on = fp >= thresholds
-        near = np.abs(fp - thresholds) < self.low_confidence.get("flags", 0.15)
-        major_cols = [j for j, f in enumerate(flag_names) if f in MAJOR_FLAGS]
-        major_p = np.where(on[:, major_cols], fp[:, major_cols], 0.0).max(axis=1) if major_cols else np.zeros(n)
-        rows = np.arange(n)
-        label_of = {h: [self.heads[h].classes[i] for i in chosen[h].tolist()] for h in HEADS}
-        conf_of = {h: np.round(probs[h][rows, chosen[h]], 4).tolist() for h in HEADS}
-        low_of = {h: (probs[h][rows, chosen[h]] < self.low_confidence.get(h, 0.6)).tolist() for h in HEADS}
-        fp_rounded = np.round(fp, 4).tolist()
-        on_rows, near_rows, major_rows = on.tolist(), near.tolist(), major_p.tolist()
-
-        preds = []
-        for r, (row_id, nt) in enumerate(items):
-            flags = [f for f, hit in zip(flag_names, on_rows[r]) if hit]
-            labels = {h: label_of[h][r] for h in HEADS}
-            conf: dict[str, Any] = {h: conf_of[h][r] for h in HEADS}
-            rules = []
-            top = evidence
-            if major_rows[r] > 0:
-                major_by = [f for f in flags if f in MAJOR_FLAGS]
-                if labels["severity"] != "major":
-                    labels["severity"] = "major"
-                    conf["severity"] = round(major_rows[r], 4)
-                    # The flags, not the severity model, are the reason: their cues are the evidence.
-                    top = {**evidence, "severity": _NO_EVIDENCE}
-                rules.append(f"severity=major: flag {', '.join(major_by)} (rules.md §2, 002-C 四)")
-            conf["flags"] = dict(zip(flag_names, fp_rounded[r]))
-            low = [h for h in HEADS if low_of[h][r] and not (h == "severity" and top is not evidence)]
-            low += [f"flags.{f}" for f, close in zip(flag_names, near_rows[r]) if close]
-            preds.append(Prediction(
-                id=row_id, business_line=labels["business_line"], category=labels["category"],
-                severity=labels["severity"], flags=flags, confidence=conf,
-                evidence=self._evidence(nt, r, labels, flags, cues[r], top),
-                low_confidence=low, rules=rules, model=self.version))
-        return preds
+        probs, X = self.head_probabilities(texts, cues)
+        return self._decoder.decode(items, probs, cues, lambda chosen: self.spans(texts, cues, X, chosen))
 
     def _top_features(self, X: sp.csr_matrix, head: LinearHead, chosen: np.ndarray, k: int = 2
                       ) -> list[list[tuple[int, float]]]:
@@ -251,29 +195,6 @@ class TriageModel:
             for r, i, w in zip(rows[pos].tolist(), X.indices[pos].tolist(), np.round(contrib[pos], 4).tolist()):
                 out[r].append((i, w))
             contrib[pos] = -np.inf
-        return out
-
-    def _evidence(self, nt: NormalizedText, r: int, labels: dict[str, str], flags: list[str],
-                  cues: list[Cue], top: dict[str, list[list[tuple[int, float]]]]) -> list[Evidence]:
-        found: list[tuple[str, str, int, int, str, float]] = [
-            (f"flags.{cue.flag}", cue.flag, cue.start, cue.end, f"cue:{cue.key}", 1.0)
-            for cue in cues if cue.flag in flags]
-        for head in HEADS:
-            for index, weight in top[head][r]:
-                name = self._names[index]
-                span = self._locate(nt.text, name, cues)
-                if span is not None:
-                    found.append((head, labels[head], span[0], span[1], name, weight))
-        if not found:
-            return []
-        pii = find_pii(nt.original)
-        out = []
-        for head, label, start, end, feature, weight in found:
-            a, b = nt.span_to_original(start, end)
-            snippet = nt.original[a:b]
-            if pii and any(s.start < b and a < s.end for s in pii):
-                snippet = "*" * len(snippet)
-            out.append(Evidence(head, label, a, b, snippet, feature, weight))
         return out
 
     @staticmethod

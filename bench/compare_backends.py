@@ -1,0 +1,157 @@
+"""The scikit-learn model, the transformer and their ensemble, measured in one run on the
+same held-out real complaints (2020-10, labels from training.dataset).
+
+    .venv/bin/python bench/compare_backends.py [--sklearn NAME] [--transformer NAME] [--ensemble NAME]
+
+Defaults: the newest sklearn-*, transformer-* and ensemble-* folders of the registry.
+Prints a markdown table (accuracy and macro-F1 per head, safety recall and precision,
+throughput batched as `triage predict` runs, p50 / p99 latency of one-text calls; best
+of two runs), the
+cost of the transformer's evidence against a gradient x input alternative, then the
+figures as JSON. torch uses 2 threads (the machine's cores); numpy / BLAS 1, as in
+bench_predict.py.
+"""
+
+from __future__ import annotations
+
+import os
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import models
+from training import dataset
+from training.train import score
+from triage.labels import HEADS
+
+
+def newest(prefix: str) -> str | None:
+    names = [n for n in models.list_models() if n.startswith(prefix)]
+    return max(names) if names else None
+
+
+def speed(model, texts: list[str], single: int, runs: int = 2) -> dict[str, float]:
+    """Best of `runs` (the machine may be shared: another tenant's burst is not the model's)."""
+    model.predict(texts[:64])  # warm up
+    rates, p50s, p99s = [], [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        for i in range(0, len(texts), 512):
+            model.predict_rows([(str(j), x) for j, x in enumerate(texts[i:i + 512])])
+        rates.append(len(texts) / (time.perf_counter() - t))
+        lat = []
+        for x in texts[:single]:
+            t = time.perf_counter()
+            model.predict([x])
+            lat.append((time.perf_counter() - t) * 1000)
+        lat.sort()
+        p50s.append(statistics.median(lat))
+        p99s.append(lat[max(0, int(len(lat) * 0.99) - 1)])
+    return {"texts_per_s": round(max(rates), 1), "p50_ms": round(min(p50s), 2), "p99_ms": round(min(p99s), 2),
+            "runs": runs}
+
+
+def evidence_cost(model, texts: list[str], repeat: int = 3) -> dict[str, float]:
+    """ms per 64 one-line texts: plain forward; forward with the per-token terms (the
+    evidence served); forward plus one backward per head (gradient x input)."""
+    import torch
+
+    net, enc = model.network, model.text_encoder
+    ids, mask, _ = enc.batch(texts[:64])
+
+    def timed(fn) -> float:
+        fn()
+        t = time.perf_counter()
+        for _ in range(repeat):
+            fn()
+        return round((time.perf_counter() - t) / repeat * 1000, 1)
+
+    def plain():
+        with torch.inference_mode():
+            net(ids, mask)
+
+    def terms():
+        with torch.inference_mode():
+            net.logits_and_contributions(ids, mask)
+
+    def gradient():
+        embeddings = net.encoder.get_input_embeddings()(ids).detach().requires_grad_(True)
+        states = net.encoder(inputs_embeds=embeddings, attention_mask=mask).last_hidden_state
+        from triage.transformer.network import _key, mean_pool
+
+        pooled = mean_pool(states, mask)
+        for h in HEADS:
+            chosen = net.heads[_key(h)](pooled).max(dim=1).values.sum()
+            (grad,) = torch.autograd.grad(chosen, embeddings, retain_graph=True)
+            (grad * embeddings).sum(dim=-1)
+
+    return {"forward_ms": timed(plain), "forward_with_token_terms_ms": timed(terms),
+            "forward_plus_gradient_x_input_ms": timed(gradient)}
+
+
+def row(name: str, version: str, s: dict, sp: dict) -> str:
+    cells = [f"{s[h]['accuracy']:.3f} / {s[h]['macro_f1']:.3f}" for h in HEADS]
+    safety = s["flags"]["per_flag"]["safety"]
+    return (f"| {name} (`{version}`) | " + " | ".join(cells)
+            + f" | {safety['recall']:.3f} / {safety['precision']:.3f} | {sp['texts_per_s']:,.0f} | "
+              f"{sp['p50_ms']:.1f} / {sp['p99_ms']:.1f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sklearn", default=newest("sklearn-"))
+    ap.add_argument("--transformer", default=newest("transformer-"))
+    ap.add_argument("--ensemble", default=newest("ensemble-"))
+    ap.add_argument("--n", type=int, default=3000, help="texts for the throughput run (the held-out rows, repeated)")
+    ap.add_argument("--single", type=int, default=500, help="one-text calls for the latency figures")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(2)
+    examples = [e for e in dataset.build() if e.source == "real" and e.split == "test"]
+    texts = [e.text for e in examples]
+    bulk = (texts * (args.n // len(texts) + 1))[:args.n]
+    results: dict[str, dict] = {}
+    lines = ["| model | business line acc / macro-F1 | category acc / macro-F1 | severity acc / macro-F1 "
+             "| safety recall / precision | texts/s (batches of 512) | latency p50 / p99 ms (one text) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for label, name in (("scikit-learn", args.sklearn), ("transformer", args.transformer),
+                        ("ensemble", args.ensemble)):
+        if not name:
+            continue
+        t = time.perf_counter()
+        model = models.load(name)
+        load_s = round(time.perf_counter() - t, 2)
+        s = score(model, examples)
+        sp = speed(model, bulk, args.single)
+        results[label] = {"model": name, "load_s": load_s, "score": s, "speed": sp}
+        lines.append(row(label, name, s, sp))
+    if args.transformer:
+        results["transformer_evidence_cost_per_64_texts"] = evidence_cost(models.load(args.transformer), texts)
+    print(f"Held-out real complaints of {dataset.TEST_MONTH}: {len(examples)} rows "
+          f"(business line n={results['scikit-learn']['score']['business_line']['n']}, "
+          f"category n={results['scikit-learn']['score']['category']['n']}, "
+          f"severity n={results['scikit-learn']['score']['severity']['n']}, "
+          f"safety positives {results['scikit-learn']['score']['flags']['per_flag']['safety']['support']}).\n")
+    print("\n".join(lines))
+    if "transformer_evidence_cost_per_64_texts" in results:
+        print("\ntransformer evidence cost, ms per 64 texts:",
+              json.dumps(results["transformer_evidence_cost_per_64_texts"]))
+    print()
+    print(json.dumps({k: ({**v, "score": {h: v["score"][h] for h in (*HEADS, "major")} |
+                           {"safety": v["score"]["flags"]["per_flag"]["safety"]}} if "score" in v else v)
+                      for k, v in results.items()}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""The transformer backend (needs the transformer extra; skipped without torch): a tiny
+configuration trained, saved, loaded and predicting with the sklearn model's output shape;
+tampered files refused; the ensemble; a local checkpoint as --base-model; the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# CI sets TRIAGE_REQUIRE_TORCH=1 (it installs the extra): there a missing torch is a failure.
+if os.environ.get("TRIAGE_REQUIRE_TORCH"):
+    import torch
+    import transformers  # noqa: F401
+else:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+
+import models
+from training.transformer.config import tiny
+from training.transformer.train import fit_transformer
+from triage.labels import FLAGS, HEADS, LABELS
+from triage.model import ModelError
+from triage.transformer.model import TransformerModel
+
+from .conftest import small_examples
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXTS = ["东风日产天籁行驶中刹车失灵", "4S店态度恶劣不予解决", "我要找记者曝光", "修了三次还没修好"]
+
+
+def few_examples():
+    """A few dozen rows: real ones and the written flag rows of the shared fixture."""
+    rows = small_examples()
+    return rows[:40] + rows[-30:]
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    model, figures = fit_transformer(few_examples(), tiny(), "transformer-test", log=lambda m: None, progress=False)
+    assert figures["finetune"]["steps"] > 0 and figures["pretrain"]["steps"] > 0
+    return model
+
+
+def _save(model, folder: Path, backend: str = "transformer") -> Path:
+    hashes = model.save(folder)
+    (folder / "card.json").write_text(json.dumps({"version": folder.name, "backend": backend, "artifacts": hashes}))
+    return folder
+
+
+def test_train_save_load_predict_round_trip(tiny_model, tmp_path):
+    folder = _save(tiny_model, tmp_path / "t")
+    assert (folder / "model.safetensors").exists() and (folder / "vocab.json").exists()
+    assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pt"))  # no pickles
+    loaded = TransformerModel.load(folder)
+    assert [p.to_dict() for p in loaded.predict(TEXTS)] == [p.to_dict() for p in tiny_model.predict(TEXTS)]
+
+
+def test_output_has_the_sklearn_shape(tiny_model, small_model):
+    ours, theirs = tiny_model.predict(TEXTS), small_model.predict(TEXTS)
+    for p, q in zip(ours, theirs):
+        d, e = p.to_dict(), q.to_dict()
+        assert set(d) == set(e)
+        assert set(d["confidence"]) == set(e["confidence"]) and set(d["confidence"]["flags"]) == set(FLAGS)
+        for head in HEADS:
+            assert d[head] in LABELS[head]
+            assert 0.0 <= d["confidence"][head] <= 1.0
+        assert set(d["flags"]) <= set(FLAGS)
+        assert all(h in (*HEADS, *(f"flags.{f}" for f in FLAGS)) for h in d["low_confidence"])
+        assert d["model"] == "transformer-test"
+
+
+def test_evidence_points_at_original_text_and_masks_personal_data(tiny_model):
+    original = "客戶反映：東風日產天籁　行駛中刹車失靈，已經報警了！電話13912345678"
+    p = tiny_model.predict([original])[0]
+    model_spans = [e for e in p.evidence if e.feature == "token"]
+    assert model_spans, "the model's own evidence is missing"
+    for e in p.evidence:
+        assert 0 <= e.start < e.end <= len(original)
+        assert e.text == original[e.start:e.end] or set(e.text) == {"*"}
+    assert "13912345678" not in json.dumps(p.to_dict(), ensure_ascii=False)
+
+
+def test_the_major_rule_applies_to_the_transformer_too(tiny_model):
+    config = {**tiny_model.config, "flag_thresholds": {**tiny_model.config["flag_thresholds"], "government": 0.0}}
+    forced = TransformerModel(tiny_model.network, tiny_model.text_encoder, config)
+    p = forced.predict(["已经打了12315投诉"])[0]
+    assert "government" in p.flags and p.severity == "major" and any("002-C" in r for r in p.rules)
+    assert any(e.feature.startswith("cue:") and e.head == "flags.government" for e in p.evidence)
+
+
+def test_tampered_files_are_refused(tiny_model, tmp_path):
+    for name in ("model.safetensors", "vocab.json", "model.json"):
+        folder = _save(tiny_model, tmp_path / name)
+        data = bytearray((folder / name).read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (folder / name).write_bytes(bytes(data))
+        with pytest.raises(ModelError, match="SHA-256"):
+            TransformerModel.load(folder)
+
+
+def test_a_card_without_the_vocabulary_is_refused(tiny_model, tmp_path):
+    folder = _save(tiny_model, tmp_path / "t")
+    card = json.loads((folder / "card.json").read_text())
+    del card["artifacts"]["vocab.json"]
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="vocab"):
+        TransformerModel.load(folder)
+
+
+@pytest.fixture
+def registry(tiny_model, small_model, tmp_path, monkeypatch):
+    _save(small_model, tmp_path / "sk", backend="sklearn")
+    _save(tiny_model, tmp_path / "tf")
+    (tmp_path / "CURRENT").write_text("sk\n")
+    monkeypatch.setenv("TRIAGE_MODELS_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_registry_loads_either_backend(registry):
+    assert type(models.load("sk")).__name__ == "TriageModel"
+    assert type(models.load("tf")).__name__ == "TransformerModel"
+
+
+def test_ensemble_averages_the_members(registry):
+    from training.ensemble import build_ensemble
+
+    folder = build_ensemble(["sk", "tf"], [0.5, 0.5], registry, log=lambda m: None)
+    card = json.loads((folder / "card.json").read_text())
+    assert card["backend"] == "ensemble" and card["evaluation"]["real_test"]["rows"] == 600
+    ens = models.load(folder.name)
+    a, b, c = (m.predict(TEXTS) for m in (models.load("sk"), models.load("tf"), ens))
+    for p, q, r in zip(a, b, c):
+        for f in FLAGS:
+            mean = (p.confidence["flags"][f] + q.confidence["flags"][f]) / 2
+            assert r.confidence["flags"][f] == pytest.approx(mean, abs=2e-4)
+        assert set(r.to_dict()) == set(p.to_dict()) and r.model == folder.name
+    # Both members' evidence is there.
+    features = {e.feature for r in c for e in r.evidence}
+    assert "token" in features and any(not f.startswith(("token", "cue:")) for f in features)
+
+    # A member retrained (its card changed) under the ensemble is refused.
+    member_card = registry / "tf" / "card.json"
+    member_card.write_text(member_card.read_text().replace('"backend"', '"note": "retrained", "backend"'))
+    with pytest.raises(ModelError, match="member tf"):
+        models.load(folder.name)
+
+
+def test_loading_a_transformer_without_torch_says_how_to_install(registry, monkeypatch):
+    models._load.cache_clear()
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
+    with pytest.raises(ModelError, match=r"pip install -e '\.\[transformer\]'"):
+        models.load("tf")
+    models._load.cache_clear()
+
+
+def test_fine_tune_from_a_local_checkpoint(tmp_path):
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    rows = few_examples()
+    chars = sorted({c for e in rows for c in e.text if not c.isspace()})
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]) + "\n", encoding="utf-8")
+    checkpoint = tmp_path / "local-bert"
+    BertTokenizerFast(vocab_file=str(vocab), do_lower_case=False).save_pretrained(checkpoint)
+    BertModel(BertConfig(vocab_size=5 + len(chars), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=64)).save_pretrained(checkpoint)
+
+    model, figures = fit_transformer(rows, tiny(), "from-checkpoint", base_model=checkpoint, log=lambda m: None,
+                                     progress=False)
+    assert figures["pretrain"] == {"base_model": str(checkpoint)}
+    folder = _save(model, tmp_path / "m")
+    assert (folder / "tokenizer").is_dir() and not (folder / "vocab.json").exists()
+    loaded = TransformerModel.load(folder)
+    assert [p.to_dict() for p in loaded.predict(TEXTS)] == [p.to_dict() for p in model.predict(TEXTS)]
+    spans = [e for e in loaded.predict(["行驶中刹车失灵"])[0].evidence if e.feature == "token"]
+    assert spans and all(e.text == "行驶中刹车失灵"[e.start:e.end] for e in spans)
+
+    # A tokenizer file the card does not vouch for is refused.
+    (folder / "tokenizer" / "added_tokens.json").write_text("{}")
+    with pytest.raises(ModelError):
+        TransformerModel.load(folder)
+
+
+def test_cli_trains_a_tiny_transformer_and_classifies_with_it(tmp_path):
+    registry = tmp_path / "registry"
+    r = subprocess.run([sys.executable, "-m", "triage.cli", "train", "--backend", "transformer", "--tiny", "-q",
+                        "--registry", str(registry)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr
+    folder = Path(r.stdout.strip())
+    card = json.loads((folder / "card.json").read_text())
+    assert card["backend"] == "transformer" and set(card["artifacts"]) >= {"model.safetensors", "model.json",
+                                                                          "vocab.json"}
+    assert card["evaluation"]["real_test"]["category"]["n"] > 100
+    assert (folder / "card.md").read_text().startswith("# Model card")
+    assert not (registry / "CURRENT").exists()  # not made current without --current
+
+    env = {**os.environ, "TRIAGE_MODELS_DIR": str(registry)}
+    r = subprocess.run([sys.executable, "-m", "triage.cli", "classify", "行驶中刹车失灵", "--json",
+                        "--model", folder.name], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["model"] == folder.name
+
+
+def test_the_service_serves_an_ensemble(registry, tmp_path):
+    import hashlib
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session
+
+    from api.main import create_app
+    from triage.case.access import create_token
+    from triage.db import init_db, make_engine
+    from triage.ensemble import EnsembleModel
+
+    members = [{"name": n, "weight": 1.0, "card_sha256": hashlib.sha256((registry / n / "card.json").read_bytes())
+                .hexdigest()} for n in ("sk", "tf")]
+    ens = EnsembleModel([models.load("sk"), models.load("tf")], [1.0, 1.0],
+                        {"version": "ens", "backend": "ensemble", "members": members})
+    _save(ens, registry / "ens", backend="ensemble")
+    engine = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
+    init_db(engine)
+    with Session(engine) as s:
+        token = create_token(s, "h", "handler", datetime.now(UTC))
+        s.commit()
+    with TestClient(create_app(engine, lambda: models.load("ens"))) as c:
+        headers = {"Authorization": f"Bearer {token}"}
+        r = c.post("/v1/triage", json={"text": "行驶中刹车失灵", "channel": "phone",
+                                        "received_at": "2026-11-23T10:00:00+08:00"}, headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["classification"]["model"] == "ens"
+        r = c.get("/v1/model", headers=headers)
+        assert r.json()["version"] == "ens" and r.json()["card"]["backend"] == "ensemble"
+
+
+def test_shipped_transformer_and_ensemble_load_and_predict(monkeypatch):
+    monkeypatch.delenv("TRIAGE_MODELS_DIR", raising=False)
+    shipped = [n for n in models.list_models() if models.card(n).get("backend") in ("transformer", "ensemble")]
+    assert shipped, "the registry ships a transformer and an ensemble"
+    for name in shipped:
+        card = models.card(name)
+        assert card["evaluation"]["real_test"]["rows"] == 600
+        p = models.load(name).predict(["行驶中刹车失灵，差点出事故"])[0]
+        assert p.model == name and p.severity in LABELS["severity"]

@@ -1,0 +1,79 @@
+"""`triage train --backend ensemble --members A B`: an ensemble folder over registry members,
+evaluated on the held-out rows with the same `score()`, with the same card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import models
+from training import dataset
+from training.train import _versions, card_markdown, score
+from triage.ensemble import EnsembleModel
+from triage.model import CARD
+
+POSTPROCESSING = ("low_confidence", "flag_thresholds", "decision_bias", "decision_bias_max_chars")
+
+
+def build_ensemble(members: Sequence[str], weights: Sequence[float] | None = None, registry: Path | None = None,
+                   make_current: bool = False, log=print) -> Path:
+    """Write an ensemble of registry `members` (equal weights by default). Its post-processing
+    settings are the first member's."""
+    started = time.perf_counter()
+    root = registry or models.registry_dir()
+    weights = list(weights or [1.0] * len(members))
+    loaded = [_load(root, m) for m in members]
+    version = "ensemble-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    config = {"version": version, "backend": "ensemble",
+              "members": [{"name": m, "weight": w, "card_sha256": hashlib.sha256((root / m / CARD).read_bytes())
+                           .hexdigest()} for m, w in zip(members, weights)],
+              **{k: loaded[0].config[k] for k in POSTPROCESSING if k in loaded[0].config}}
+    model = EnsembleModel(loaded, weights, config)
+    examples = dataset.build()
+    real_test = [e for e in examples if e.source == "real" and e.split == "test"]
+    written_test = [e for e in examples if e.source == "written" and e.split == "test"]
+    evaluation = {
+        "real_test": {"description": f"real complaints of {dataset.TEST_MONTH}, never trained on by any member",
+                      **score(model, real_test)},
+        "written_test": {"description": f"{dataset.WRITTEN_HOLDOUT_PERCENT}% of the team's written examples, "
+                                        "held out by id hash; NOT real data", **score(model, written_test)},
+    }
+    folder = root / version
+    artifacts = model.save(folder)
+    member_cards = [json.loads((root / m / CARD).read_text(encoding="utf-8")) for m in members]
+    card = {
+        "version": version, "backend": "ensemble", "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "artifacts": artifacts,
+        "model": "ensemble: per head, the weighted mean of the members' probabilities ("
+                 + ", ".join(f"{m} x{w:g}" for m, w in zip(members, weights))
+                 + f"), then the shared post-processing with {members[0]}'s settings; evidence from every member",
+        "members": config["members"],
+        "config": {k: config[k] for k in POSTPROCESSING if k in config},
+        "data": {"sources": dataset.sources(),
+                 "examples": dict(Counter(f"{e.source}/{e.split}" for e in examples)),
+                 "feedback_used": max(c.get("data", {}).get("feedback_used", 0) for c in member_cards),
+                 "how_each_head_was_labelled": dataset.HOW_LABELLED,
+                 "train_label_counts": {c["version"]: c.get("data", {}).get("train_label_counts", {})
+                                        for c in member_cards}},
+        "training_seconds": round(sum(c.get("training_seconds", 0) for c in member_cards), 1),
+        "libraries": {k: v for c in member_cards for k, v in c.get("libraries", _versions()).items()},
+        "evaluation": evaluation,
+    }
+    (folder / CARD).write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
+    (folder / "card.md").write_text(card_markdown(card), encoding="utf-8")
+    if make_current:
+        (root / models.CURRENT).write_text(version + "\n")
+    log(f"wrote {folder} in {time.perf_counter() - started:.1f}s")
+    return folder
+
+
+def _load(root: Path, name: str):
+    folder = root / name
+    if not (folder / CARD).exists():
+        raise models.RegistryError(f"no model {name!r} in {root}")
+    return models._load(str(folder), models._stamp(folder))

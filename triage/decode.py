@@ -1,0 +1,162 @@
+"""From per-head probabilities to `Prediction`s: the rules every backend shares.
+
+Every serving model (scikit-learn, transformer, an ensemble of both) ends in the same
+steps, so that a complaint gets the same shape of answer and the same policy whichever
+model scored it: flag thresholds, decision biases on one-line texts, severity forced to
+"major" by any flag but repeat (with the rule cited), the review list of low-confidence
+heads, and evidence mapped back to the text the user wrote with personal data masked.
+
+A backend supplies the probabilities and, once the labels are chosen, its own evidence
+for them as spans of the normalised text (`Span`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from triage.flags.cues import Cue
+from triage.labels import FLAGS, HEADS, MAJOR_FLAGS
+from triage.prediction import Evidence, Prediction, RowError
+from triage.text.mask import find_pii
+from triage.text.normalize import NormalizedText, TextError, normalize
+
+
+@dataclass(slots=True, frozen=True)
+class Span:
+    """Evidence a backend found for a head's chosen label: [start, end) of the normalised text."""
+
+    start: int
+    end: int
+    feature: str
+    weight: float
+
+
+EvidenceFn = Callable[[dict[str, np.ndarray]], dict[str, Sequence[Sequence[Span]]]]
+"""Given the chosen class index per head (one per row), the spans per head and row."""
+
+
+class Decoder:
+    """The post-processing settings of one model (its model.json) and the classes of its heads."""
+
+    def __init__(self, classes: dict[str, list[str]], config: dict[str, Any]) -> None:
+        self.classes = classes
+        self.version: str = config.get("version", "unversioned")
+        self.low_confidence: dict[str, float] = config.get("low_confidence", {})
+        self.flag_thresholds: dict[str, float] = config.get("flag_thresholds", {})
+        # Log-probability offsets per class, so a small class wins a close call (model.json).
+        self.bias = {name: np.array([config.get("decision_bias", {}).get(name, {}).get(c, 0.0) for c in cls])
+                     for name, cls in classes.items()}
+        self.bias_max_chars: int = config.get("decision_bias_max_chars", 10**9)
+
+    def choose(self, texts: Sequence[str], probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The class index per head and row: argmax of log-probability plus the decision bias."""
+        # The decision biases were chosen on one-line complaints and apply to those only.
+        short = (np.array([len(t) for t in texts]) <= self.bias_max_chars)[:, None]
+        with np.errstate(divide="ignore"):
+            return {h: (np.log(probs[h]) + self.bias[h] * short).argmax(axis=1) for h in HEADS}
+
+    def decode(self, items: Sequence[tuple[str, NormalizedText]], probs: dict[str, np.ndarray],
+               cues: Sequence[Sequence[Cue]], evidence_of: EvidenceFn) -> list[Prediction]:
+        chosen = self.choose([nt.text for _, nt in items], probs)
+        evidence = evidence_of(chosen)
+        n = len(items)
+        flag_names = [f for f in FLAGS if f"flags.{f}" in probs]
+        fp = np.column_stack([probs[f"flags.{f}"][:, 1] for f in flag_names]) if flag_names else np.zeros((n, 0))
+        thresholds = np.array([self.flag_thresholds.get(f, 0.5) for f in flag_names])
+        on = fp >= thresholds
+        near = np.abs(fp - thresholds) < self.low_confidence.get("flags", 0.15)
+        major_cols = [j for j, f in enumerate(flag_names) if f in MAJOR_FLAGS]
+        major_p = np.where(on[:, major_cols], fp[:, major_cols], 0.0).max(axis=1) if major_cols else np.zeros(n)
+        rows = np.arange(n)
+        label_of = {h: [self.classes[h][i] for i in chosen[h].tolist()] for h in HEADS}
+        conf_of = {h: np.round(probs[h][rows, chosen[h]], 4).tolist() for h in HEADS}
+        low_of = {h: (probs[h][rows, chosen[h]] < self.low_confidence.get(h, 0.6)).tolist() for h in HEADS}
+        fp_rounded = np.round(fp, 4).tolist()
+        on_rows, near_rows, major_rows = on.tolist(), near.tolist(), major_p.tolist()
+
+        preds = []
+        for r, (row_id, nt) in enumerate(items):
+            flags = [f for f, hit in zip(flag_names, on_rows[r]) if hit]
+            labels = {h: label_of[h][r] for h in HEADS}
+            conf: dict[str, Any] = {h: conf_of[h][r] for h in HEADS}
+            rules = []
+            forced = False
+            if major_rows[r] > 0:
+                major_by = [f for f in flags if f in MAJOR_FLAGS]
+                if labels["severity"] != "major":
+                    labels["severity"] = "major"
+                    conf["severity"] = round(major_rows[r], 4)
+                    # The flags, not the severity model, are the reason: their cues are the evidence.
+                    forced = True
+                rules.append(f"severity=major: flag {', '.join(major_by)} (rules.md §2, 002-C 四)")
+            conf["flags"] = dict(zip(flag_names, fp_rounded[r]))
+            low = [h for h in HEADS if low_of[h][r] and not (h == "severity" and forced)]
+            low += [f"flags.{f}" for f, close in zip(flag_names, near_rows[r]) if close]
+            spans = {h: () if h == "severity" and forced else evidence[h][r] for h in HEADS}
+            preds.append(Prediction(
+                id=row_id, business_line=labels["business_line"], category=labels["category"],
+                severity=labels["severity"], flags=flags, confidence=conf,
+                evidence=to_evidence(nt, labels, flags, cues[r], spans),
+                low_confidence=low, rules=rules, model=self.version))
+        return preds
+
+
+def to_evidence(nt: NormalizedText, labels: dict[str, str], flags: list[str], cues: Sequence[Cue],
+                spans: dict[str, Sequence[Span]]) -> list[Evidence]:
+    """The cues of the raised flags, then each head's spans, as offsets into the original text."""
+    found: list[tuple[str, str, int, int, str, float]] = [
+        (f"flags.{cue.flag}", cue.flag, cue.start, cue.end, f"cue:{cue.key}", 1.0)
+        for cue in cues if cue.flag in flags]
+    for head in HEADS:
+        for s in spans[head]:
+            found.append((head, labels[head], s.start, s.end, s.feature, s.weight))
+    if not found:
+        return []
+    pii = find_pii(nt.original)
+    out = []
+    for head, label, start, end, feature, weight in found:
+        a, b = nt.span_to_original(start, end)
+        snippet = nt.original[a:b]
+        if pii and any(s.start < b and a < s.end for s in pii):
+            snippet = "*" * len(snippet)
+        out.append(Evidence(head, label, a, b, snippet, feature, weight))
+    return out
+
+
+class ServingModel:
+    """What every backend offers: `predict` and `predict_rows` over `_predict_normalized`."""
+
+    version: str
+    config: dict[str, Any]
+    classes: dict[str, list[str]]
+    """Per head (and flags.<flag>), its classes in the order of its probability columns."""
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Predictions for texts; raises TextError on the first text that cannot be read."""
+        out = self.predict_rows([(str(i), t) for i, t in enumerate(texts)])
+        for p in out:
+            if isinstance(p, RowError):
+                raise TextError(p.error)
+        return out  # type: ignore[return-value]
+
+    def predict_rows(self, rows: Iterable[tuple[str, str]], first_row: int = 1) -> list[Prediction | RowError]:
+        """Predict a batch of (id, text); a row that cannot be read becomes a RowError."""
+        results: list[Prediction | RowError | None] = []
+        good: list[tuple[int, str, NormalizedText]] = []
+        for n, (row_id, text) in enumerate(rows):
+            try:
+                good.append((n, row_id, normalize(text)))
+                results.append(None)
+            except TextError as exc:
+                results.append(RowError(row_id, first_row + n, str(exc)))
+        if good:
+            for (n, _, _), pred in zip(good, self._predict_normalized([(i, t) for _, i, t in good])):
+                results[n] = pred
+        return results  # type: ignore[return-value]
+
+    def _predict_normalized(self, items: list[tuple[str, NormalizedText]]) -> list[Prediction]:
+        raise NotImplementedError

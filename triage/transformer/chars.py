@@ -1,0 +1,55 @@
+"""A character tokenizer for the from-scratch model: one token per character of the
+normalised text, so token i is character i and evidence maps back without offsets.
+
+The vocabulary is the characters seen at least `min_count` times in the training texts,
+saved as JSON (no code, nothing to unpickle).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+PAD, UNK, CLS, SEP, MASK = range(len(SPECIAL))
+
+
+class CharTokenizer:
+    def __init__(self, chars: Sequence[str]) -> None:
+        self.tokens: list[str] = [*SPECIAL, *chars]
+        self.index: dict[str, int] = {t: i for i, t in enumerate(self.tokens)}
+
+    @classmethod
+    def build(cls, texts: Iterable[str], min_count: int = 2) -> CharTokenizer:
+        counts = Counter(c for t in texts for c in t if not c.isspace())
+        return cls(sorted(c for c, n in counts.items() if n >= min_count))
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, text: str, max_length: int) -> tuple[list[int], list[tuple[int, int]]]:
+        """Token ids with [CLS] and [SEP], and for each token its [start, end) in `text`
+        ((0, 0) for the special tokens). Whitespace is skipped; longer texts are cut."""
+        ids, spans = [CLS], [(0, 0)]
+        for i, c in enumerate(text):
+            if len(ids) >= max_length - 1:
+                break
+            if c.isspace():
+                continue
+            ids.append(self.index.get(c, UNK))
+            spans.append((i, i + 1))
+        ids.append(SEP)
+        spans.append((0, 0))
+        return ids, spans
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"kind": "chars", "tokens": self.tokens}, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> CharTokenizer:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("kind") != "chars" or data["tokens"][:len(SPECIAL)] != SPECIAL:
+            raise ValueError(f"{path}: not a character vocabulary")
+        return cls(data["tokens"][len(SPECIAL):])
