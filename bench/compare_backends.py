@@ -6,10 +6,11 @@ same held-out real complaints (2020-10, labels from training.dataset).
 Defaults: the newest sklearn-*, transformer-* and ensemble-* folders of the registry.
 Prints a markdown table (accuracy and macro-F1 per head, safety recall and precision,
 throughput batched as `triage predict` runs, p50 / p99 latency of one-text calls; best
-of two runs), the
-cost of the transformer's evidence against a gradient x input alternative, then the
-figures as JSON. torch uses 2 threads (the machine's cores); numpy / BLAS 1, as in
-bench_predict.py.
+of two runs); each other backend's difference from scikit-learn with a 95 % paired
+bootstrap interval (the same resampled rows for both models), so that a gap the 600 rows
+cannot tell from noise is not taken for a win; the cost of the transformer's evidence
+against a gradient x input alternative; then the figures as JSON. torch uses 2 threads
+(the machine's cores); numpy / BLAS 1, as in bench_predict.py.
 """
 
 from __future__ import annotations
@@ -29,10 +30,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import numpy as np
+
 import models
 from training import dataset
 from training.train import score
+from triage.evaluate import Scorer
 from triage.labels import HEADS
+
+# The figures the bootstrap compares: (name, how to read it from Scorer.result()).
+COMPARED = [*((f"{h} macro-F1", lambda r, h=h: r[h]["macro_f1"]) for h in HEADS),
+            ("major recall", lambda r: r["major"]["recall"]),
+            ("safety recall", lambda r: r["flags"]["per_flag"]["safety"]["recall"]),
+            ("safety precision", lambda r: r["flags"]["per_flag"]["safety"]["precision"])]
 
 
 def newest(prefix: str) -> str | None:
@@ -99,6 +109,39 @@ def evidence_cost(model, texts: list[str], repeat: int = 3) -> dict[str, float]:
             "forward_plus_gradient_x_input_ms": timed(gradient)}
 
 
+def scored_rows(model, examples: list) -> list[tuple]:
+    """Each row's Scorer.add arguments, so that any resample of rows can be scored."""
+    out = []
+    for ex, pred in zip(examples, model.predict([e.text for e in examples])):
+        labelled = all(v is not None for v in ex.flags.values())
+        flags = frozenset(f for f, v in ex.flags.items() if v) if labelled else None
+        out.append((ex.gold, flags, {h: getattr(pred, h) for h in HEADS}, pred.flags))
+    return out
+
+
+def figures(rows: list[tuple], index) -> list[float]:
+    scorer = Scorer()
+    for i in index:
+        scorer.add(*rows[i])
+    result = scorer.result()
+    return [read(result) for _, read in COMPARED]
+
+
+def paired_bootstrap(base: list[tuple], other: list[tuple], draws: int = 1000, seed: int = 7) -> dict[str, dict]:
+    """other - base for each compared figure, with the 2.5 / 97.5 percentiles of that
+    difference over `draws` resamples of the rows (the same rows for both models)."""
+    rng = np.random.default_rng(seed)
+    n = len(base)
+    point = np.subtract(figures(other, range(n)), figures(base, range(n)))
+    diffs = []
+    for _ in range(draws):
+        index = rng.integers(0, n, n)
+        diffs.append(np.subtract(figures(other, index), figures(base, index)))
+    low, high = np.percentile(np.array(diffs), [2.5, 97.5], axis=0)
+    return {name: {"difference": round(float(d), 4), "ci95": [round(float(lo), 4), round(float(hi), 4)]}
+            for (name, _), d, lo, hi in zip(COMPARED, point, low, high)}
+
+
 def row(name: str, version: str, s: dict, sp: dict) -> str:
     cells = [f"{s[h]['accuracy']:.3f} / {s[h]['macro_f1']:.3f}" for h in HEADS]
     safety = s["flags"]["per_flag"]["safety"]
@@ -122,6 +165,7 @@ def main() -> None:
     texts = [e.text for e in examples]
     bulk = (texts * (args.n // len(texts) + 1))[:args.n]
     results: dict[str, dict] = {}
+    per_row: dict[str, list[tuple]] = {}
     lines = ["| model | business line acc / macro-F1 | category acc / macro-F1 | severity acc / macro-F1 "
              "| safety recall / precision | texts/s (batches of 512) | latency p50 / p99 ms (one text) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -135,6 +179,7 @@ def main() -> None:
         s = score(model, examples)
         sp = speed(model, bulk, args.single)
         results[label] = {"model": name, "load_s": load_s, "score": s, "speed": sp}
+        per_row[label] = scored_rows(model, examples)
         lines.append(row(label, name, s, sp))
     if args.transformer:
         results["transformer_evidence_cost_per_64_texts"] = evidence_cost(models.load(args.transformer), texts)
@@ -144,6 +189,19 @@ def main() -> None:
           f"severity n={results['scikit-learn']['score']['severity']['n']}, "
           f"safety positives {results['scikit-learn']['score']['flags']['per_flag']['safety']['support']}).\n")
     print("\n".join(lines))
+    others = [label for label in per_row if label != "scikit-learn"]
+    if "scikit-learn" in per_row and others:
+        results["difference_from_scikit_learn"] = {
+            label: paired_bootstrap(per_row["scikit-learn"], per_row[label]) for label in others}
+        print("\ndifference from scikit-learn, with its 95 % paired bootstrap interval (1000 resamples):\n")
+        print("| figure | " + " | ".join(others) + " |")
+        print("| --- |" + " --- |" * len(others))
+        for name, _ in COMPARED:
+            cells = []
+            for label in others:
+                d = results["difference_from_scikit_learn"][label][name]
+                cells.append(f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]")
+            print(f"| {name} | " + " | ".join(cells) + " |")
     if "transformer_evidence_cost_per_64_texts" in results:
         print("\ntransformer evidence cost, ms per 64 texts:",
               json.dumps(results["transformer_evidence_cost_per_64_texts"]))

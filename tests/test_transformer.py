@@ -206,6 +206,27 @@ def test_cli_trains_a_tiny_transformer_and_classifies_with_it(tmp_path):
     assert json.loads(r.stdout)["model"] == folder.name
 
 
+@pytest.mark.parametrize("make, says", [
+    (lambda tmp: tmp / "absent", "not a directory"),
+    (lambda tmp: tmp, "missing config.json, tokenizer.json"),
+])
+def test_cli_refuses_a_base_model_that_is_not_a_checkpoint_before_training(tmp_path, make, says):
+    registry = tmp_path / "registry"
+    r = subprocess.run([sys.executable, "-m", "triage.cli", "train", "--backend", "transformer", "--tiny", "-q",
+                        "--base-model", str(make(tmp_path)), "--registry", str(registry)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr
+    assert not registry.exists()
+
+
+def test_cli_refuses_an_ensemble_of_unknown_members(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "triage.cli", "train", "--backend", "ensemble", "--members",
+                        "no-such-a", "no-such-b", "--registry", str(tmp_path)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 2 and "no model 'no-such-a'" in r.stderr and "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_service_serves_an_ensemble(registry, tmp_path):
     import hashlib
     from datetime import UTC, datetime

@@ -163,15 +163,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     registry = Path(args.registry) if args.registry else None
     if args.backend == "ensemble":
+        import models
         from training.ensemble import build_ensemble
+        from triage.model import ModelError
 
         if not args.members or len(args.members) < 2:
             print("triage train: --backend ensemble needs --members A B [...]", file=sys.stderr)
             return 2
-        if args.weights and len(args.weights) != len(args.members):
-            print("triage train: give one --weights value per member", file=sys.stderr)
+        if args.weights and (len(args.weights) != len(args.members) or min(args.weights) <= 0):
+            print("triage train: give one positive --weights value per member", file=sys.stderr)
             return 2
-        print(build_ensemble(args.members, args.weights, registry, make_current=args.current, log=log))
+        try:
+            print(build_ensemble(args.members, args.weights, registry, make_current=args.current, log=log))
+        except (models.RegistryError, ModelError, RuntimeError) as exc:  # RuntimeError: torch missing
+            print(f"triage train: {exc}", file=sys.stderr)
+            return 2
         return 0
     feedback, sources = [], []
     if args.with_feedback:
@@ -194,7 +200,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"triage train: {exc}", file=sys.stderr)
             return 2
         from training.transformer.config import TransformerConfig, tiny
-        from training.transformer.train import train_transformer
+        from training.transformer.train import check_base_model, train_transformer
+
+        if args.base_model:
+            try:
+                check_base_model(Path(args.base_model))
+            except ValueError as exc:
+                print(f"triage train: {exc}", file=sys.stderr)
+                return 2
 
         cfg = tiny() if args.tiny else TransformerConfig()
         folder = train_transformer(cfg, Path(args.base_model) if args.base_model else None, feedback, sources,

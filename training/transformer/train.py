@@ -40,6 +40,19 @@ def _is_dev(example_id: str, percent: int) -> bool:
     return int(hashlib.sha256(("dev:" + example_id).encode()).hexdigest()[:8], 16) % 100 < percent
 
 
+def check_base_model(folder: Path) -> None:
+    """Refuse, before any training, a --base-model that is not a local checkpoint usable here."""
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a directory (--base-model takes a local checkpoint folder; "
+                         "nothing is downloaded)")
+    missing = [n for n in ("config.json", "tokenizer.json") if not (folder / n).is_file()]
+    if not any((folder / n).is_file() for n in ("model.safetensors", "pytorch_model.bin")):
+        missing.append("model.safetensors or pytorch_model.bin")
+    if missing:
+        raise ValueError(f"{folder}: not a usable checkpoint, missing {', '.join(missing)} "
+                         "(a fast tokenizer's tokenizer.json is needed for the evidence offsets)")
+
+
 def fit_transformer(examples: Sequence[Example], cfg: TransformerConfig, version: str,
                     base_model: Path | None = None, log=print, progress: bool = True
                     ) -> tuple[TransformerModel, dict[str, Any]]:
@@ -58,6 +71,7 @@ def fit_transformer(examples: Sequence[Example], cfg: TransformerConfig, version
     else:
         from transformers import AutoModel, AutoTokenizer
 
+        check_base_model(base_model)
         tokenizer = AutoTokenizer.from_pretrained(str(base_model), local_files_only=True)
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError(f"{base_model}: a fast tokenizer (tokenizer.json) is needed for the evidence offsets")
