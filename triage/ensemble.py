@@ -20,7 +20,7 @@ import numpy as np
 from triage.decode import Decoder, ServingModel, Span
 from triage.flags.cues import find_cues
 from triage.labels import HEADS
-from triage.model import CARD, CONFIG, ModelError, TriageModel, _sha256
+from triage.model import CARD, CONFIG, ModelError, TriageModel, _sha256, card_artifacts
 from triage.prediction import Prediction
 from triage.text.normalize import NormalizedText
 
@@ -50,10 +50,7 @@ class EnsembleModel(ServingModel):
     def load(cls, folder: Path, load_member) -> EnsembleModel:
         """`load_member(name)` gives a member from the registry (models.load)."""
         folder = Path(folder)
-        try:
-            expected = json.loads((folder / CARD).read_text(encoding="utf-8"))["artifacts"]
-        except (OSError, KeyError, ValueError) as exc:
-            raise ModelError(f"{folder}: no readable model card with artifact hashes ({exc})") from exc
+        expected = card_artifacts(folder)
         path = folder / CONFIG
         if not path.exists() or _sha256(path) != expected.get(CONFIG):
             raise ModelError(f"{path}: missing, or SHA-256 does not match the model card; refusing to load it")

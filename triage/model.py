@@ -64,6 +64,14 @@ class LinearHead:
         return np.ones(len(chosen)), chosen
 
 
+def card_artifacts(folder: Path) -> dict[str, str]:
+    """The SHA-256 of each artifact file, as the folder's model card vouches for them."""
+    try:
+        return json.loads((folder / CARD).read_text(encoding="utf-8"))["artifacts"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelError(f"{folder}: no readable model card with artifact hashes ({exc})") from exc
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -111,10 +119,7 @@ class TriageModel(ServingModel):
         """Load a model folder; `expected` (default: the card's hashes) must match the files."""
         folder = Path(folder)
         if expected is None:
-            try:
-                expected = json.loads((folder / CARD).read_text(encoding="utf-8"))["artifacts"]
-            except (OSError, KeyError, ValueError) as exc:
-                raise ModelError(f"{folder}: no readable model card with artifact hashes ({exc})") from exc
+            expected = card_artifacts(folder)
         for name in (ARTIFACT, CONFIG):
             path = folder / name
             if not path.exists():

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -22,8 +21,9 @@ import torch
 from torch.nn import functional as F
 
 from training.dataset import Example
-from training.transformer.batches import length_batches, progress_bar, warmup_linear
+from training.transformer.batches import length_batches
 from training.transformer.config import TransformerConfig
+from training.transformer.steps import Steps
 from triage.labels import FLAGS, HEADS, LABELS
 from triage.transformer.encoding import TextEncoder
 from triage.transformer.network import MultiHeadClassifier
@@ -82,17 +82,12 @@ def finetune(network: MultiHeadClassifier, encoder: TextEncoder, train: Sequence
     per_epoch = len(length_batches(lengths, cfg.batch_tokens, cfg.max_batch_rows, rng))
     total = per_epoch * cfg.finetune_epochs
     total = total if cfg.max_steps is None else min(total, cfg.max_steps)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: warmup_linear(s, total, int(total * cfg.warmup_share)))
     log(f"fine-tuning {len(HEAD_CLASSES)} heads on {len(train)} rows, {total} steps, lr {lr}")
-    started = time.perf_counter()
     network.train()
-    step, recent = 0, []
-    bar = progress_bar(total, "fine-tune", progress)
-    while step < total:
+    steps = Steps(network, total, lr, cfg, "fine-tune", progress)
+    while not steps.finished:
         for batch in length_batches(lengths, cfg.batch_tokens, cfg.max_batch_rows, rng):
-            if step >= total:
+            if steps.finished:
                 break
             ids, attention, _ = encoder.batch([texts[i] for i in batch])
             logits = network(ids, attention)
@@ -111,21 +106,12 @@ def finetune(network: MultiHeadClassifier, encoder: TextEncoder, train: Sequence
                 loss = loss + per_flag.sum()
             if not loss.requires_grad:  # no row of this batch is labelled for the heads trained
                 continue
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            recent = (recent + [loss.item()])[-50:]
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{sum(recent) / len(recent):.3f}", refresh=False)
-    bar.close()
+            steps.take(loss)
+    figures = steps.close()
     network.eval()
-    seconds = time.perf_counter() - started
-    final = sum(recent) / max(1, len(recent))
-    log(f"fine-tuning: {step} steps in {seconds:.0f}s, loss (last 50 steps) {final:.3f}")
-    return {"steps": step, "seconds": round(seconds, 1), "loss_last_50_steps": round(final, 4),
+    log(f"fine-tuning: {figures['steps']} steps in {figures['seconds']:.0f}s, "
+        f"loss (last 50 steps) {figures['loss_last_50_steps']:.3f}")
+    return {**figures,
             "class_weights": {h: [round(x, 3) for x in w.tolist()] for h, w in weights.items()},
             "flag_pos_weight": dict(zip(FLAGS, [round(x, 2) for x in pos_weight.tolist()]))}
 

@@ -4,14 +4,14 @@ texts of the train split only (never the held-out month or the held-out written 
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
 
 import torch
 from transformers import BertConfig, BertForMaskedLM, BertModel
 
-from training.transformer.batches import length_batches, progress_bar, warmup_linear
+from training.transformer.batches import length_batches
 from training.transformer.config import TransformerConfig
+from training.transformer.steps import Steps
 from triage.transformer.chars import PAD
 from triage.transformer.encoding import TextEncoder
 
@@ -50,35 +50,21 @@ def pretrain(texts: Sequence[str], encoder: TextEncoder, cfg: TransformerConfig,
     per_epoch = len(length_batches(lengths, cfg.batch_tokens, cfg.max_batch_rows, rng))
     total = per_epoch * cfg.pretrain_epochs if cfg.max_steps is None else min(cfg.max_steps,
                                                                                per_epoch * cfg.pretrain_epochs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.pretrain_lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: warmup_linear(s, total, int(total * cfg.warmup_share)))
     log(f"pre-training (MLM) a {cfg.layers}-layer, {cfg.hidden}-wide BERT on {len(texts)} train-split texts, "
         f"{encoder.vocab_size} characters, {total} steps")
-    started = time.perf_counter()
     model.train()
-    step, recent = 0, []
-    bar = progress_bar(total, "pre-train (MLM)", progress)
-    while step < total:
+    steps = Steps(model, total, cfg.pretrain_lr, cfg, "pre-train (MLM)", progress)
+    while not steps.finished:
         for batch in length_batches(lengths, cfg.batch_tokens, cfg.max_batch_rows, rng):
-            if step >= total:
+            if steps.finished:
                 break
             ids, attention, _ = encoder.batch([texts[i] for i in batch])
             inputs, labels = mask_tokens(ids, attention, encoder, cfg.mlm_probability, generator)
             if not (labels != -100).any():
                 continue
-            loss = model(input_ids=inputs, attention_mask=attention, labels=labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            recent = (recent + [loss.item()])[-50:]
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{sum(recent) / len(recent):.3f}", refresh=False)
-    bar.close()
-    seconds = time.perf_counter() - started
-    final = sum(recent) / max(1, len(recent))
-    log(f"pre-training: {step} steps in {seconds:.0f}s, MLM loss (last 50 steps) {final:.3f}")
-    return model.bert, {"steps": step, "seconds": round(seconds, 1), "mlm_loss_last_50_steps": round(final, 4)}
+            steps.take(model(input_ids=inputs, attention_mask=attention, labels=labels).loss)
+    figures = steps.close()
+    log(f"pre-training: {figures['steps']} steps in {figures['seconds']:.0f}s, "
+        f"MLM loss (last 50 steps) {figures['loss_last_50_steps']:.3f}")
+    return model.bert, {"steps": figures["steps"], "seconds": figures["seconds"],
+                        "mlm_loss_last_50_steps": figures["loss_last_50_steps"]}

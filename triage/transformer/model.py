@@ -21,7 +21,7 @@ import torch
 from triage.decode import Decoder, ServingModel, Span
 from triage.flags.cues import find_cues
 from triage.labels import HEADS
-from triage.model import CARD, CONFIG, ModelError, _sha256
+from triage.model import CONFIG, ModelError, _sha256, card_artifacts
 from triage.prediction import Prediction
 from triage.text.normalize import NormalizedText
 from triage.transformer.encoding import TOKENIZER_DIR, TextEncoder
@@ -74,10 +74,7 @@ class TransformerModel(ServingModel):
 
         folder = Path(folder)
         if expected is None:
-            try:
-                expected = json.loads((folder / CARD).read_text(encoding="utf-8"))["artifacts"]
-            except (OSError, KeyError, ValueError) as exc:
-                raise ModelError(f"{folder}: no readable model card with artifact hashes ({exc})") from exc
+            expected = card_artifacts(folder)
         needed = {WEIGHTS, CONFIG} | set(expected)
         tokenizer_dir = folder / TOKENIZER_DIR
         if tokenizer_dir.exists():
