@@ -20,7 +20,7 @@ import numpy as np
 from triage.decode import Decoder, ServingModel, Span
 from triage.flags.cues import find_cues
 from triage.labels import HEADS
-from triage.model import CARD, CONFIG, ModelError, TriageModel, _sha256, card_artifacts
+from triage.model import CARD, CONFIG, ModelError, TriageModel, _sha256, card_artifacts, verify_files
 from triage.prediction import Prediction
 from triage.text.normalize import NormalizedText
 
@@ -51,9 +51,8 @@ class EnsembleModel(ServingModel):
         """`load_member(name)` gives a member from the registry (models.load)."""
         folder = Path(folder)
         expected = card_artifacts(folder)
+        verify_files(folder, (CONFIG,), expected)
         path = folder / CONFIG
-        if not path.exists() or _sha256(path) != expected.get(CONFIG):
-            raise ModelError(f"{path}: missing, or SHA-256 does not match the model card; refusing to load it")
         config = json.loads(path.read_text(encoding="utf-8"))
         members = []
         for m in config["members"]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,16 @@ def card_artifacts(folder: Path) -> dict[str, str]:
         raise ModelError(f"{folder}: no readable model card with artifact hashes ({exc})") from exc
 
 
+def verify_files(folder: Path, names: Iterable[str], expected: dict[str, str]) -> None:
+    """Each named file exists and has the SHA-256 the card gives it, or nothing loads."""
+    for name in sorted(names):
+        path = folder / name
+        if not path.exists():
+            raise ModelError(f"{folder}: {name} is missing")
+        if _sha256(path) != expected.get(name):
+            raise ModelError(f"{path}: SHA-256 does not match the model card; refusing to load it")
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -120,12 +131,7 @@ class TriageModel(ServingModel):
         folder = Path(folder)
         if expected is None:
             expected = card_artifacts(folder)
-        for name in (ARTIFACT, CONFIG):
-            path = folder / name
-            if not path.exists():
-                raise ModelError(f"{folder}: {name} is missing")
-            if _sha256(path) != expected.get(name):
-                raise ModelError(f"{path}: SHA-256 does not match the model card; refusing to load it")
+        verify_files(folder, (ARTIFACT, CONFIG), expected)
         config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
         with np.load(folder / ARTIFACT, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

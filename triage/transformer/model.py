@@ -21,7 +21,7 @@ import torch
 from triage.decode import Decoder, ServingModel, Span
 from triage.flags.cues import find_cues
 from triage.labels import HEADS
-from triage.model import CONFIG, ModelError, _sha256, card_artifacts
+from triage.model import CONFIG, ModelError, _sha256, card_artifacts, verify_files
 from triage.prediction import Prediction
 from triage.text.normalize import NormalizedText
 from triage.transformer.encoding import TOKENIZER_DIR, TextEncoder
@@ -80,12 +80,7 @@ class TransformerModel(ServingModel):
         if tokenizer_dir.exists():
             # Every file the tokenizer could read must be one the card vouches for.
             needed |= {p.relative_to(folder).as_posix() for p in tokenizer_dir.rglob("*") if p.is_file()}
-        for name in sorted(needed):
-            path = folder / name
-            if not path.exists():
-                raise ModelError(f"{folder}: {name} is missing")
-            if _sha256(path) != expected.get(name):
-                raise ModelError(f"{path}: SHA-256 does not match the model card; refusing to load it")
+        verify_files(folder, needed, expected)
         config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
         if config["tokenizer"] == "chars" and "vocab.json" not in expected:
             raise ModelError(f"{folder}: the card does not vouch for vocab.json")
