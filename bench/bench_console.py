@@ -25,12 +25,12 @@ sys.path.insert(0, str(ROOT))
 import httpx
 from sqlalchemy.orm import Session
 
-import models
 from api.main import create_app
 from tests.live import LiveServer, SettableClock
 from triage.auth.service import create_account
 from triage.case import service
-from triage.case.flows import run_sla_pass
+from triage.case.worker import run_sla_pass
+from triage.classify import registry
 from triage.db import init_db, make_engine
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
@@ -40,23 +40,27 @@ CHANNELS = ["phone", "oem_ticket", "walk_in", "callback_after_sales", "callback_
 
 
 def seed(engine, n: int, now: datetime) -> None:
-    policy, model = load_policy(), models.load()
+    policy, model = load_policy(), registry.load()
     with REAL.open(encoding="utf-8") as f:
         texts = [r["text"] for r in csv.DictReader(f)]
     with Session(engine) as s:
         for username, role in (("care", "customer_care"), ("handler1", "handler"), ("manager", "manager")):
-            create_account(s, username, username, role, "bench-password", now)
+            create_account(db_session=s, username=username, display_name=username, role=role,
+                           password="bench-password", now=now)
         for i in range(n):
             at = now - timedelta(days=i % 180, hours=i % 9)
-            case, _ = service.intake(s, service.IntakeRequest(
+            request = service.IntakeRequest(
                 channel=CHANNELS[i % len(CHANNELS)], text=texts[i % len(texts)], received_at=at, external_id=f"B{i}",
-                vin=f"LSVAB2180E2{i % 500:06d}"), policy, "bench")
-            service.suggest(s, case, model, policy, at)
+                vin=f"LSVAB2180E2{i % 500:06d}")
+            case, _ = service.intake_and_suggest(db_session=s, request=request, model=model, policy=policy,
+                                                 actor="bench", now=at)
             if i % 3:
-                service.review(s, case.id, "care", policy, at + timedelta(minutes=30))
-                service.assign(s, case.id, "handler1", "care", at + timedelta(minutes=31))
+                service.review(db_session=s, case_id=case.id, reviewer="care", policy=policy,
+                               now=at + timedelta(minutes=30))
+                service.assign(db_session=s, case_id=case.id, assignee="handler1", actor="care",
+                               now=at + timedelta(minutes=31))
         s.commit()
-        run_sla_pass(s, policy, now, batch=n)
+        run_sla_pass(db_session=s, policy=policy, now=now, batch=n)
         s.commit()
 
 
@@ -86,7 +90,7 @@ def main() -> None:
     t = time.perf_counter()
     seed(engine, args.cases, now)
     print(f"seeded {args.cases} cases in {time.perf_counter() - t:.1f}s ({engine.url.get_backend_name()})")
-    app = create_app(engine, models.load, load_policy(), SettableClock(now))
+    app = create_app(engine, registry.load, load_policy(), SettableClock(now))
     with LiveServer(app) as server:
         paths = {}
         with httpx.Client(base_url=server.url) as client:

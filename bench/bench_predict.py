@@ -44,13 +44,13 @@ def main() -> None:
     results: dict[str, object] = {"texts": len(texts)}
 
     t = time.perf_counter()
-    import models
+    from triage.classify import registry
     from triage.text.tokenize import tokenizer
 
     tokenizer()
     results["jieba_init_s"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    model = models.load()
+    model = registry.load()
     results["model_load_s"] = round(time.perf_counter() - t, 3)
     results["model"] = model.version
 

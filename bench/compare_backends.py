@@ -32,11 +32,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np
 
-import models
 from training import dataset
 from training.train import score
-from triage.evaluate import Scorer
-from triage.labels import HEADS
+from triage.classify import registry
+from triage.classify.evaluate import Scorer
+from triage.classify.labels import HEADS
 
 # The figures the bootstrap compares: (name, how to read it from Scorer.result()).
 COMPARED = [*((f"{h} macro-F1", lambda r, h=h: r[h]["macro_f1"]) for h in HEADS),
@@ -46,7 +46,7 @@ COMPARED = [*((f"{h} macro-F1", lambda r, h=h: r[h]["macro_f1"]) for h in HEADS)
 
 
 def newest(prefix: str) -> str | None:
-    names = [n for n in models.list_models() if n.startswith(prefix)]
+    names = [n for n in registry.list_models() if n.startswith(prefix)]
     return max(names) if names else None
 
 
@@ -97,7 +97,7 @@ def evidence_cost(model, texts: list[str], repeat: int = 3) -> dict[str, float]:
     def gradient():
         embeddings = net.encoder.get_input_embeddings()(ids).detach().requires_grad_(True)
         states = net.encoder(inputs_embeds=embeddings, attention_mask=mask).last_hidden_state
-        from triage.transformer.network import _key, mean_pool
+        from triage.classify.transformer.network import _key, mean_pool
 
         pooled = mean_pool(states, mask)
         for h in HEADS:
@@ -174,7 +174,7 @@ def main() -> None:
         if not name:
             continue
         t = time.perf_counter()
-        model = models.load(name)
+        model = registry.load(name)
         load_s = round(time.perf_counter() - t, 2)
         s = score(model, examples)
         sp = speed(model, bulk, args.single)
@@ -182,7 +182,7 @@ def main() -> None:
         per_row[label] = scored_rows(model, examples)
         lines.append(row(label, name, s, sp))
     if args.transformer:
-        results["transformer_evidence_cost_per_64_texts"] = evidence_cost(models.load(args.transformer), texts)
+        results["transformer_evidence_cost_per_64_texts"] = evidence_cost(registry.load(args.transformer), texts)
     print(f"Held-out real complaints of {dataset.TEST_MONTH}: {len(examples)} rows "
           f"(business line n={results['scikit-learn']['score']['business_line']['n']}, "
           f"category n={results['scikit-learn']['score']['category']['n']}, "

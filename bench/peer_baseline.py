@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-import models
 from training import dataset
-from triage.evaluate import Scorer
+from triage.classify import registry
+from triage.classify.evaluate import Scorer
 
 SAFETY_KEYWORDS = ("刹车失灵", "失灵", "熄火", "自燃", "起火", "着火", "事故", "安全", "隐患", "失控", "气囊", "受伤",
                    "爆胎", "断裂")
@@ -44,8 +44,8 @@ def main() -> None:
         s.add({}, frozenset({"safety"}) if e.flags["safety"] else frozenset(), {},
               ["safety"] if any(k in e.text for k in SAFETY_KEYWORDS) else [])
     out["keyword_safety"] = s.result()["flags"]["per_flag"]["safety"]
-    out["ours"] = {k: models.card()["evaluation"]["real_test"][k] for k in ("business_line", "category")}
-    out["ours"]["safety"] = models.card()["evaluation"]["real_test"]["flags"]["per_flag"]["safety"]
+    out["ours"] = {k: registry.card()["evaluation"]["real_test"][k] for k in ("business_line", "category")}
+    out["ours"]["safety"] = registry.card()["evaluation"]["real_test"]["flags"]["per_flag"]["safety"]
     for name, fig in out.items():
         if "accuracy" in fig:
             print(name, {"accuracy": fig["accuracy"], **{c: v["recall"] for c, v in fig["per_class"].items()}})

@@ -8,7 +8,7 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
-if ! .venv/bin/python -c "import models; models.load()" 2>/dev/null; then
+if ! .venv/bin/python -c "from triage.classify import registry; registry.load()" 2>/dev/null; then
   echo "no usable bundled model: training one (about a minute)" >&2
   .venv/bin/triage train
 fi

@@ -10,7 +10,7 @@ import pytest
 from training import dataset
 from training.dataset import Example
 from training.train import TrainConfig, fit
-from triage.labels import FLAGS
+from triage.classify.labels import FLAGS
 
 _FLAG_TEXTS = {
     "media": ["再不解决我就找记者曝光", "已经发微博曝光了这家店", "电视台记者已经联系我了"],
@@ -77,8 +77,8 @@ def engine(request, tmp_path):
 
 
 def drop_all(engine) -> None:
-    from triage.tables import Base
+    from triage.db import all_tables
 
-    Base.metadata.drop_all(engine)
+    all_tables().drop_all(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")

@@ -29,12 +29,14 @@ def seed(engine, policy: Policy, model, at: datetime) -> dict[str, int]:
     ids = {}
     with Session(engine) as s:
         for username, name, role in ACCOUNTS:
-            create_account(s, username, name, role, PASSWORD, at)
+            create_account(db_session=s, username=username, display_name=name, role=role, password=PASSWORD,
+                           now=at)
         for key, (channel, text) in COMPLAINTS.items():
-            case, _ = service.intake(s, service.IntakeRequest(
+            request = service.IntakeRequest(
                 channel=channel, text=text, received_at=at, external_id=f"T-{key}", customer_name="王小明",
-                customer_phone="13912345678", plate="粤B12345", vin="LSVAB2180E2123456"), policy, "hotline")
-            service.suggest(s, case, model, policy, at)
+                customer_phone="13912345678", plate="粤B12345", vin="LSVAB2180E2123456")
+            case, _ = service.intake_and_suggest(db_session=s, request=request, model=model, policy=policy,
+                                                 actor="hotline", now=at)
             ids[key] = case.id
         s.commit()
     return ids

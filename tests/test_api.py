@@ -14,7 +14,7 @@ import uvicorn
 from sqlalchemy.orm import Session
 
 from api.main import create_app
-from triage.case.access import create_token
+from triage.auth.tokens import create as create_token
 from triage.db import init_db, make_engine
 from triage.policy.calendar import TZ
 
@@ -28,7 +28,7 @@ def server(small_model, tmp_path_factory):
     tokens = {}
     with Session(engine) as s:
         for role in ("customer_care", "handler", "manager"):
-            tokens[role] = create_token(s, f"{role}-1", role, NOW[0])
+            tokens[role] = create_token(db_session=s, name=f"{role}-1", role=role, now=NOW[0])
         s.commit()
     app = create_app(engine, lambda: small_model, clock=lambda: NOW[0])
     with socket.socket() as sock:
@@ -80,7 +80,7 @@ def test_auth_and_problem_json(server):
 def test_the_whole_story_over_http(server):
     """Intake of an OEM ticket, suggestion, a correction, dispatch, a breach with the clock
     moved forward, escalation, resolution, an unsatisfied callback, reopen, close."""
-    from triage.case.flows import run_sla_pass
+    from triage.case.worker import run_sla_pass
     from triage.policy.loader import load_policy
 
     engine = server[2]
@@ -124,7 +124,7 @@ def test_the_whole_story_over_http(server):
         # Nobody calls the customer: three hours later the worker finds the breach and escalates.
         NOW[0] = datetime(2026, 11, 23, 13, 0, tzinfo=TZ)
         with Session(engine) as s:
-            run_sla_pass(s, load_policy(), NOW[0])
+            run_sla_pass(db_session=s, policy=load_policy(), now=NOW[0])
             s.commit()
         after = manager.get(f"/v1/cases/{cid}").json()
         escalations = [e["data"] for e in after["events"] if e["kind"] == "escalated"]

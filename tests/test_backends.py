@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-import models
-from triage.model import ModelError
+from triage.classify import registry
+from triage.classify.registry import ModelError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_default_model_and_cli_never_import_torch():
-    code = ("import sys, models, triage.cli, api.main; m = models.load(); m.predict(['刹车失灵']); "
+    code = ("import sys, triage.cli, api.main; from triage.classify import registry; "
+            "m = registry.load(); m.predict(['刹车失灵']); "
             "sys.exit(1 if 'torch' in sys.modules or 'transformers' in sys.modules else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr or "torch was imported for the scikit-learn model"
@@ -30,4 +31,4 @@ def test_an_unknown_backend_is_refused(small_model, tmp_path, monkeypatch):
     (folder / "card.json").write_text(json.dumps({"version": "odd", "backend": "onnx", "artifacts": hashes}))
     monkeypatch.setenv("TRIAGE_MODELS_DIR", str(tmp_path))
     with pytest.raises(ModelError, match="unknown backend 'onnx'"):
-        models.load("odd")
+        registry.load("odd")

@@ -20,9 +20,9 @@ from triage.case.service import (
     act,
     feedback_rows,
     intake,
+    intake_and_suggest,
     review,
     review_queue,
-    suggest,
 )
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
@@ -34,9 +34,8 @@ T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
 def new_case(engine, small_model, text="一汽大众速腾变速箱顿挫，希望尽快处理", channel="oem_ticket", external_id="DN-1",
              at=T0, **kw):
     with Session(engine) as s:
-        case, created = intake(s, IntakeRequest(channel, text, at, external_id, **kw), POLICY, "care-1")
-        if created:
-            suggest(s, case, small_model, POLICY, at)
+        case, created = intake_and_suggest(db_session=s, request=IntakeRequest(channel, text, at, external_id, **kw),
+                                           model=small_model, policy=POLICY, actor="care-1", now=at)
         s.commit()
         return case.id, created
 
@@ -59,7 +58,7 @@ def test_intake_numbers_cases_by_month_and_is_idempotent_per_ticket(engine, smal
 def test_bad_intake_is_refused_and_writes_nothing(engine, text, channel, message):
     with Session(engine) as s:
         with pytest.raises(CaseError, match=message):
-            intake(s, IntakeRequest(channel, text, T0), POLICY, "care-1")
+            intake(db_session=s, request=IntakeRequest(channel, text, T0), policy=POLICY, actor="care-1")
         s.rollback()
         assert s.scalar(select(Case)) is None and s.scalar(select(CaseEvent)) is None
 
@@ -67,11 +66,11 @@ def test_bad_intake_is_refused_and_writes_nothing(engine, text, channel, message
 def test_accept_then_full_lifecycle_with_unsatisfied_callback(engine, small_model):
     case_id, _ = new_case(engine, small_model)
     with Session(engine) as s:
-        case = review(s, case_id, "care-1", POLICY, T0 + timedelta(minutes=5))
+        case = review(db_session=s, case_id=case_id, reviewer="care-1", policy=POLICY, now=T0 + timedelta(minutes=5))
         assert case.state == "confirmed" and case.responsible_role == case.suggestion["routing"]["responsible"]
         for action, kw in [("contact", {}), ("resolve", {"form": "returned"}), ("callback", {"satisfied": False}),
                            ("resolve", {}), ("callback", {"satisfied": True}), ("close", {})]:
-            act(s, case_id, action, "handler-1", T0 + timedelta(hours=1), **kw)
+            act(db_session=s, case_id=case_id, action=action, actor="handler-1", now=T0 + timedelta(hours=1), data=kw)
         s.commit()
         kinds = [e.kind for e in s.get(Case, case_id).events]
     assert kinds == ["received", "suggested", "reviewed", "dispatched", "first_contact", "resolved", "reopened",
@@ -83,13 +82,13 @@ def test_correction_is_kept_from_to_and_exported_for_training(engine, small_mode
     with Session(engine) as s:
         suggested = s.get(Case, case_id).suggestion["labels"]
         new_category = "service" if suggested["category"] != "service" else "other"
-        case = review(s, case_id, "care-2", POLICY, T0, corrections={"business_line": "销售", "category": new_category,
-                                                                      "flags": ["government"]})
+        case = review(db_session=s, case_id=case_id, reviewer="care-2", policy=POLICY, now=T0,
+                      corrections={"business_line": "销售", "category": new_category, "flags": ["government"]})
         s.commit()
         reviewed = next(e for e in case.events if e.kind == "reviewed")
         assert reviewed.data["corrections"]["category"] == {"from": suggested["category"], "to": new_category}
         assert case.labels["severity"] == "major"  # government makes it major (rules.md §2)
-        rows = feedback_rows(s)
+        rows = feedback_rows(db_session=s)
     assert rows == [{"id": case.number, "text": "4S店销售顾问承诺送保养没兑现", "channel": "oem_ticket",
                      "business_line": "sales", "category": new_category, "severity": "major",
                      "flags": "government"}]
@@ -99,9 +98,11 @@ def test_bad_corrections_are_refused(engine, small_model):
     case_id, _ = new_case(engine, small_model)
     with Session(engine) as s:
         with pytest.raises(CaseError, match="unknown category"):
-            review(s, case_id, "care-1", POLICY, T0, corrections={"category": "weather"})
+            review(db_session=s, case_id=case_id, reviewer="care-1", policy=POLICY, now=T0,
+                   corrections={"category": "weather"})
         with pytest.raises(CaseError, match="unknown role"):
-            review(s, case_id, "care-1", POLICY, T0, corrections={"responsible_role": "janitor"})
+            review(db_session=s, case_id=case_id, reviewer="care-1", policy=POLICY, now=T0,
+                   corrections={"responsible_role": "janitor"})
         assert s.get(Case, case_id).state == "suggested"
 
 
@@ -110,10 +111,10 @@ def test_two_reviewers_at_once_one_wins(engine, small_model):
     with Session(engine) as a, Session(engine) as b:
         version = a.get(Case, case_id).version
         b.get(Case, case_id)
-        review(a, case_id, "care-1", POLICY, T0, expected_version=version)
+        review(db_session=a, case_id=case_id, reviewer="care-1", policy=POLICY, now=T0, expected_version=version)
         a.commit()
         with pytest.raises((Conflict, InvalidTransition)):
-            review(b, case_id, "care-2", POLICY, T0, expected_version=version)
+            review(db_session=b, case_id=case_id, reviewer="care-2", policy=POLICY, now=T0, expected_version=version)
     with Session(engine) as s:
         assert [e.actor for e in s.get(Case, case_id).events if e.kind == "reviewed"] == ["care-1"]
 
@@ -121,23 +122,25 @@ def test_two_reviewers_at_once_one_wins(engine, small_model):
 def test_stale_write_from_a_second_session_is_a_conflict(engine, small_model):
     case_id, _ = new_case(engine, small_model)
     with Session(engine) as a, Session(engine) as b:
-        review(a, case_id, "care-1", POLICY, T0)
+        review(db_session=a, case_id=case_id, reviewer="care-1", policy=POLICY, now=T0)
         a.commit()
         stale = b.get(Case, case_id)
         b.expire_all()
         with pytest.raises(Conflict):
-            act(b, case_id, "contact", "handler", T0, expected_version=stale.version - 1)
+            act(db_session=b, case_id=case_id, action="contact", actor="handler", now=T0,
+                expected_version=stale.version - 1)
 
 
 def test_invalid_transitions_and_unknown_cases(engine, small_model):
     case_id, _ = new_case(engine, small_model)
     with Session(engine) as s:
         with pytest.raises(InvalidTransition, match="cannot become resolved"):
-            act(s, case_id, "resolve", "handler", T0)  # not confirmed yet: nothing is dispatched unreviewed
+            # not confirmed yet: nothing is dispatched unreviewed
+            act(db_session=s, case_id=case_id, action="resolve", actor="handler", now=T0)
         with pytest.raises(NotFound):
-            act(s, 9999, "resolve", "handler", T0)
+            act(db_session=s, case_id=9999, action="resolve", actor="handler", now=T0)
         with pytest.raises(CaseError, match="unknown action"):
-            act(s, case_id, "teleport", "handler", T0)
+            act(db_session=s, case_id=case_id, action="teleport", actor="handler", now=T0)
 
 
 def test_review_queue_puts_major_safety_and_media_first(engine, small_model):
@@ -145,7 +148,7 @@ def test_review_queue_puts_major_safety_and_media_first(engine, small_model):
     urgent, _ = new_case(engine, small_model, text="行驶中刹车失灵，我要找记者曝光", external_id="B",
                          at=T0 + timedelta(hours=1))
     with Session(engine) as s:
-        queue = [c.id for c in review_queue(s)]
+        queue = [c.id for c in review_queue(db_session=s)]
     assert queue.index(urgent) < queue.index(calm)
 
 
@@ -161,7 +164,8 @@ def test_export_feedback_then_train_with_it(engine, small_model, tmp_path):
 
     case_id, _ = new_case(engine, small_model, text="提车时被收了三千元金融服务费", external_id="F-1")
     with Session(engine) as s:
-        review(s, case_id, "care-1", POLICY, T0, corrections={"business_line": "sales", "category": "other"})
+        review(db_session=s, case_id=case_id, reviewer="care-1", policy=POLICY, now=T0,
+               corrections={"business_line": "sales", "category": "other"})
         s.commit()
     out = tmp_path / "feedback.csv"
     root = Path(__file__).resolve().parent.parent

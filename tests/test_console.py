@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import models
 from api.main import create_app
 from api.web.present import highlight
 from triage.bulk import service as bulk
 from triage.bulk.models import BulkJob
 from triage.case import forms, service
 from triage.case.models import Case
+from triage.classify import registry
 from triage.policy.loader import load_policy
 
 from .console_seed import PASSWORD, seed
@@ -32,8 +32,8 @@ def site(engine, tmp_path, monkeypatch):
     monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path / "data"))
     policy = load_policy()
     clock = SettableClock(START)
-    ids = seed(engine, policy, models.load(), START)
-    app = create_app(engine, models.load, policy, clock)
+    ids = seed(engine, policy, registry.load(), START)
+    app = create_app(engine, registry.load, policy, clock)
     with TestClient(app, base_url="http://console.test") as client:
         yield client, clock, ids, engine
 
@@ -200,10 +200,10 @@ def test_dashboard_csv_masks_vehicles(site):
     policy = load_policy()
     with Session(engine) as s:
         for n in range(2):
-            case, _ = service.intake(s, service.IntakeRequest(
-                channel="phone", text="空调不制冷，第二次来店了", received_at=START + timedelta(minutes=n),
-                vin="LSVAB2180E2999999"), policy, "hotline")
-            service.suggest(s, case, models.load(), policy, START)
+            request = service.IntakeRequest(channel="phone", text="空调不制冷，第二次来店了",
+                                            received_at=START + timedelta(minutes=n), vin="LSVAB2180E2999999")
+            service.intake_and_suggest(db_session=s, request=request, model=registry.load(), policy=policy,
+                                       actor="hotline", now=START)
         s.commit()
     sign_in(client, "manager")
     assert client.get("/dashboard?period=2026-Q4").status_code == 200
@@ -252,7 +252,7 @@ def test_a_change_is_committed_before_its_response(engine, tmp_path, monkeypatch
 
     monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path / "data"))
     policy = load_policy()
-    ids = seed(engine, policy, models.load(), START)
+    ids = seed(engine, policy, registry.load(), START)
 
     def slow_commit(session):
         if session.bind is engine and any(isinstance(o, Case) for o in session.dirty):
@@ -260,7 +260,7 @@ def test_a_change_is_committed_before_its_response(engine, tmp_path, monkeypatch
 
     event.listen(Session, "before_commit", slow_commit)
     try:
-        with LiveServer(create_app(engine, models.load, policy, SettableClock(START))) as server, \
+        with LiveServer(create_app(engine, registry.load, policy, SettableClock(START))) as server, \
                 httpx.Client(base_url=server.url) as client:
             client.post("/login", data={"username": "care", "password": PASSWORD})
             token = client.get("/my").text.split('name="csrf" value="')[1].split('"')[0]

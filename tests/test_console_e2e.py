@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-import models
 from api.main import create_app
-from triage.case.flows import run_sla_pass
 from triage.case.models import Case
+from triage.case.worker import run_sla_pass
+from triage.classify import registry
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
 
@@ -50,7 +50,7 @@ def console(engine, browser, tmp_path, monkeypatch):
     monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path / "data"))
     policy = load_policy()
     clock = SettableClock(START)
-    ids = seed(engine, policy, models.load(), START)
+    ids = seed(engine, policy, registry.load(), START)
     contexts = []
 
     def new_page(user: str | None = None):
@@ -62,7 +62,7 @@ def console(engine, browser, tmp_path, monkeypatch):
             sign_in(page, server.url, user)
         return page
 
-    with LiveServer(create_app(engine, models.load, policy, clock)) as server:
+    with LiveServer(create_app(engine, registry.load, policy, clock)) as server:
         yield server.url, clock, ids, engine, new_page, policy
         for ctx in contexts:
             ctx.close()
@@ -193,7 +193,7 @@ def test_a_breached_case_shows_its_escalation(console):
     # Nobody contacts the customer: the 2-hour first-contact clock runs out.
     clock.now = START + timedelta(hours=3)
     with Session(engine) as s:
-        done = run_sla_pass(s, policy, clock.now)
+        done = run_sla_pass(db_session=s, policy=policy, now=clock.now)
         s.commit()
     assert any(d["case"] and d["did"] == "escalate" for d in done)
     escalated_to = case(engine, ids["routine"]).responsible_role

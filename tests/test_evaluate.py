@@ -1,6 +1,6 @@
 """The evaluation figures, checked by hand on a small case."""
 
-from triage.evaluate import Scorer
+from triage.classify.evaluate import Scorer
 
 
 def test_figures_by_hand():

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from triage.classify.prediction import RowError
 from triage.io import InputError, read_rows
-from triage.prediction import RowError
 
 
 def _split(rows):

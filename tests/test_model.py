@@ -12,9 +12,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from training.train import TrainConfig, _fit_head
-from triage.features import FeatureSpace
-from triage.labels import FLAGS
-from triage.model import ModelError, TriageModel
+from triage.classify.features import FeatureSpace
+from triage.classify.labels import FLAGS
+from triage.classify.registry import ModelError
+from triage.classify.sklearn import SklearnModel
 from triage.text.normalize import TextError
 
 TEXTS = ["大众朗逸变速箱顿挫", "4S店服务态度恶劣", "多次维修未解决", "新车加价提车", "发动机异响", "销售承诺不兑现"] * 8
@@ -44,7 +45,7 @@ def test_feature_space_round_trip():
 def test_save_load_round_trip_and_tamper(small_model, tmp_path):
     hashes = small_model.save(tmp_path)
     (tmp_path / "card.json").write_text(json.dumps({"artifacts": hashes}))
-    loaded = TriageModel.load(tmp_path)
+    loaded = SklearnModel.load(tmp_path)
     texts = ["东风日产天籁行驶中刹车失灵", "4S店态度恶劣不予解决", "我要找记者曝光"]
     before, after = small_model.predict(texts), loaded.predict(texts)
     assert [p.to_dict() for p in before] == [p.to_dict() for p in after]
@@ -53,13 +54,13 @@ def test_save_load_round_trip_and_tamper(small_model, tmp_path):
     data[len(data) // 2] ^= 0xFF
     (tmp_path / "model.npz").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="SHA-256"):
-        TriageModel.load(tmp_path)
+        SklearnModel.load(tmp_path)
 
 
 def test_load_without_card_is_refused(small_model, tmp_path):
     small_model.save(tmp_path)
     with pytest.raises(ModelError, match="card"):
-        TriageModel.load(tmp_path)
+        SklearnModel.load(tmp_path)
 
 
 def test_prediction_shape_and_major_rule(small_model):
@@ -93,7 +94,7 @@ def test_bad_rows_become_errors_and_others_still_predict(small_model):
 def test_fast_transform_equals_sklearn_tfidf():
     import scipy.sparse as sp
 
-    from triage.features import cue_matrix
+    from triage.classify.features import cue_matrix
     from triage.flags.cues import find_cues
 
     texts = TEXTS + ["行驶中刹车失灵，已经报警，修了三次", "多多多 多多 多", "一"]
@@ -115,7 +116,7 @@ def test_to_dict_is_the_whole_prediction(small_model):
 def test_decision_bias_moves_close_calls_to_the_small_class(small_model):
     texts = ["大众朗逸变速箱顿挫", "4S店态度差", "修了三次没修好"]
     config = {**small_model.config, "decision_bias": {"category": {"repair_quality": 50.0}}}
-    biased = TriageModel(small_model.space, small_model.heads, config)
+    biased = SklearnModel(small_model.space, small_model.heads, config)
     preds = biased.predict(texts)
     assert {p.category for p in preds} == {"repair_quality"}
     plain = small_model.predict(texts)
@@ -129,6 +130,6 @@ def test_decision_bias_leaves_long_texts_alone(small_model):
     long_text = "客户：我的车发动机一直异响，去了店里检查说是正常现象，" * 4
     config = {**small_model.config, "decision_bias": {"category": {"repair_quality": 50.0}},
               "decision_bias_max_chars": 60}
-    biased = TriageModel(small_model.space, small_model.heads, config)
+    biased = SklearnModel(small_model.space, small_model.heads, config)
     assert biased.predict([long_text])[0].category == small_model.predict([long_text])[0].category
     assert biased.predict(["发动机异响"])[0].category == "repair_quality"

@@ -7,10 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from triage.policy.calendar import TZ
+from triage.policy.calendar import TZ, deadline, work_calendar
 from triage.policy.loader import load_policy
 from triage.policy.model import Duration
-from triage.policy.routing import Classification, Context, RoutingError, deadline, route, work_calendar
+from triage.policy.routing import Classification, Context, RoutingError, route
 
 POLICY = load_policy()
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-import models
-from triage.labels import FLAGS, HEADS, MAJOR_FLAGS
+from triage.classify import registry
+from triage.classify.labels import FLAGS, HEADS, MAJOR_FLAGS
 
 
 @pytest.fixture(scope="module")
 def shipped():
-    return models.load()
+    return registry.load()
 
 
 def test_card_documents_data_metrics_and_versions():
-    card = models.card()
+    card = registry.card()
     assert card["artifacts"]["model.npz"] and card["artifacts"]["model.json"]
     paths = [s["path"] for s in card["data"]["sources"]]
     assert any(p.endswith("complaints_12365auto_2020.csv") for p in paths)

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from triage.case.flows import run_sla_pass
 from triage.case.models import Case
 from triage.case.service import IntakeRequest, act, intake, review, suggest
+from triage.case.worker import run_sla_pass
 from triage.db import init_db
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
@@ -23,9 +23,9 @@ T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
 
 def dispatched_case(engine, small_model, corrections=None, text="发动机异响，希望尽快处理"):
     with Session(engine) as s:
-        case, _ = intake(s, IntakeRequest("phone", text, T0), POLICY, "care")
-        suggest(s, case, small_model, POLICY, T0)
-        review(s, case.id, "care", POLICY, T0 + timedelta(minutes=10),
+        case, _ = intake(db_session=s, request=IntakeRequest("phone", text, T0), policy=POLICY, actor="care")
+        suggest(db_session=s, case=case, model=small_model, policy=POLICY, now=T0)
+        review(db_session=s, case_id=case.id, reviewer="care", policy=POLICY, now=T0 + timedelta(minutes=10),
                corrections={"business_line": "after_sales", "category": "product_quality", "severity": "grumble",
                             "flags": [], **(corrections or {})})
         s.commit()
@@ -41,10 +41,11 @@ def test_first_contact_breach_escalates_once_with_a_notification(engine, small_m
     case_id = dispatched_case(engine, small_model)
     with Session(engine) as s:
         assert s.get(Case, case_id).responsible_role == "service_manager"
-        assert not [d for d in run_sla_pass(s, POLICY, T0 + timedelta(hours=1)) if d["did"] != "warning"]
+        did = run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(hours=1))
+        assert not [d for d in did if d["did"] != "warning"]
         s.commit()
     with Session(engine) as s:
-        did = run_sla_pass(s, POLICY, T0 + timedelta(hours=3))
+        did = run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(hours=3))
         s.commit()
     assert {"case": "2026-11-000001", "clock": "first_contact", "did": "escalate"} in did
     escalations = kinds(engine, case_id, "escalated")
@@ -52,7 +53,7 @@ def test_first_contact_breach_escalates_once_with_a_notification(engine, small_m
     assert any(n["clock"] == "first_contact" for n in kinds(engine, case_id, "notification"))
     with Session(engine) as s:
         assert s.get(Case, case_id).responsible_role == "service_director"
-        run_sla_pass(s, POLICY, T0 + timedelta(hours=4))  # a second pass, or a second worker
+        run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(hours=4))  # a second pass, or a second worker
         s.commit()
     assert len(kinds(engine, case_id, "escalated")) == 1
 
@@ -60,10 +61,10 @@ def test_first_contact_breach_escalates_once_with_a_notification(engine, small_m
 def test_contact_in_time_stops_the_clock(engine, small_model):
     case_id = dispatched_case(engine, small_model)
     with Session(engine) as s:
-        act(s, case_id, "contact", "handler", T0 + timedelta(minutes=50))
+        act(db_session=s, case_id=case_id, action="contact", actor="handler", now=T0 + timedelta(minutes=50))
         s.commit()
     with Session(engine) as s:
-        did = run_sla_pass(s, POLICY, T0 + timedelta(hours=5))
+        did = run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(hours=5))
         s.commit()
     assert not [d for d in did if d["clock"] == "first_contact"]
 
@@ -71,7 +72,7 @@ def test_contact_in_time_stops_the_clock(engine, small_model):
 def test_a_worker_that_was_down_catches_up_each_breach_once(engine, small_model):
     case_id = dispatched_case(engine, small_model)
     with Session(engine) as s:
-        run_sla_pass(s, POLICY, T0 + timedelta(days=5))
+        run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(days=5))
         s.commit()
     breaches = {d["clock"]: d for d in kinds(engine, case_id, "sla_breach")}
     assert {"first_contact", "close_ordinary", "handler_form"} <= set(breaches)
@@ -85,15 +86,15 @@ def test_a_worker_that_was_down_catches_up_each_breach_once(engine, small_model)
 def test_repair_quality_closes_itself_after_3_months_without_callback(engine, small_model):  # 002-A §10
     case_id = dispatched_case(engine, small_model, {"category": "repair_quality"})
     with Session(engine) as s:
-        act(s, case_id, "contact", "handler", T0 + timedelta(minutes=30))
-        act(s, case_id, "resolve", "handler", T0 + timedelta(hours=5))
+        act(db_session=s, case_id=case_id, action="contact", actor="handler", now=T0 + timedelta(minutes=30))
+        act(db_session=s, case_id=case_id, action="resolve", actor="handler", now=T0 + timedelta(hours=5))
         s.commit()
     with Session(engine) as s:
-        run_sla_pass(s, POLICY, T0 + timedelta(days=60))
+        run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(days=60))
         s.commit()
         assert s.get(Case, case_id).state == "resolved"
     with Session(engine) as s:
-        run_sla_pass(s, POLICY, T0 + timedelta(days=95))
+        run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(days=95))
         s.commit()
         assert s.get(Case, case_id).state == "closed"
     assert kinds(engine, case_id, "auto_closed")[0]["source"] == "002-A §10"
@@ -114,10 +115,11 @@ def test_several_workers_never_double_escalate(small_model):
     with Session(engine) as s:
         for i in range(8):
             req = IntakeRequest("phone", f"第{i}辆车发动机异响", T0, external_id=f"W-{i}")
-            case, _ = intake(s, req, POLICY, "care")
-            suggest(s, case, small_model, POLICY, T0)
-            review(s, case.id, "care", POLICY, T0, corrections={"category": "product_quality", "severity": "grumble",
-                                                                "business_line": "after_sales", "flags": []})
+            case, _ = intake(db_session=s, request=req, policy=POLICY, actor="care")
+            suggest(db_session=s, case=case, model=small_model, policy=POLICY, now=T0)
+            review(db_session=s, case_id=case.id, reviewer="care", policy=POLICY, now=T0,
+                   corrections={"category": "product_quality", "severity": "grumble", "business_line": "after_sales",
+                                "flags": []})
             ids.append(case.id)
         s.commit()
     start = threading.Barrier(4)
@@ -126,7 +128,7 @@ def test_several_workers_never_double_escalate(small_model):
         start.wait()
         for _ in range(3):
             with Session(engine) as s:
-                run_sla_pass(s, POLICY, T0 + timedelta(hours=3), batch=3)
+                run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(hours=3), batch=3)
                 s.commit()
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
@@ -149,19 +151,19 @@ def test_report_counts_compliance_repeats_and_focus_vehicles(engine, small_model
     with Session(engine) as s:
         req = IntakeRequest("phone", "同一辆车发动机又异响", T0 + timedelta(days=2), vin="LSVAB2180E2123456",
                             in_warranty=True)
-        case, _ = intake(s, req, POLICY, "care")
+        case, _ = intake(db_session=s, request=req, policy=POLICY, actor="care")
         s.get(Case, first).vin = "LSVAB2180E2123456"
-        suggest(s, case, small_model, POLICY, T0 + timedelta(days=2))
-        review(s, case.id, "care", POLICY, T0 + timedelta(days=2),
+        suggest(db_session=s, case=case, model=small_model, policy=POLICY, now=T0 + timedelta(days=2))
+        review(db_session=s, case_id=case.id, reviewer="care", policy=POLICY, now=T0 + timedelta(days=2),
                corrections={"business_line": "after_sales", "category": "product_quality", "severity": "grumble",
                             "flags": []})
-        act(s, first, "contact", "handler", T0 + timedelta(minutes=30))
+        act(db_session=s, case_id=first, action="contact", actor="handler", now=T0 + timedelta(minutes=30))
         s.commit()
     with Session(engine) as s:
-        run_sla_pass(s, POLICY, T0 + timedelta(days=2, hours=5))
+        run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(days=2, hours=5))
         s.commit()
         start, end, label = period_bounds(month="2026-11")
-        rep = report(s, start, end, label)
+        rep = report(db_session=s, start=start, end=end, label=label)
     assert rep["cases"] == 2 and rep["counts"]["category"] == {"product_quality": 2}
     fc = rep["sla_compliance"]["first_contact"]
     assert (fc["cases"], fc["breached"], fc["compliance"]) == (2, 1, 0.5)

@@ -20,12 +20,12 @@ else:
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
 
-import models
 from training.transformer.config import tiny
 from training.transformer.train import fit_transformer
-from triage.labels import FLAGS, HEADS, LABELS
-from triage.model import ModelError
-from triage.transformer.model import TransformerModel
+from triage.classify import registry as model_registry
+from triage.classify.labels import FLAGS, HEADS, LABELS
+from triage.classify.registry import ModelError
+from triage.classify.transformer.backend import TransformerModel
 
 from .conftest import small_examples
 
@@ -122,8 +122,8 @@ def registry(tiny_model, small_model, tmp_path, monkeypatch):
 
 
 def test_registry_loads_either_backend(registry):
-    assert type(models.load("sk")).__name__ == "TriageModel"
-    assert type(models.load("tf")).__name__ == "TransformerModel"
+    assert type(model_registry.load("sk")).__name__ == "SklearnModel"
+    assert type(model_registry.load("tf")).__name__ == "TransformerModel"
 
 
 def test_ensemble_averages_the_members(registry):
@@ -132,8 +132,8 @@ def test_ensemble_averages_the_members(registry):
     folder = build_ensemble(["sk", "tf"], [0.5, 0.5], registry, log=lambda m: None)
     card = json.loads((folder / "card.json").read_text())
     assert card["backend"] == "ensemble" and card["evaluation"]["real_test"]["rows"] == 600
-    ens = models.load(folder.name)
-    a, b, c = (m.predict(TEXTS) for m in (models.load("sk"), models.load("tf"), ens))
+    ens = model_registry.load(folder.name)
+    a, b, c = (m.predict(TEXTS) for m in (model_registry.load("sk"), model_registry.load("tf"), ens))
     for p, q, r in zip(a, b, c):
         for f in FLAGS:
             mean = (p.confidence["flags"][f] + q.confidence["flags"][f]) / 2
@@ -147,15 +147,15 @@ def test_ensemble_averages_the_members(registry):
     member_card = registry / "tf" / "card.json"
     member_card.write_text(member_card.read_text().replace('"backend"', '"note": "retrained", "backend"'))
     with pytest.raises(ModelError, match="member tf"):
-        models.load(folder.name)
+        model_registry.load(folder.name)
 
 
 def test_loading_a_transformer_without_torch_says_how_to_install(registry, monkeypatch):
-    models._load.cache_clear()
+    model_registry.clear_cache()
     monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
     with pytest.raises(ModelError, match=r"pip install -e '\.\[transformer\]'"):
-        models.load("tf")
-    models._load.cache_clear()
+        model_registry.load("tf")
+    model_registry.clear_cache()
 
 
 def test_fine_tune_from_a_local_checkpoint(tmp_path):
@@ -235,21 +235,21 @@ def test_the_service_serves_an_ensemble(registry, tmp_path):
     from sqlalchemy.orm import Session
 
     from api.main import create_app
-    from triage.case.access import create_token
+    from triage.auth.tokens import create as create_token
+    from triage.classify.ensemble import EnsembleModel
     from triage.db import init_db, make_engine
-    from triage.ensemble import EnsembleModel
 
     members = [{"name": n, "weight": 1.0, "card_sha256": hashlib.sha256((registry / n / "card.json").read_bytes())
                 .hexdigest()} for n in ("sk", "tf")]
-    ens = EnsembleModel([models.load("sk"), models.load("tf")], [1.0, 1.0],
+    ens = EnsembleModel([model_registry.load("sk"), model_registry.load("tf")], [1.0, 1.0],
                         {"version": "ens", "backend": "ensemble", "members": members})
     _save(ens, registry / "ens", backend="ensemble")
     engine = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
     init_db(engine)
     with Session(engine) as s:
-        token = create_token(s, "h", "handler", datetime.now(UTC))
+        token = create_token(db_session=s, name="h", role="handler", now=datetime.now(UTC))
         s.commit()
-    with TestClient(create_app(engine, lambda: models.load("ens"))) as c:
+    with TestClient(create_app(engine, lambda: model_registry.load("ens"))) as c:
         headers = {"Authorization": f"Bearer {token}"}
         r = c.post("/v1/triage", json={"text": "行驶中刹车失灵", "channel": "phone",
                                         "received_at": "2026-11-23T10:00:00+08:00"}, headers=headers)
@@ -261,10 +261,11 @@ def test_the_service_serves_an_ensemble(registry, tmp_path):
 
 def test_shipped_transformer_and_ensemble_load_and_predict(monkeypatch):
     monkeypatch.delenv("TRIAGE_MODELS_DIR", raising=False)
-    shipped = [n for n in models.list_models() if models.card(n).get("backend") in ("transformer", "ensemble")]
+    shipped = [n for n in model_registry.list_models()
+               if model_registry.card(n).get("backend") in ("transformer", "ensemble")]
     assert shipped, "the registry ships a transformer and an ensemble"
     for name in shipped:
-        card = models.card(name)
+        card = model_registry.card(name)
         assert card["evaluation"]["real_test"]["rows"] == 600
-        p = models.load(name).predict(["行驶中刹车失灵，差点出事故"])[0]
+        p = model_registry.load(name).predict(["行驶中刹车失灵，差点出事故"])[0]
         assert p.model == name and p.severity in LABELS["severity"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.codes import REPEAT_CODES, labels_from_codes
-from triage.labels import FLAGS, HEADS, parse_gold, parse_gold_flags
+from triage.classify.labels import FLAGS, HEADS, parse_gold, parse_gold_flags
 
 DATA = Path(__file__).parent / "data"
 REAL_CSV = DATA / "real" / "complaints_12365auto_2020.csv"

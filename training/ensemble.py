@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import models
 from training import dataset
-from training.train import _versions, card_markdown, score
-from triage.ensemble import EnsembleModel
-from triage.model import CARD
+from training.train import _versions, score
+from triage.classify.ensemble import EnsembleModel
+from triage.classify.registry import CARD, load_from, registry_dir, set_current, write_card
 
 POSTPROCESSING = ("low_confidence", "flag_thresholds", "decision_bias", "decision_bias_max_chars")
 
@@ -25,9 +24,9 @@ def build_ensemble(members: Sequence[str], weights: Sequence[float] | None = Non
     """Write an ensemble of registry `members` (equal weights by default). Its post-processing
     settings are the first member's."""
     started = time.perf_counter()
-    root = registry or models.registry_dir()
+    root = registry or registry_dir()
     weights = list(weights or [1.0] * len(members))
-    loaded = [_load(root, m) for m in members]
+    loaded = [load_from(root, m) for m in members]
     version = "ensemble-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     config = {"version": version, "backend": "ensemble",
               "members": [{"name": m, "weight": w, "card_sha256": hashlib.sha256((root / m / CARD).read_bytes())
@@ -64,16 +63,9 @@ def build_ensemble(members: Sequence[str], weights: Sequence[float] | None = Non
         "libraries": {k: v for c in member_cards for k, v in c.get("libraries", _versions()).items()},
         "evaluation": evaluation,
     }
-    (folder / CARD).write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
-    (folder / "card.md").write_text(card_markdown(card), encoding="utf-8")
+    write_card(folder, card)
     if make_current:
-        (root / models.CURRENT).write_text(version + "\n")
+        set_current(version, root)
     log(f"wrote {folder} in {time.perf_counter() - started:.1f}s")
     return folder
 
-
-def _load(root: Path, name: str):
-    folder = root / name
-    if not (folder / CARD).exists():
-        raise models.RegistryError(f"no model {name!r} in {root}")
-    return models._load(str(folder), models._stamp(folder))

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from training import dataset
 from training.train import TrainConfig, fit, score
-from triage.labels import FLAGS
+from triage.classify.labels import FLAGS
 
 
 def _cfg(share: float, cw: str | None, **kw) -> TrainConfig:
@@ -46,7 +46,7 @@ def month_cv(cfg: TrainConfig) -> None:
     decision biases and flag thresholds; the defaults of TrainConfig were read off it."""
     import numpy as np
 
-    from triage.evaluate import Scorer
+    from triage.classify.evaluate import Scorer
     from triage.text.normalize import normalize
 
     examples = [e for e in dataset.build() if e.split == "train"]

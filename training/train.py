@@ -2,12 +2,11 @@
 
 Each head is a logistic regression over the shared feature space, wrapped in
 CalibratedClassifierCV (sigmoid, cross-validated, one final estimator) so that its
-probabilities can be read as confidences, then exported as plain arrays (triage.model).
+probabilities can be read as confidences, then exported as plain arrays (triage.classify.sklearn).
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from collections import Counter
@@ -23,13 +22,13 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-import models
 from training import dataset
 from training.dataset import Example
-from triage.evaluate import Scorer
-from triage.features import FeatureSpace
-from triage.labels import FLAGS, HEADS
-from triage.model import CARD, LinearHead, TriageModel
+from triage.classify.evaluate import Scorer
+from triage.classify.features import FeatureSpace
+from triage.classify.labels import FLAGS, HEADS
+from triage.classify.registry import registry_dir, set_current, write_card
+from triage.classify.sklearn import LinearHead, SklearnModel
 from triage.text.normalize import normalize
 
 
@@ -109,7 +108,7 @@ def _expand(examples: Sequence[Example], head: str, rare_share: float = 1.0
 
 
 def fit(examples: Sequence[Example], cfg: TrainConfig, version: str,
-        flags: Sequence[str] = tuple(FLAGS)) -> tuple[TriageModel, dict[str, Any]]:
+        flags: Sequence[str] = tuple(FLAGS)) -> tuple[SklearnModel, dict[str, Any]]:
     texts = [normalize(e.text).text for e in examples]
     space = FeatureSpace(cfg.min_df, cfg.max_word_features, cfg.max_char_features).fit(texts)
     X = space.transform(texts)
@@ -132,10 +131,10 @@ def fit(examples: Sequence[Example], cfg: TrainConfig, version: str,
               "flag_thresholds": cfg.flag_thresholds, "decision_bias": cfg.decision_bias,
               "decision_bias_max_chars": cfg.decision_bias_max_chars,
               "features": len(space.names_)}
-    return TriageModel(space, heads, config), counts
+    return SklearnModel(space, heads, config), counts
 
 
-def score(model: TriageModel, examples: Iterable[Example]) -> dict[str, Any]:
+def score(model: SklearnModel, examples: Iterable[Example]) -> dict[str, Any]:
     """The labels-doc figures on `examples`, plus the calibration error of each head's
     confidence (ECE over 10 bins: how far "p=0.8" is from being right 80 % of the time)."""
     examples = list(examples)
@@ -209,7 +208,8 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
                                         "(transcripts, letters, summaries), held out by id hash; NOT real data",
                          **score(model, written_test)},
     }
-    folder = (registry or models.registry_dir()) / version
+    root = registry or registry_dir()
+    folder = root / version
     artifacts = model.save(folder)
     card = {
         "version": version, "backend": "sklearn", "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -231,39 +231,8 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
         "libraries": _versions(),
         "evaluation": evaluation,
     }
-    (folder / CARD).write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
-    (folder / "card.md").write_text(card_markdown(card), encoding="utf-8")
+    write_card(folder, card)
     if make_current:
-        models.set_current(version) if registry is None else (folder.parent / models.CURRENT).write_text(version + "\n")
+        set_current(version, root)
     log(f"wrote {folder} in {time.perf_counter() - started:.1f}s")
     return folder
-
-
-def card_markdown(card: dict[str, Any]) -> str:
-    from triage.evaluate import format_report
-
-    ev = card["evaluation"]
-    parts = [f"# Model card: {card['version']}", "", card["model"], "",
-             f"Trained {card['created']} in {card['training_seconds']} s on "
-             f"{json.dumps(card['data']['examples'])}; feedback corrections used: {card['data']['feedback_used']}.", ""]
-    if "timings" in card:  # the transformer: its two phases and its size
-        t = card["timings"]
-        parts += [f"Pre-training: {json.dumps(t['pretrain'])}; fine-tuning: {t['finetune']['steps']} steps in "
-                  f"{t['finetune']['seconds']} s; {card['parameters']:,} parameters, "
-                  f"{card['size_bytes'] / 1e6:.1f} MB on disk.", ""]
-    if "members" in card:
-        parts += ["Members: " + ", ".join(f"`{m['name']}` (weight {m['weight']:g})" for m in card["members"]), ""]
-    parts += ["## Held-out real complaints", "", ev["real_test"]["description"], "", "```",
-              format_report(ev["real_test"]), "```"]
-    if "safety_only" in ev["real_test"]:
-        parts += ["", f"safety only: {json.dumps(ev['real_test']['safety_only'])}"]
-    parts += ["", f"calibration error (ECE, 10 bins): {json.dumps(ev['real_test']['calibration_ece'])}"]
-    parts += ["", "## Held-out written examples (not real data)", "", ev["written_test"]["description"], "", "```",
-              format_report(ev["written_test"]), "```", "", "## How each head was labelled", ""]
-    parts += [f"- {k}: {v}" for k, v in card["data"]["how_each_head_was_labelled"].items()]
-    parts += ["", "## Training label counts", "", "```", json.dumps(card["data"]["train_label_counts"],
-                                                                    ensure_ascii=False, indent=1), "```",
-              "", "## Sources", ""]
-    parts += [f"- `{s['path']}` sha256 `{s['sha256'][:16]}…`" for s in card["data"]["sources"]]
-    parts += ["", "## Libraries", "", ", ".join(f"{k} {v}" for k, v in card["libraries"].items()), ""]
-    return "\n".join(parts)

@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from triage.labels import HEADS, LabelError, parse_gold, parse_gold_flags
-from triage.prediction import Prediction, RowError
-from triage.tagging import predict_stream
+from triage.classify.labels import HEADS, LabelError, parse_gold, parse_gold_flags
+from triage.classify.prediction import Prediction, RowError
+from triage.classify.tagging import predict_stream
 
 
 def _model(name: str | None):
-    import models
+    from triage.classify import registry
 
-    return models.load(name)
+    return registry.load(name)
 
 
 def _dump(obj: dict[str, Any]) -> str:
@@ -43,7 +43,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def format_prediction(p: Prediction) -> str:
-    from triage.labels import FLAGS, LABELS
+    from triage.classify.labels import FLAGS, LABELS
 
     low = set(p.low_confidence)
     lines = []
@@ -123,7 +123,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 # ---- evaluate ------------------------------------------------------------------------------
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from triage.evaluate import Scorer, format_report
+    from triage.classify.evaluate import Scorer, format_report
     from triage.io import InputError
 
     model = _model(args.model)
@@ -163,9 +163,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     registry = Path(args.registry) if args.registry else None
     if args.backend == "ensemble":
-        import models
         from training.ensemble import build_ensemble
-        from triage.model import ModelError
+        from triage.classify.registry import ModelError, RegistryError
 
         if not args.members or len(args.members) < 2:
             print("triage train: --backend ensemble needs --members A B [...]", file=sys.stderr)
@@ -175,7 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 2
         try:
             print(build_ensemble(args.members, args.weights, registry, make_current=args.current, log=log))
-        except (models.RegistryError, ModelError, RuntimeError) as exc:  # RuntimeError: torch missing
+        except (RegistryError, ModelError, RuntimeError) as exc:  # RuntimeError: torch missing
             print(f"triage train: {exc}", file=sys.stderr)
             return 2
         return 0
@@ -192,7 +191,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 feedback.append(labelled_record({"id": row.id, "text": row.text, **row.fields}, "feedback", "train"))
             sources.append(Path(path))
     if args.backend == "transformer":
-        from triage.transformer import require_torch
+        from triage.classify.transformer import require_torch
 
         try:
             require_torch()
@@ -340,14 +339,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    import models
     from api.main import create_app
+    from triage.classify import registry
     from triage.db import init_db, make_engine
 
     name = args.model
     try:
-        models.load(name)  # fail now, not on the first request (e.g. a transformer without torch)
-    except (models.RegistryError, RuntimeError) as exc:
+        registry.load(name)  # fail now, not on the first request (e.g. a transformer without torch)
+    except (registry.RegistryError, RuntimeError) as exc:
         print(f"triage serve: {exc}", file=sys.stderr)
         return 2
     engine = make_engine(args.db)
@@ -356,7 +355,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     worker = threading.Thread(target=sla_loop, args=(args.db, args.interval, False, stop), daemon=True)
     worker.start()
     try:
-        uvicorn.run(create_app(engine, lambda: models.load(name)), host=args.host, port=args.port)
+        uvicorn.run(create_app(engine, lambda: registry.load(name)), host=args.host, port=args.port)
     finally:
         stop.set()
     return 0

@@ -1,19 +1,55 @@
 """The database: SQLite file by default (the embedded set-up), PostgreSQL in production,
-chosen by TRIAGE_DB_URL."""
+chosen by TRIAGE_DB_URL. The declarative base and the column types every domain's tables
+share live here; each domain declares its own tables in its `models.py`."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session
 
 DEFAULT_URL = "sqlite:///triage.db"
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """Timezone-aware on the way in and out, on every backend: SQLite keeps no zone, so
+    instants are stored in UTC and come back as UTC-aware datetimes."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: every instant must carry a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
+
+
+def all_tables() -> MetaData:
+    """Every table of the service (for migrations and tests): each domain's tables join the
+    metadata when its models module is imported."""
+    from triage.auth import models as _auth  # noqa: F401
+    from triage.bulk import models as _bulk  # noqa: F401
+    from triage.case import models as _case  # noqa: F401
+
+    return Base.metadata
 
 
 def database_url() -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from triage.prediction import RowError
+from triage.classify.prediction import RowError
 
 MAX_FIELD = 4 * 1024 * 1024
 """csv refuses fields over this size; longer texts are reported by the text check anyway."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from triage.labels import FLAGS, LABELS
+from triage.classify.labels import FLAGS, LABELS
 from triage.policy.calendar import TZ
 
 HEAD_NAMES = {"business_line": "业务线", "category": "类别", "severity": "严重度", "flags": "标记",

@@ -24,18 +24,18 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
+from triage.case.access import SEES_PERSONAL_DATA, User, case_view, may_act, may_see
 
 from api.web import charts, present
 from triage.auth import service as auth
 from triage.bulk import service as bulk
 from triage.bulk.models import BulkJob
 from triage.case import flows, forms, reports, service
-from triage.case.access import SEES_PERSONAL_DATA, User, case_view, may_act, may_see
 from triage.case.models import STATES, Case, CaseEvent
+from triage.classify.labels import FLAGS, HEADS, LABELS
 from triage.db import unit_of_work
-from triage.labels import FLAGS, HEADS, LABELS
+from triage.policy.calendar import work_calendar
 from triage.policy.model import Policy
-from triage.policy.routing import work_calendar
 from triage.text.mask import mask_pii
 
 HERE = Path(__file__).parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from triage.labels import FLAGS
+from triage.classify.labels import FLAGS
 
 
 @dataclass

@@ -26,12 +26,12 @@ from training.transformer.config import TransformerConfig
 from training.transformer.finetune import HEAD_CLASSES, finetune, fit_flag_scaling, fit_temperatures
 from training.transformer.pretrain import pretrain
 from training.transformer.train import _is_dev
-from triage.labels import HEADS
+from triage.classify.labels import HEADS
+from triage.classify.transformer.backend import TransformerModel, _width
+from triage.classify.transformer.chars import CharTokenizer
+from triage.classify.transformer.encoding import TextEncoder
+from triage.classify.transformer.network import MultiHeadClassifier
 from triage.text.normalize import normalize
-from triage.transformer.chars import CharTokenizer
-from triage.transformer.encoding import TextEncoder
-from triage.transformer.model import TransformerModel, _width
-from triage.transformer.network import MultiHeadClassifier
 
 
 def main() -> None:

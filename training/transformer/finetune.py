@@ -24,9 +24,9 @@ from training.dataset import Example
 from training.transformer.batches import length_batches
 from training.transformer.config import TransformerConfig
 from training.transformer.steps import Steps
-from triage.labels import FLAGS, HEADS, LABELS
-from triage.transformer.encoding import TextEncoder
-from triage.transformer.network import MultiHeadClassifier
+from triage.classify.labels import FLAGS, HEADS, LABELS
+from triage.classify.transformer.encoding import TextEncoder
+from triage.classify.transformer.network import MultiHeadClassifier
 
 HEAD_CLASSES: dict[str, list[str]] = {**{h: sorted(LABELS[h]) for h in HEADS},
                                       **{f"flags.{f}": ["0", "1"] for f in FLAGS}}

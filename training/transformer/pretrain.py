@@ -12,8 +12,8 @@ from transformers import BertConfig, BertForMaskedLM, BertModel
 from training.transformer.batches import length_batches
 from training.transformer.config import TransformerConfig
 from training.transformer.steps import Steps
-from triage.transformer.chars import PAD
-from triage.transformer.encoding import TextEncoder
+from triage.classify.transformer.chars import PAD
+from triage.classify.transformer.encoding import TextEncoder
 
 
 def bert_config(cfg: TransformerConfig, vocab_size: int) -> BertConfig:

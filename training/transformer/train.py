@@ -6,7 +6,6 @@ the scikit-learn model, and written to the registry with the same card."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import time
@@ -20,20 +19,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 
-import models
 from training import dataset
 from training.dataset import Example
-from training.train import _versions, card_markdown, score
+from training.train import _versions, score
 from training.transformer.config import TransformerConfig
 from training.transformer.finetune import HEAD_CLASSES, finetune, fit_flag_scaling, fit_temperatures
 from training.transformer.pretrain import pretrain
-from triage.labels import FLAGS, HEADS
-from triage.model import CARD
+from triage.classify.labels import FLAGS, HEADS
+from triage.classify.registry import registry_dir, set_current, write_card
+from triage.classify.transformer.backend import TransformerModel, _width
+from triage.classify.transformer.chars import CharTokenizer
+from triage.classify.transformer.encoding import TextEncoder
+from triage.classify.transformer.network import MultiHeadClassifier
 from triage.text.normalize import normalize
-from triage.transformer.chars import CharTokenizer
-from triage.transformer.encoding import TextEncoder
-from triage.transformer.model import TransformerModel, _width
-from triage.transformer.network import MultiHeadClassifier
 
 
 def _is_dev(example_id: str, percent: int) -> bool:
@@ -126,7 +124,8 @@ def train_transformer(cfg: TransformerConfig | None = None, base_model: Path | N
                                         "(transcripts, letters, summaries), held out by id hash; NOT real data",
                          **score(model, written_test)},
     }
-    folder = (registry or models.registry_dir()) / version
+    root = registry or registry_dir()
+    folder = root / version
     artifacts = model.save(folder)
     size = sum((folder / name).stat().st_size for name in artifacts)
     enc = model.network.encoder.config
@@ -158,10 +157,9 @@ def train_transformer(cfg: TransformerConfig | None = None, base_model: Path | N
                       "platform": platform.machine()},
         "evaluation": evaluation,
     }
-    (folder / CARD).write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
-    (folder / "card.md").write_text(card_markdown(card), encoding="utf-8")
+    write_card(folder, card)
     if make_current:
-        (folder.parent / models.CURRENT).write_text(version + "\n")
+        set_current(version, root)
     log(f"wrote {folder} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f}s")
     return folder
 

@@ -1,4 +1,5 @@
-"""Tables of the sign-in domain. Passwords and session tokens are stored only as hashes."""
+"""Tables of who may use the service: console accounts and their browser sessions, and API
+tokens. Passwords and tokens are stored only as hashes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from triage.case.models import AwareDateTime, Base
+from triage.db import AwareDateTime, Base
 
 
 class Account(Base):
@@ -38,3 +39,15 @@ class WebSession(Base):
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(AwareDateTime())
     expires_at: Mapped[datetime] = mapped_column(AwareDateTime())
+
+
+class ApiToken(Base):
+    """An API token with a role; only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime())

@@ -1,8 +1,8 @@
-"""Accounts and sessions: plain functions taking a database session; the caller commits."""
+"""Console accounts and their browser sessions: plain functions taking a database session
+(keyword-only); the caller commits."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from triage.auth.models import Account, WebSession
 from triage.auth.passwords import check_password, hash_password
-from triage.case.access import ROLES, User
+from triage.auth.permissions import ROLES, User
+from triage.auth.tokens import digest
 
 SESSION_HOURS = 12
 """A working day: a console left signed in overnight has to sign in again."""
@@ -27,7 +28,7 @@ class AuthError(ValueError):
     """A sign-in or account change that is refused; the message is safe to show."""
 
 
-def create_account(session: Session, username: str, display_name: str, role: str, password: str,
+def create_account(*, db_session: Session, username: str, display_name: str, role: str, password: str,
                    now: datetime) -> Account:
     if not _USERNAME.match(username):
         raise AuthError("用户名须为 2-60 位字母、数字、点、下划线或连字符 (username: 2-60 of A-Z a-z 0-9 . _ -)")
@@ -40,10 +41,10 @@ def create_account(session: Session, username: str, display_name: str, role: str
         raise AuthError("display name: at most 100 characters")
     account = Account(username=username, display_name=display_name, role=role,
                       password_hash=hash_password(password), active=True, failed_logins=0, created_at=now)
-    savepoint = session.begin_nested()
+    savepoint = db_session.begin_nested()
     try:
-        session.add(account)
-        session.flush()
+        db_session.add(account)
+        db_session.flush()
         savepoint.commit()
     except IntegrityError:
         savepoint.rollback()
@@ -51,10 +52,10 @@ def create_account(session: Session, username: str, display_name: str, role: str
     return account
 
 
-def authenticate(session: Session, username: str, password: str, now: datetime) -> Account:
+def authenticate(*, db_session: Session, username: str, password: str, now: datetime) -> Account:
     """The account, if the password is right; repeated failures lock it for a while. The
     message does not say whether the name exists."""
-    account = session.scalar(select(Account).where(Account.username == username))
+    account = db_session.scalar(select(Account).where(Account.username == username))
     refused = AuthError("用户名或密码错误 (wrong name or password)")
     if account is None or not account.active:
         check_password(password, _DUMMY_HASH)  # same cost, so timing does not reveal names
@@ -65,48 +66,44 @@ def authenticate(session: Session, username: str, password: str, now: datetime) 
         account.failed_logins += 1
         if account.failed_logins >= MAX_FAILURES:
             account.locked_until, account.failed_logins = now + timedelta(minutes=LOCK_MINUTES), 0
-        session.flush()
+        db_session.flush()
         raise refused
     account.failed_logins, account.locked_until = 0, None
     return account
 
 
-def start_session(session: Session, account: Account, now: datetime) -> tuple[str, str]:
+def start_session(*, db_session: Session, account: Account, now: datetime) -> tuple[str, str]:
     """(cookie token, form token) of a new browser session."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    session.execute(delete(WebSession).where(WebSession.expires_at < now))
-    session.add(WebSession(token_sha256=_digest(token), username=account.username, csrf=csrf, created_at=now,
+    db_session.execute(delete(WebSession).where(WebSession.expires_at < now))
+    db_session.add(WebSession(token_sha256=digest(token), username=account.username, csrf=csrf, created_at=now,
                            expires_at=now + timedelta(hours=SESSION_HOURS)))
-    session.flush()
+    db_session.flush()
     return token, csrf
 
 
-def session_user(session: Session, token: str, now: datetime) -> tuple[User, str, str] | None:
+def session_user(*, db_session: Session, token: str, now: datetime) -> tuple[User, str, str] | None:
     """(user, display name, form token) of a live session, or None."""
-    row = session.scalar(select(WebSession).where(WebSession.token_sha256 == _digest(token)))
+    row = db_session.scalar(select(WebSession).where(WebSession.token_sha256 == digest(token)))
     if row is None or row.expires_at <= now:
         return None
-    account = session.scalar(select(Account).where(Account.username == row.username))
+    account = db_session.scalar(select(Account).where(Account.username == row.username))
     if account is None or not account.active:
         return None
     return User(account.username, account.role), account.display_name, row.csrf
 
 
-def end_session(session: Session, token: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.token_sha256 == _digest(token)))
+def end_session(*, db_session: Session, token: str) -> None:
+    db_session.execute(delete(WebSession).where(WebSession.token_sha256 == digest(token)))
 
 
-def accounts_with_role(session: Session, role: str) -> list[Account]:
-    return list(session.scalars(select(Account).where(Account.role == role, Account.active)
+def accounts_with_role(*, db_session: Session, role: str) -> list[Account]:
+    return list(db_session.scalars(select(Account).where(Account.role == role, Account.active)
                                 .order_by(Account.username)))
 
 
-def display_names(session: Session) -> dict[str, str]:
-    return {a.username: a.display_name for a in session.scalars(select(Account))}
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def display_names(*, db_session: Session) -> dict[str, str]:
+    return {a.username: a.display_name for a in db_session.scalars(select(Account))}
 
 
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))

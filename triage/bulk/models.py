@@ -7,9 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from triage.case.models import AwareDateTime, Base
-
-JOB_STATES = ("queued", "running", "done", "failed")
+from triage.db import AwareDateTime, Base
 
 
 class BulkJob(Base):
@@ -21,6 +19,7 @@ class BulkJob(Base):
     """The uploaded file's name, as the browser gave it (shown, never used as a path)."""
     format: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(10), default="queued")
+    """queued, running, done or failed."""
     total_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     read_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     rows: Mapped[int] = mapped_column(Integer, default=0)

@@ -19,13 +19,12 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from triage.bulk.models import BulkJob
+from triage.classify.labels import FLAGS, HEADS
+from triage.classify.prediction import RowError
+from triage.classify.tagging import predict_stream
 from triage.io import InputError, ReadProgress
-from triage.labels import FLAGS, HEADS
-from triage.prediction import RowError
-from triage.tagging import predict_stream
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-FORMATS = ("csv", "jsonl")
 _PROGRESS_EVERY = 0.3  # seconds between progress writes
 
 
@@ -54,13 +53,13 @@ def format_of(filename: str) -> str:
     raise BulkError(f"只支持 .csv 或 .jsonl 文件 (only .csv or .jsonl files): {filename[:100]!r}")
 
 
-def create_job(session: Session, owner: str, filename: str, chunks: Iterator[bytes], now: datetime) -> BulkJob:
+def create_job(*, db_session: Session, owner: str, filename: str, chunks: Iterator[bytes], now: datetime) -> BulkJob:
     """Store an upload and queue it; a file that is too big or empty is refused and nothing stays."""
     fmt = format_of(filename)
     job = BulkJob(owner=owner, filename=filename[:200], format=fmt, status="queued", total_bytes=0, read_bytes=0,
                   rows=0, errors=0, created_at=now)
-    session.add(job)
-    session.flush()
+    db_session.add(job)
+    db_session.flush()
     path = input_path(job.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     size = 0
@@ -77,7 +76,7 @@ def create_job(session: Session, owner: str, filename: str, chunks: Iterator[byt
         path.unlink(missing_ok=True)
         raise
     job.total_bytes = size
-    session.flush()
+    db_session.flush()
     return job
 
 
@@ -124,22 +123,22 @@ def _set(engine: Engine, job_id: int, **values: Any) -> None:
         s.commit()
 
 
-def fail_interrupted(session: Session, now: datetime) -> int:
+def fail_interrupted(*, db_session: Session, now: datetime) -> int:
     """Jobs left queued or running by a stopped server fail, so nobody waits on them forever."""
-    jobs = session.scalars(select(BulkJob).where(BulkJob.status.in_(("queued", "running")))).all()
+    jobs = db_session.scalars(select(BulkJob).where(BulkJob.status.in_(("queued", "running")))).all()
     for job in jobs:
         job.status, job.finished_at = "failed", now
         job.message = "服务重启，任务中断，请重新上传 (interrupted by a restart; upload the file again)"
         input_path(job.id).unlink(missing_ok=True)
-    session.flush()
+    db_session.flush()
     return len(jobs)
 
 
-def jobs_of(session: Session, owner: str | None, limit: int = 50) -> list[BulkJob]:
+def jobs_of(*, db_session: Session, owner: str | None, limit: int = 50) -> list[BulkJob]:
     query = select(BulkJob).order_by(BulkJob.id.desc()).limit(limit)
     if owner is not None:
         query = query.where(BulkJob.owner == owner)
-    return list(session.scalars(query))
+    return list(db_session.scalars(query))
 
 
 def progress_of(job: BulkJob) -> dict[str, Any]:

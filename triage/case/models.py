@@ -3,11 +3,13 @@ that it can be masked by role and every read of it logged."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from triage.db import AwareDateTime, Base
 
 STATES = ("received", "suggested", "confirmed", "in_progress", "resolved", "verified", "reopened", "closed")
 
@@ -22,30 +24,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "verified": ("closed",),
     "closed": (),
 }
-
-
-class AwareDateTime(TypeDecorator[datetime]):
-    """Timezone-aware on the way in and out, on every backend: SQLite keeps no zone, so
-    instants are stored in UTC and come back as UTC-aware datetimes."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: every instant must carry a timezone")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
 
 
 class Case(Base):
@@ -106,15 +84,3 @@ class CaseSerial(Base):
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class ApiToken(Base):
-    """An API token with a role; only its SHA-256 is stored, the token is shown once."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(20))
-    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(AwareDateTime())

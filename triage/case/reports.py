@@ -45,12 +45,12 @@ def period_bounds(month: str | None = None, quarter: str | None = None) -> tuple
     return start, end, label
 
 
-def report(session: Session, start: datetime, end: datetime, label: str, mask: bool = True) -> dict[str, Any]:
+def report(*, db_session: Session, start: datetime, end: datetime, label: str, mask: bool = True) -> dict[str, Any]:
     in_period = (Case.received_at >= start, Case.received_at < end)
-    cases = session.scalars(select(Case).where(*in_period).order_by(Case.received_at)).all()
+    cases = db_session.scalars(select(Case).where(*in_period).order_by(Case.received_at)).all()
     # Only the breaches of the event log count here: one query for them, not the whole log.
     breaches: dict[int, list[Any]] = defaultdict(list)
-    for case_id, data in session.execute(select(CaseEvent.case_id, CaseEvent.data).join(Case)
+    for case_id, data in db_session.execute(select(CaseEvent.case_id, CaseEvent.data).join(Case)
                                          .where(CaseEvent.kind == "sla_breach", *in_period)):
         breaches[case_id].append((data or {}).get("clock"))
     counts: dict[str, Counter] = {k: Counter() for k in ("business_line", "category", "severity", "flag", "role",
@@ -108,13 +108,13 @@ def months_ending(label: str, count: int) -> list[str]:
     return out[::-1]
 
 
-def trend(session: Session, label: str, count: int = 6) -> list[dict[str, Any]]:
+def trend(*, db_session: Session, label: str, count: int = 6) -> list[dict[str, Any]]:
     """Cases per month by category and by severity, for the months up to the period's end."""
     out = []
     for month in months_ending(label, count):
         start, end, _ = period_bounds(month=month)
         counts: dict[str, Counter] = {"category": Counter(), "severity": Counter()}
-        rows = session.execute(select(Case.labels, Case.suggestion)
+        rows = db_session.execute(select(Case.labels, Case.suggestion)
                                .where(Case.received_at >= start, Case.received_at < end))
         for confirmed, suggestion in rows:
             labels = confirmed or (suggestion or {}).get("labels") or {}  # as Case.current_labels

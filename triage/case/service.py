@@ -1,6 +1,11 @@
-"""Case operations: plain functions taking a database session (the API and the worker
-call these; no domain logic lives in routes). Each function either completes its change
-or raises before anything is written; the caller commits."""
+"""Case operations: plain functions taking a database session, keyword-only, that the API,
+the console, the command line and the SLA worker all call; no domain logic lives in routes.
+Each function either completes its change or raises before anything is written; the
+caller commits.
+
+The lifecycle (rules.md §3-§4; 002-A §7, §8-2, §10) is one state machine, `move`: a user's
+action (`act`) and the worker's automatic close both go through it.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.exc import StaleDataError
 
+from triage.auth.models import Account, ApiToken
+from triage.auth.permissions import HANDLER, User, may_see
 from triage.case.models import TRANSITIONS, Case, CaseEvent, CaseSerial
-from triage.labels import FLAGS, HEADS, MAJOR_FLAGS, LabelError, parse_label
-from triage.model import TriageModel
+from triage.classify.labels import FLAGS, HEADS, LabelError, is_urgent, parse_label, severity_given_flags
 from triage.policy.calendar import TZ
 from triage.policy.model import Policy
-from triage.policy.routing import Classification, Context, route
+from triage.policy.routing import Context, route
+from triage.suggestion import classification_of, classify_and_route, labels_of
 from triage.text.normalize import TextError, check_text
 
 
@@ -53,6 +60,29 @@ class IntakeRequest:
     in_warranty: bool | None = None
 
 
+@dataclass(frozen=True)
+class CaseFilters:
+    """What a list of cases may be narrowed by; None means any."""
+
+    state: str | None = None
+    channel: str | None = None
+    role: str | None = None
+    """The responsible role."""
+    severity: str | None = None
+    flag: str | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    breached: bool | None = None
+    """Whether any SLA clock of the case was breached."""
+    number: str | None = None
+    """Part of the case number (2026-11-000042)."""
+    limit: int = 100
+
+
+MAX_LIST = 1000
+
+
+# ---- the event log -------------------------------------------------------------------------------
 def record_event(case: Case, kind: str, actor: str, at: datetime, **data: Any) -> None:
     """Append an event to the case's log (the only way events are written: never updated).
 
@@ -66,98 +96,9 @@ def record_event(case: Case, kind: str, actor: str, at: datetime, **data: Any) -
         case.events.append(CaseEvent(kind=kind, actor=actor, at=at, data=data))
 
 
-def next_number(session: Session, when: datetime) -> str:
-    """年度-月份-流水号 (002-G 八): the serial restarts every month."""
-    month = when.astimezone(TZ).strftime("%Y-%m")
-    serial = session.get(CaseSerial, month, with_for_update=True)
-    if serial is None:
-        serial = CaseSerial(month=month, last=0)
-        session.add(serial)
-    serial.last += 1
-    session.flush()
-    return f"{month}-{serial.last:06d}"
-
-
-def get_case(session: Session, case_id: int) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id}")
-    return case
-
-
-def intake(session: Session, req: IntakeRequest, policy: Policy, actor: str) -> tuple[Case, bool]:
-    """Record a complaint; (case, created). Re-sending the same external ticket of a channel
-    returns the case it created the first time."""
-    if req.channel not in policy.channels:
-        raise CaseError(f"unknown channel {req.channel!r} (known: {', '.join(policy.channels)})")
-    if req.received_at.tzinfo is None:
-        raise CaseError("received_at must carry a timezone")
+def _flush(db_session: Session) -> None:
     try:
-        check_text(req.text)
-    except TextError as exc:
-        raise CaseError(str(exc)) from None
-    if req.external_id:
-        existing = session.scalar(select(Case).where(Case.channel == req.channel,
-                                                     Case.external_id == req.external_id))
-        if existing is not None:
-            return existing, False
-    savepoint = session.begin_nested()
-    try:
-        case = Case(number=next_number(session, req.received_at), channel=req.channel, external_id=req.external_id,
-                    received_at=req.received_at, text=req.text, customer_name=req.customer_name,
-                    customer_phone=req.customer_phone, plate=req.plate, vin=req.vin, in_warranty=req.in_warranty,
-                    state="received")
-        session.add(case)
-        session.flush()
-        record_event(case, "received", actor, req.received_at, channel=req.channel,
-               external_id=req.external_id)
-        savepoint.commit()
-    except IntegrityError:
-        # Another intake of the same ticket won the race: return its case.
-        savepoint.rollback()
-        existing = session.scalar(select(Case).where(Case.channel == req.channel,
-                                                     Case.external_id == req.external_id))
-        if existing is None:
-            raise
-        return existing, False
-    return case, True
-
-
-def _transition(case: Case, to: str) -> None:
-    if to not in TRANSITIONS[case.state]:
-        raise InvalidTransition(f"case {case.number} is {case.state}; it cannot become {to}")
-    case.state = to
-
-
-def _earlier_complaints(session: Session, case: Case) -> int:
-    keys = [c == v for c, v in ((Case.vin, case.vin), (Case.plate, case.plate)) if v]
-    if not keys:
-        return 0
-    return session.scalar(select(func.count()).select_from(Case).where(Case.id != case.id,
-                                                                        Case.received_at < case.received_at,
-                                                                        or_(*keys))) or 0
-
-
-def suggest(session: Session, case: Case, model: TriageModel, policy: Policy, now: datetime) -> dict[str, Any]:
-    """The model's labels and the policy's routing for a received case."""
-    pred = model.predict([case.text])[0]
-    labels = {h: getattr(pred, h) for h in HEADS} | {"flags": list(pred.flags)}
-    decision = route(policy, Classification(*(labels[h] for h in HEADS), tuple(pred.flags)),
-                     Context(case.channel, case.received_at, in_warranty=case.in_warranty,
-                             earlier_complaints=_earlier_complaints(session, case)))
-    suggestion = {"model": pred.model, "labels": labels, "confidence": pred.confidence,
-                  "low_confidence": pred.low_confidence, "evidence": pred.to_dict()["evidence"],
-                  "rules": pred.rules, "routing": decision.to_dict()}
-    _transition(case, "suggested")
-    case.suggestion = suggestion
-    record_event(case, "suggested", "system", now, **suggestion)
-    _flush(session)
-    return suggestion
-
-
-def _flush(session: Session) -> None:
-    try:
-        session.flush()
+        db_session.flush()
     except StaleDataError:
         raise Conflict("the case was changed by someone else; reload it and try again") from None
 
@@ -168,14 +109,187 @@ def _check_version(case: Case, expected_version: int | None) -> None:
                        "someone else changed it; reload it and try again")
 
 
+# ---- reading -------------------------------------------------------------------------------------
+def get(*, db_session: Session, case_id: int) -> Case:
+    case = db_session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def get_visible(*, db_session: Session, case_id: int, user: User) -> Case:
+    """The case, if `user` may see it; otherwise NotFound, so as not to confirm it exists."""
+    case = db_session.get(Case, case_id)
+    if case is None or not may_see(user, case):
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def list_cases(*, db_session: Session, filters: CaseFilters, user: User) -> list[Case]:
+    """Cases newest first, narrowed by `filters`; a handler sees only their own."""
+    query = select(Case).order_by(Case.received_at.desc())
+    if filters.state:
+        query = query.where(Case.state == filters.state)
+    if filters.channel:
+        query = query.where(Case.channel == filters.channel)
+    if filters.role:
+        query = query.where(Case.responsible_role == filters.role)
+    if filters.received_from:
+        query = query.where(Case.received_at >= filters.received_from)
+    if filters.received_to:
+        query = query.where(Case.received_at < filters.received_to)
+    if filters.number:
+        query = query.where(Case.number.contains(filters.number))
+    if filters.breached is not None:
+        breach = exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind == "sla_breach")
+        query = query.where(breach if filters.breached else ~breach)
+    if user.role == HANDLER:
+        query = query.where(Case.assignee == user.name)
+    limit = max(1, min(filters.limit, MAX_LIST))
+    if not (filters.severity or filters.flag):
+        return list(db_session.scalars(query.limit(limit)))
+    # Labels are the confirmed ones, else the suggestion's (Case.current_labels): JSON, read here.
+    return [c for c in db_session.scalars(query)
+            if (not filters.severity or c.current_labels.get("severity") == filters.severity)
+            and (not filters.flag or filters.flag in c.current_labels.get("flags", []))][:limit]
+
+
+def review_queue(*, db_session: Session, limit: int = 100) -> list[Case]:
+    """Suggested cases: major, safety and media first, then the nearest deadline."""
+    cases = db_session.scalars(select(Case).where(Case.state == "suggested")).all()
+
+    def key(case: Case) -> tuple[int, str]:
+        suggestion = case.suggestion or {}
+        deadlines = [c["deadline"] for c in suggestion.get("routing", {}).get("clocks", []) if c.get("deadline")]
+        return (0 if is_urgent(suggestion.get("labels", {})) else 1, min(deadlines) if deadlines else "9999")
+
+    return sorted(cases, key=key)[:limit]
+
+
+def handlers(*, db_session: Session) -> set[str]:
+    """The names a case can be assigned to: active handler accounts of the console and the
+    names of handler API tokens."""
+    accounts = db_session.scalars(select(Account.username).where(Account.role == HANDLER, Account.active))
+    tokens = db_session.scalars(select(ApiToken.name).where(ApiToken.role == HANDLER))
+    return set(accounts) | set(tokens)
+
+
+def feedback_rows(*, db_session: Session) -> list[dict[str, str]]:
+    """Reviewed cases whose labels a person corrected, in the labelled-data format."""
+    rows = []
+    corrected = select(CaseEvent.case_id).where(CaseEvent.kind == "reviewed")
+    for case in db_session.scalars(select(Case).where(Case.id.in_(corrected), Case.labels.is_not(None))):
+        review_events = [e for e in case.events if e.kind == "reviewed"]
+        if not any(e.data.get("corrections") for e in review_events):
+            continue
+        labels = case.labels or {}
+        rows.append({"id": case.number, "text": case.text, "channel": case.channel,
+                     **{h: labels.get(h, "") for h in HEADS},
+                     "flags": "|".join(f for f in FLAGS if f in labels.get("flags", [])) or "none"})
+    return rows
+
+
+# ---- intake and suggestion ---------------------------------------------------------------------
+def _next_number(db_session: Session, when: datetime) -> str:
+    """年度-月份-流水号 (002-G 八): the serial restarts every month."""
+    month = when.astimezone(TZ).strftime("%Y-%m")
+    serial = db_session.get(CaseSerial, month, with_for_update=True)
+    if serial is None:
+        serial = CaseSerial(month=month, last=0)
+        db_session.add(serial)
+    serial.last += 1
+    db_session.flush()
+    return f"{month}-{serial.last:06d}"
+
+
+def _by_ticket(db_session: Session, channel: str, external_id: str | None) -> Case | None:
+    return db_session.scalar(select(Case).where(Case.channel == channel, Case.external_id == external_id))
+
+
+def intake(*, db_session: Session, request: IntakeRequest, policy: Policy, actor: str) -> tuple[Case, bool]:
+    """Record a complaint; (case, created). Re-sending the same external ticket of a channel
+    returns the case it created the first time."""
+    if request.channel not in policy.channels:
+        raise CaseError(f"unknown channel {request.channel!r} (known: {', '.join(policy.channels)})")
+    if request.received_at.tzinfo is None:
+        raise CaseError("received_at must carry a timezone")
+    try:
+        check_text(request.text)
+    except TextError as exc:
+        raise CaseError(str(exc)) from None
+    if request.external_id:
+        existing = _by_ticket(db_session, request.channel, request.external_id)
+        if existing is not None:
+            return existing, False
+    savepoint = db_session.begin_nested()
+    try:
+        case = Case(number=_next_number(db_session, request.received_at), channel=request.channel,
+                    external_id=request.external_id, received_at=request.received_at, text=request.text,
+                    customer_name=request.customer_name, customer_phone=request.customer_phone,
+                    plate=request.plate, vin=request.vin, in_warranty=request.in_warranty, state="received")
+        db_session.add(case)
+        db_session.flush()
+        record_event(case, "received", actor, request.received_at, channel=request.channel,
+                     external_id=request.external_id)
+        savepoint.commit()
+    except IntegrityError:
+        # Another intake of the same ticket won the race: return its case.
+        savepoint.rollback()
+        existing = _by_ticket(db_session, request.channel, request.external_id)
+        if existing is None:
+            raise
+        return existing, False
+    return case, True
+
+
+def _context(db_session: Session, case: Case) -> Context:
+    """What routing knows of a case besides its labels."""
+    keys = [c == v for c, v in ((Case.vin, case.vin), (Case.plate, case.plate)) if v]
+    earlier = 0
+    if keys:
+        earlier = db_session.scalar(select(func.count()).select_from(Case).where(
+            Case.id != case.id, Case.received_at < case.received_at, or_(*keys))) or 0
+    return Context(case.channel, case.received_at, in_warranty=case.in_warranty, earlier_complaints=earlier)
+
+
+def suggest(*, db_session: Session, case: Case, model: Any, policy: Policy, now: datetime) -> dict[str, Any]:
+    """The model's labels and the policy's routing for a received case."""
+    found = classify_and_route(model, policy, case.text, _context(db_session, case))
+    pred = found.prediction
+    suggestion = {"model": pred.model, "labels": labels_of(pred), "confidence": pred.confidence,
+                  "low_confidence": pred.low_confidence, "evidence": pred.to_dict()["evidence"],
+                  "rules": pred.rules, "routing": found.decision.to_dict()}
+    move(case, "suggest", "system", now, suggestion)
+    case.suggestion = suggestion
+    _flush(db_session)
+    return suggestion
+
+
+def intake_and_suggest(*, db_session: Session, request: IntakeRequest, model: Any, policy: Policy, actor: str,
+                       now: datetime) -> tuple[Case, bool]:
+    """Intake, and the suggestion for a case that is new: one unit, undone together if either
+    fails, so that a failure in one item of a batch leaves the others."""
+    savepoint = db_session.begin_nested()
+    try:
+        case, created = intake(db_session=db_session, request=request, policy=policy, actor=actor)
+        if created:
+            suggest(db_session=db_session, case=case, model=model, policy=policy, now=now)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return case, created
+
+
+# ---- confirmation, assignment, lifecycle -------------------------------------------------------
 _CORRECTABLE = (*HEADS, "flags", "responsible_role")
 
 
-def review(session: Session, case_id: int, reviewer: str, policy: Policy, now: datetime,
+def review(*, db_session: Session, case_id: int, reviewer: str, policy: Policy, now: datetime,
            expected_version: int | None = None, corrections: dict[str, Any] | None = None) -> Case:
     """A person accepts the suggestion, or corrects labels or the responsible role, and the
     case is dispatched. Every correction is kept (from -> to) for the next training run."""
-    case = get_case(session, case_id)
+    case = get(db_session=db_session, case_id=case_id)
     _check_version(case, expected_version)
     if case.state != "suggested" or not case.suggestion:
         raise InvalidTransition(f"case {case.number} is {case.state}; only a suggested case can be reviewed")
@@ -202,66 +316,81 @@ def review(session: Session, case_id: int, reviewer: str, policy: Policy, now: d
             changed[key] = {"from": old, "to": new}
             if key != "responsible_role":
                 labels[key] = new
-    if set(labels["flags"]) & MAJOR_FLAGS:
-        labels["severity"] = "major"  # rules.md §2 holds for corrected labels too
-    decision = route(policy, Classification(*(labels[h] for h in HEADS), tuple(labels["flags"])),
-                     Context(case.channel, case.received_at, in_warranty=case.in_warranty,
-                             earlier_complaints=_earlier_complaints(session, case)))
+    labels["severity"] = severity_given_flags(labels["severity"], labels["flags"])  # for corrected labels too
+    decision = route(policy, classification_of(labels), _context(db_session, case))
     responsible = changed.get("responsible_role", {}).get("to", decision.responsible)
-    _transition(case, "confirmed")
+    move(case, "review", reviewer, now, {"accepted": not changed, "corrections": changed,
+                                         "model": case.suggestion.get("model")})
     case.labels = labels
     case.responsible_role = responsible
-    record_event(case, "reviewed", reviewer, now, accepted=not changed, corrections=changed,
-           model=case.suggestion.get("model"))
     record_event(case, "dispatched", reviewer, now, to=responsible, routing=decision.to_dict())
-    _flush(session)
+    _flush(db_session)
     return case
 
 
-def assign(session: Session, case_id: int, assignee: str, actor: str, now: datetime,
+def assign(*, db_session: Session, case_id: int, assignee: str, actor: str, now: datetime,
            expected_version: int | None = None) -> Case:
-    """Give a dispatched case to a person (handlers see only their own cases)."""
-    case = get_case(session, case_id)
+    """Give a dispatched case to a handler (handlers see only their own cases)."""
+    case = get(db_session=db_session, case_id=case_id)
     _check_version(case, expected_version)
     if case.state in ("received", "suggested", "closed"):
         raise InvalidTransition(f"case {case.number} is {case.state}; only a dispatched, open case can be assigned")
     if not assignee.strip():
         raise CaseError("the assignee is empty")
+    if assignee not in handlers(db_session=db_session):
+        raise CaseError(f"{assignee!r} is not a handler (a handler account or a handler's API token)")
     record_event(case, "assigned", actor, now, frm=case.assignee, to=assignee)
     case.assignee = assignee
-    _flush(session)
+    _flush(db_session)
     return case
 
 
-_ACTIONS: dict[str, str] = {"start": "in_progress", "resolve": "resolved", "verify": "verified",
-                            "reopen": "reopened", "close": "closed", "auto_close": "closed"}
+# action -> (the state it leads to, the event it records); "contact" and "callback" decide
+# their state in `move`.
+_MOVES: dict[str, tuple[str, str]] = {
+    "suggest": ("suggested", "suggested"), "review": ("confirmed", "reviewed"),
+    "start": ("in_progress", "started"), "resolve": ("resolved", "resolved"), "verify": ("verified", "verified"),
+    "reopen": ("reopened", "reopened"), "close": ("closed", "closed"), "auto_close": ("closed", "auto_closed"),
+}
+USER_ACTIONS = ("contact", "start", "resolve", "callback", "verify", "reopen", "close")
 
 
-def act(session: Session, case_id: int, action: str, actor: str, now: datetime,
-        expected_version: int | None = None, **data: Any) -> Case:
-    """Move a case along its lifecycle; an action that does not fit its state is refused."""
-    case = get_case(session, case_id)
-    _check_version(case, expected_version)
+def _transition(case: Case, to: str) -> None:
+    if to not in TRANSITIONS[case.state]:
+        raise InvalidTransition(f"case {case.number} is {case.state}; it cannot become {to}")
+    case.state = to
+
+
+def move(case: Case, action: str, actor: str, now: datetime, data: dict[str, Any]) -> None:
+    """The state machine: apply `action` to the case if its state allows it, and log it."""
     if action == "contact":
         if case.state not in ("confirmed", "in_progress", "reopened"):
             raise InvalidTransition(f"case {case.number} is {case.state}; no contact is expected")
         record_event(case, "first_contact", actor, now, **data)
         if case.state in ("confirmed", "reopened"):
             _transition(case, "in_progress")
-        _flush(session)
-        return case
+        return
     if action == "callback":
         satisfied = bool(data.get("satisfied"))
         _transition(case, "verified" if satisfied else "reopened")
         record_event(case, "verified" if satisfied else "reopened", actor, now, **data)
-        _flush(session)
-        return case
-    if action not in _ACTIONS:
+        return
+    if action not in _MOVES:
         raise CaseError(f"unknown action {action!r}")
-    _transition(case, _ACTIONS[action])
-    record_event(case, {"start": "started", "resolve": "resolved", "verify": "verified", "reopen": "reopened",
-                           "close": "closed", "auto_close": "auto_closed"}[action], actor, now, **data)
-    _flush(session)
+    state, event = _MOVES[action]
+    _transition(case, state)
+    record_event(case, event, actor, now, **data)
+
+
+def act(*, db_session: Session, case_id: int, action: str, actor: str, now: datetime,
+        expected_version: int | None = None, data: dict[str, Any] | None = None) -> Case:
+    """A person moves a case along its lifecycle; an action that does not fit its state is refused."""
+    if action not in USER_ACTIONS:
+        raise CaseError(f"unknown action {action!r}")
+    case = get(db_session=db_session, case_id=case_id)
+    _check_version(case, expected_version)
+    move(case, action, actor, now, data or {})
+    _flush(db_session)
     return case
 
 
@@ -269,38 +398,10 @@ def available_actions(case: Case) -> list[str]:
     """The actions the case's state allows now, in the order a case goes through them."""
     out = ["contact"] if case.state in ("confirmed", "in_progress", "reopened") else []
     moves = TRANSITIONS[case.state]
-    out += [a for a in ("start", "resolve", "reopen") if _ACTIONS[a] in moves]
+    out += [a for a in ("start", "resolve", "reopen") if _MOVES[a][0] in moves]
     if case.state == "verified":  # a resolved case closes by callback, or by itself (002-A §10)
         out.append("close")
     if case.state == "resolved":
         out.insert(0, "callback")
     return out
 
-
-def review_queue(session: Session, limit: int = 100) -> list[Case]:
-    """Suggested cases: major, safety and media first, then the nearest deadline."""
-    cases = session.scalars(select(Case).where(Case.state == "suggested")).all()
-
-    def key(case: Case) -> tuple[int, str]:
-        labels = (case.suggestion or {}).get("labels", {})
-        urgent = labels.get("severity") == "major" or bool({"safety", "media"} & set(labels.get("flags", ())))
-        deadlines = [c["deadline"] for c in (case.suggestion or {}).get("routing", {}).get("clocks", [])
-                     if c.get("deadline")]
-        return (0 if urgent else 1, min(deadlines) if deadlines else "9999")
-
-    return sorted(cases, key=key)[:limit]
-
-
-def feedback_rows(session: Session) -> list[dict[str, str]]:
-    """Reviewed cases whose labels a person corrected, in the labelled-data format."""
-    rows = []
-    corrected = select(CaseEvent.case_id).where(CaseEvent.kind == "reviewed")
-    for case in session.scalars(select(Case).where(Case.id.in_(corrected), Case.labels.is_not(None))):
-        review_events = [e for e in case.events if e.kind == "reviewed"]
-        if not any(e.data.get("corrections") for e in review_events):
-            continue
-        labels = case.labels or {}
-        rows.append({"id": case.number, "text": case.text, "channel": case.channel,
-                     **{h: labels.get(h, "") for h in HEADS},
-                     "flags": "|".join(f for f in FLAGS if f in labels.get("flags", [])) or "none"})
-    return rows

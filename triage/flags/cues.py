@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from triage.labels import FLAGS
+from triage.classify.labels import FLAGS
 
 # (flag, cue name, pattern). Cue names are stable: they are feature names of the model.
 _CUES: list[tuple[str, str, str]] = [

@@ -19,14 +19,19 @@ tested against fixed dates.
 
 from __future__ import annotations
 
+import calendar as _months
 import math
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from chinese_calendar import constants as _cc_constants
+
+if TYPE_CHECKING:
+    from triage.policy.model import Duration, Policy
 
 TZ = ZoneInfo("Asia/Shanghai")
 """All deadlines are stated in dealership-local time; mainland China has one zone and no DST."""
@@ -272,3 +277,28 @@ def _uncovered(d: date) -> CalendarError:
         f"{d.isoformat()}: the working-day calendar (chinesecalendar {_LIBRARY_VERSION}) covers "
         f"{LIBRARY_FIRST_YEAR}–{LIBRARY_LAST_YEAR}; update the package or list the year's holidays in the policy"
     )
+
+
+def work_calendar(policy: Policy) -> WorkCalendar:
+    """The calendar a policy's clocks count on: the statutory calendar with the policy's own
+    extra holidays and working days, and its business hours."""
+    hours = policy.calendar.get("business_hours")
+    kwargs: dict[str, Any] = {"extra_holidays": set(policy.calendar.get("extra_holidays") or ()),
+                              "extra_workdays": set(policy.calendar.get("extra_workdays") or ())}
+    if hours:
+        kwargs["business_hours"] = tuple(datetime.strptime(h, "%H:%M").time() for h in hours)
+    return WorkCalendar(**kwargs)
+
+
+def deadline(cal: WorkCalendar, start: datetime, limit: Duration, basis: str) -> datetime:
+    """When a clock of `limit` on `basis` that starts at `start` runs out. Months are calendar
+    months (the 3-month auto-close of 002-A §10), capped at the month's last day."""
+    if limit.unit == "same_day":
+        return cal.end_of_day(start)
+    if limit.unit == "months":
+        local = start.astimezone(TZ)
+        month = local.month - 1 + int(limit.amount)
+        year, month = local.year + month // 12, month % 12 + 1
+        day = min(local.day, _months.monthrange(year, month)[1])
+        return local.replace(year=year, month=month, day=day)
+    return cal.add(start, limit.amount, limit.unit, basis)

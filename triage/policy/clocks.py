@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from triage.policy.calendar import TZ, WorkCalendar
+from triage.policy.calendar import TZ, WorkCalendar, deadline
 from triage.policy.model import Clock
-from triage.policy.routing import deadline
 
 
 class ClockError(ValueError):

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from triage.labels import FLAGS, LABELS
+from triage.classify.labels import FLAGS, LABELS
 from triage.policy.model import (
     BASES,
     BREACH_ACTIONS,

@@ -4,14 +4,13 @@ the rules that fired. Pure and deterministic: the same inputs give the same deci
 
 from __future__ import annotations
 
-import calendar as _months
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from triage.labels import MAJOR_FLAGS
-from triage.policy.calendar import TZ, WorkCalendar
-from triage.policy.model import Clock, Duration, Policy
+from triage.classify.labels import flags_forcing_major
+from triage.policy.calendar import TZ, WorkCalendar, deadline, work_calendar
+from triage.policy.model import Clock, Policy
 
 
 @dataclass(frozen=True)
@@ -82,27 +81,6 @@ class RoutingError(ValueError):
     """A case the policy cannot route (no rule matches, or an unknown channel)."""
 
 
-def work_calendar(policy: Policy) -> WorkCalendar:
-    hours = policy.calendar.get("business_hours")
-    kwargs: dict[str, Any] = {"extra_holidays": set(policy.calendar.get("extra_holidays") or ()),
-                              "extra_workdays": set(policy.calendar.get("extra_workdays") or ())}
-    if hours:
-        kwargs["business_hours"] = tuple(datetime.strptime(h, "%H:%M").time() for h in hours)
-    return WorkCalendar(**kwargs)
-
-
-def deadline(cal: WorkCalendar, start: datetime, limit: Duration, basis: str) -> datetime:
-    if limit.unit == "same_day":
-        return cal.end_of_day(start)
-    if limit.unit == "months":
-        local = start.astimezone(TZ)
-        month = local.month - 1 + int(limit.amount)
-        year, month = local.year + month // 12, month % 12 + 1
-        day = min(local.day, _months.monthrange(year, month)[1])
-        return local.replace(year=year, month=month, day=day)
-    return cal.add(start, limit.amount, limit.unit, basis)
-
-
 def route(policy: Policy, classification: Classification, context: Context,
           cal: WorkCalendar | None = None) -> Decision:
     if context.received_at.tzinfo is None:
@@ -118,9 +96,10 @@ def route(policy: Policy, classification: Classification, context: Context,
         fired.append(FiredRule("context-earlier-complaints", "rules.md §2 (repeat)",
                                f"{context.earlier_complaints} earlier complaint(s) on this vehicle"))
     severity = classification.severity
-    if set(flags) & MAJOR_FLAGS and severity != "major":
+    forcing = sorted(flags_forcing_major(flags))
+    if forcing and severity != "major":
         severity = "major"
-        fired.append(FiredRule("major-by-flag", "002-C 四", f"flag {', '.join(sorted(set(flags) & MAJOR_FLAGS))}"))
+        fired.append(FiredRule("major-by-flag", "002-C 四", f"flag {', '.join(forcing)}"))
     facts: dict[str, Any] = {
         "business_line": classification.business_line, "category": classification.category, "severity": severity,
         "flags": flags, "channel": context.channel, "in_warranty": context.in_warranty,

@@ -1,13 +1,13 @@
 """The transformer backend: a BERT-style encoder with one classification head per label set.
 
-Nothing here imports torch at package import: `models.load` reaches torch only when a
+Nothing here imports torch at package import: `registry.load` reaches torch only when a
 model's card names this backend, so the default install (no torch) keeps working.
 Install the extra for it: `pip install -e '.[transformer]'`.
 """
 
 from __future__ import annotations
 
-from triage.model import ModelError
+from triage.classify.registry import ModelError
 
 INSTALL_HINT = "pip install -e '.[transformer]' (torch==2.13.0 CPU build and transformers)"
 

@@ -14,7 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 
-from triage.transformer.chars import PAD, CharTokenizer
+from triage.classify.transformer.chars import PAD, CharTokenizer
 
 VOCAB = "vocab.json"
 TOKENIZER_DIR = "tokenizer"
@@ -39,7 +39,7 @@ class TextEncoder:
 
     @property
     def mask_id(self) -> int:
-        from triage.transformer.chars import MASK
+        from triage.classify.transformer.chars import MASK
 
         return MASK if self.kind == "chars" else self.tokenizer.mask_token_id
 

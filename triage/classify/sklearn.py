@@ -1,4 +1,4 @@
-"""The serving model: one object that loads, predicts with confidences and explains itself.
+"""The scikit-learn backend: linear heads over one feature space (triage.classify.features).
 
 Training (training/train.py) fits scikit-learn estimators and exports their parameters
 here as plain arrays: `model.npz` (no pickles; loading runs no code from the file) and
@@ -7,9 +7,7 @@ here as plain arrays: `model.npz` (no pickles; loading runs no code from the fil
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,20 +16,15 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 
-from triage.decode import Decoder, ServingModel, Span
-from triage.features import FeatureSpace
+from triage.classify.base import Decoder, ServingModel, Span
+from triage.classify.features import FeatureSpace
+from triage.classify.labels import HEADS
+from triage.classify.prediction import Prediction
+from triage.classify.registry import CONFIG, ModelError, card_artifacts, sha256, verify_files
 from triage.flags.cues import Cue, find_cues
-from triage.labels import HEADS
-from triage.prediction import Prediction
 from triage.text.normalize import NormalizedText
 
 ARTIFACT = "model.npz"
-CONFIG = "model.json"
-CARD = "card.json"
-
-
-class ModelError(RuntimeError):
-    """A model folder that is missing, incomplete or altered since it was written."""
 
 
 @dataclass
@@ -65,33 +58,7 @@ class LinearHead:
         return np.ones(len(chosen)), chosen
 
 
-def card_artifacts(folder: Path) -> dict[str, str]:
-    """The SHA-256 of each artifact file, as the folder's model card vouches for them."""
-    try:
-        return json.loads((folder / CARD).read_text(encoding="utf-8"))["artifacts"]
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"{folder}: no readable model card with artifact hashes ({exc})") from exc
-
-
-def verify_files(folder: Path, names: Iterable[str], expected: dict[str, str]) -> None:
-    """Each named file exists and has the SHA-256 the card gives it, or nothing loads."""
-    for name in sorted(names):
-        path = folder / name
-        if not path.exists():
-            raise ModelError(f"{folder}: {name} is missing")
-        if _sha256(path) != expected.get(name):
-            raise ModelError(f"{path}: SHA-256 does not match the model card; refusing to load it")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-class TriageModel(ServingModel):
+class SklearnModel(ServingModel):
     """Business line, category, severity and six flags for Chinese complaint text."""
 
     def __init__(self, space: FeatureSpace, heads: dict[str, LinearHead], config: dict[str, Any]) -> None:
@@ -123,10 +90,10 @@ class TriageModel(ServingModel):
         config = {**self.config, "heads": {n: h.classes for n, h in self.heads.items()}}
         np.savez_compressed(folder / ARTIFACT, **arrays)
         (folder / CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
-        return {ARTIFACT: _sha256(folder / ARTIFACT), CONFIG: _sha256(folder / CONFIG)}
+        return {ARTIFACT: sha256(folder / ARTIFACT), CONFIG: sha256(folder / CONFIG)}
 
     @classmethod
-    def load(cls, folder: Path, expected: dict[str, str] | None = None) -> TriageModel:
+    def load(cls, folder: Path, expected: dict[str, str] | None = None) -> SklearnModel:
         """Load a model folder; `expected` (default: the card's hashes) must match the files."""
         folder = Path(folder)
         if expected is None:

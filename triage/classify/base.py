@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from triage.classify.labels import FLAGS, HEADS, flags_forcing_major
+from triage.classify.prediction import Evidence, Prediction, RowError
 from triage.flags.cues import Cue
-from triage.labels import FLAGS, HEADS, MAJOR_FLAGS
-from triage.prediction import Evidence, Prediction, RowError
 from triage.text.mask import find_pii
 from triage.text.normalize import NormalizedText, TextError, normalize
 
@@ -69,14 +69,12 @@ class Decoder:
         thresholds = np.array([self.flag_thresholds.get(f, 0.5) for f in flag_names])
         on = fp >= thresholds
         near = np.abs(fp - thresholds) < self.low_confidence.get("flags", 0.15)
-        major_cols = [j for j, f in enumerate(flag_names) if f in MAJOR_FLAGS]
-        major_p = np.where(on[:, major_cols], fp[:, major_cols], 0.0).max(axis=1) if major_cols else np.zeros(n)
         rows = np.arange(n)
         label_of = {h: [self.classes[h][i] for i in chosen[h].tolist()] for h in HEADS}
         conf_of = {h: np.round(probs[h][rows, chosen[h]], 4).tolist() for h in HEADS}
         low_of = {h: (probs[h][rows, chosen[h]] < self.low_confidence.get(h, 0.6)).tolist() for h in HEADS}
-        fp_rounded = np.round(fp, 4).tolist()
-        on_rows, near_rows, major_rows = on.tolist(), near.tolist(), major_p.tolist()
+        fp_rows, fp_rounded = fp.tolist(), np.round(fp, 4).tolist()
+        on_rows, near_rows = on.tolist(), near.tolist()
 
         preds = []
         for r, (row_id, nt) in enumerate(items):
@@ -85,11 +83,11 @@ class Decoder:
             conf: dict[str, Any] = {h: conf_of[h][r] for h in HEADS}
             rules = []
             forced = False
-            if major_rows[r] > 0:
-                major_by = [f for f in flags if f in MAJOR_FLAGS]
+            major_by = flags_forcing_major(flags)
+            if major_by:
                 if labels["severity"] != "major":
                     labels["severity"] = "major"
-                    conf["severity"] = round(major_rows[r], 4)
+                    conf["severity"] = round(max(fp_rows[r][flag_names.index(f)] for f in major_by), 4)
                     # The flags, not the severity model, are the reason: their cues are the evidence.
                     forced = True
                 rules.append(f"severity=major: flag {', '.join(major_by)} (rules.md §2, 002-C 四)")

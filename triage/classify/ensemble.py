@@ -1,6 +1,6 @@
 """An ensemble backend: the per-head probabilities of member models (here the
 scikit-learn model and the transformer), averaged with fixed weights, then the shared
-post-processing (triage.decode). Its evidence is every member's, for the labels the
+post-processing (triage.classify.base). Its evidence is every member's, for the labels the
 ensemble chose.
 
 A folder holds `model.json`: the member names in the registry, the SHA-256 of each
@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from triage.decode import Decoder, ServingModel, Span
+from triage.classify.base import Decoder, ServingModel, Span
+from triage.classify.labels import HEADS
+from triage.classify.prediction import Prediction
+from triage.classify.registry import CARD, CONFIG, ModelError, card_artifacts, sha256, verify_files
+from triage.classify.sklearn import SklearnModel
 from triage.flags.cues import find_cues
-from triage.labels import HEADS
-from triage.model import CARD, CONFIG, ModelError, TriageModel, _sha256, card_artifacts, verify_files
-from triage.prediction import Prediction
 from triage.text.normalize import NormalizedText
 
 
@@ -44,11 +45,11 @@ class EnsembleModel(ServingModel):
     def save(self, folder: Path) -> dict[str, str]:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / CONFIG).write_text(json.dumps(self.config, ensure_ascii=False, indent=1), encoding="utf-8")
-        return {CONFIG: _sha256(folder / CONFIG)}
+        return {CONFIG: sha256(folder / CONFIG)}
 
     @classmethod
     def load(cls, folder: Path, load_member) -> EnsembleModel:
-        """`load_member(name)` gives a member from the registry (models.load)."""
+        """`load_member(name)` gives a member from the same registry."""
         folder = Path(folder)
         expected = card_artifacts(folder)
         verify_files(folder, (CONFIG,), expected)
@@ -94,7 +95,7 @@ class EnsembleModel(ServingModel):
 
 def _member_scores(member: ServingModel, texts: list[str], cues):
     """(probabilities per head, evidence function, member) of one member."""
-    if isinstance(member, TriageModel):
+    if isinstance(member, SklearnModel):
         probs, X = member.head_probabilities(texts, cues)
         return probs, lambda chosen: member.spans(texts, cues, X, chosen), member
     probs, terms, token_spans = member.head_probabilities(texts)  # a TransformerModel

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from triage.labels import FLAGS, HEADS
+from triage.classify.labels import FLAGS, HEADS
 
 
 @dataclass

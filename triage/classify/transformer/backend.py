@@ -1,4 +1,4 @@
-"""The transformer serving model: same interface and output as triage.model.TriageModel.
+"""The transformer serving model: same interface and output as triage.classify.sklearn.SklearnModel.
 
 A model folder holds `model.safetensors` (the weights: tensors only, loading runs no code),
 `model.json` (encoder configuration, head classes, calibration temperatures and the
@@ -18,14 +18,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
-from triage.decode import Decoder, ServingModel, Span
+from triage.classify.base import Decoder, ServingModel, Span
+from triage.classify.labels import HEADS
+from triage.classify.prediction import Prediction
+from triage.classify.registry import CONFIG, ModelError, card_artifacts, sha256, verify_files
+from triage.classify.transformer.encoding import TOKENIZER_DIR, TextEncoder
+from triage.classify.transformer.network import MultiHeadClassifier
 from triage.flags.cues import find_cues
-from triage.labels import HEADS
-from triage.model import CONFIG, ModelError, _sha256, card_artifacts, verify_files
-from triage.prediction import Prediction
 from triage.text.normalize import NormalizedText
-from triage.transformer.encoding import TOKENIZER_DIR, TextEncoder
-from triage.transformer.network import MultiHeadClassifier
 
 WEIGHTS = "model.safetensors"
 BATCH = 64
@@ -65,7 +65,7 @@ class TransformerModel(ServingModel):
                   "encoder": _plain_config(self.network.encoder.config)}
         (folder / CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
         files.append(folder / CONFIG)
-        return {p.relative_to(folder).as_posix(): _sha256(p) for p in files}
+        return {p.relative_to(folder).as_posix(): sha256(p) for p in files}
 
     @classmethod
     def load(cls, folder: Path, expected: dict[str, str] | None = None) -> TransformerModel:

@@ -1,9 +1,14 @@
-"""Label ids of the default taxonomy (shared/spec/labels-and-data-format.md).
+"""Label ids of the default taxonomy (shared/spec/labels-and-data-format.md), and the two
+rules on labels that every layer shares: which flags make a complaint major, and which
+cases are urgent.
 
 Files may use either the ASCII id or the Chinese name; `parse_label` accepts both.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 HEADS = ("business_line", "category", "severity")
 
@@ -30,6 +35,23 @@ FLAGS: dict[str, str] = {
 
 # rules.md §2 (002-C 四): any of these flags makes a complaint major; `repeat` does not.
 MAJOR_FLAGS = frozenset(f for f in FLAGS if f != "repeat")
+URGENT_FLAGS = frozenset({"safety", "media"})
+
+
+def flags_forcing_major(flags: Iterable[str]) -> list[str]:
+    """The flags that make a complaint major (rules.md §2, 002-C 四), in the order given.
+    The models' output, the routing and a reviewer's corrected labels all obey it."""
+    return [f for f in flags if f in MAJOR_FLAGS]
+
+
+def severity_given_flags(severity: str, flags: Iterable[str]) -> str:
+    return "major" if flags_forcing_major(flags) else severity
+
+
+def is_urgent(labels: Mapping[str, Any]) -> bool:
+    """Major, safety and media cases stand out and go first: in the review queue, the
+    handler's list and the console."""
+    return labels.get("severity") == "major" or bool(URGENT_FLAGS & set(labels.get("flags", ())))
 
 _ALIASES: dict[str, dict[str, str]] = {
     head: {**{k: k for k in names}, **{v: k for k, v in names.items()}}

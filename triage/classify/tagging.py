@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from triage.classify.prediction import Prediction, RowError
 from triage.io import InputRow, ReadProgress, read_rows
-from triage.prediction import Prediction, RowError
 
 BATCH = 512
 

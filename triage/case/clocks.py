@@ -1,0 +1,82 @@
+"""A case's SLA clocks, read from its event log: which clocks of the policy apply to it, when
+each started, paused and stopped, and where each stands at a given instant. The worker acts
+on these; the console shows them as live countdowns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from triage.case.models import Case, CaseEvent
+from triage.policy.calendar import WorkCalendar, work_calendar
+from triage.policy.clocks import ClockEvent, evaluate
+from triage.policy.model import Clock, Policy
+
+# Clock events of the policy -> case event kinds of the log.
+EVENT_KINDS: dict[str, tuple[str, ...]] = {
+    "received": ("received",), "dispatched": ("dispatched",), "first_contact": ("first_contact",),
+    "resolved": ("resolved",), "verified": ("verified",), "closed": ("closed", "auto_closed"),
+    "reopened": ("reopened",), "escalated": ("escalated",), "form_rejected": ("form_rejected",),
+    "form_returned": ("form_returned", "resolved"),
+}
+
+
+def facts(case: Case) -> dict[str, Any]:
+    """What a clock's `when` condition tests on a case."""
+    return {**case.current_labels, "channel": case.channel, "in_warranty": case.in_warranty}
+
+
+def clock_events(clock: Clock, events: list[CaseEvent]) -> list[ClockEvent]:
+    """The clock's start, pauses and stop, from the case log. A clock that starts on an
+    event which happens again (resolved after a reopen) runs from its latest start."""
+    # Events are in log order (the relationship orders by id; one not yet written comes last).
+    starts = [i for i, e in enumerate(events) if e.kind in EVENT_KINDS[clock.starts_on]]
+    if not starts:
+        return []
+    start = events[starts[-1]]
+    out = [ClockEvent("start", start.at)]
+    stop_kinds = {k for ev in clock.stops_on for k in EVENT_KINDS[ev]}
+    for e in events[starts[-1] + 1:]:
+        if e.at < start.at:
+            continue
+        if e.kind in stop_kinds:
+            out.append(ClockEvent("stop", e.at))
+            break
+        if e.kind in ("paused", "resumed") and e.data.get("clock") in (None, clock.id):
+            out.append(ClockEvent("pause" if e.kind == "paused" else "resume", e.at, str(e.data.get("reason", ""))))
+    return out
+
+
+def clock_states(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | None = None
+                 ) -> list[dict[str, Any]]:
+    """Every clock of the policy that applies to the case, as it stands at `now`: for live
+    countdowns and for sorting a handler's cases (breached first, then the nearest deadline)."""
+    cal = cal or work_calendar(policy)
+    events = list(case.events)
+    case_facts = facts(case)
+    out = []
+    for clock in policy.clocks:
+        if not clock.when.matches(case_facts):
+            continue
+        found = clock_events(clock, events)
+        state = evaluate(clock, found, now, cal) if found else None
+        out.append({"id": clock.id, "name": clock.name, "limit": str(clock.limit), "source": clock.source,
+                    "starts_on": clock.starts_on,
+                    "status": state.status if state else "not_started",
+                    "deadline": iso(state.deadline) if state else None,
+                    "warning_at": iso(state.warning_at) if state else None,
+                    "warned": bool(state and state.warned), "breached": bool(state and state.breached),
+                    "breached_at": iso(state.breached_at) if state else None})
+    return out
+
+
+def urgency_key(clocks: list[dict[str, Any]]) -> tuple[int, float]:
+    """Breached (and still running) first, then the nearest running deadline."""
+    running = [c for c in clocks if c["status"] == "running"]
+    breached = any(c["breached"] for c in running)
+    deadlines = [datetime.fromisoformat(c["deadline"]).timestamp() for c in running if c["deadline"]]
+    return (0 if breached else 1, min(deadlines) if deadlines else float("inf"))
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,203 @@
+"""The model registry: one folder per trained model, and CURRENT naming the one to serve.
+
+Each folder holds its artifact files, `model.json` and the model card (`card.json`, with
+the SHA-256 of every artifact file, checked at load; `card.md` for people). The card's
+"backend" says how to load it: "sklearn" (model.npz + model.json), "transformer"
+(model.safetensors + model.json + tokenizer; needs the transformer extra, imported only
+then) or "ensemble" (model.json naming member folders of the same registry).
+
+The registry is a folder of data: `$TRIAGE_MODELS_DIR`, else the folder a wheel carries
+(the current model only, see setup.py), else `models/` of this checkout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+CARD = "card.json"
+CONFIG = "model.json"
+CURRENT = "CURRENT"
+BACKENDS = ("sklearn", "transformer", "ensemble")
+CHECKOUT_REGISTRY = Path(__file__).resolve().parents[2] / "models"
+WHEEL_REGISTRY = Path(__file__).resolve().parent / "shipped"
+"""Where setup.py's build puts CURRENT and the model it names, inside the wheel."""
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class RegistryError(LookupError):
+    """No such model, or no current model."""
+
+
+class ModelError(RuntimeError):
+    """A model folder that is missing, incomplete or altered since it was written."""
+
+
+# ---- where models are ----------------------------------------------------------------------
+def registry_dir() -> Path:
+    if "TRIAGE_MODELS_DIR" in os.environ:
+        return Path(os.environ["TRIAGE_MODELS_DIR"])
+    return WHEEL_REGISTRY if (WHEEL_REGISTRY / CURRENT).exists() else CHECKOUT_REGISTRY
+
+
+def list_models(root: Path | None = None) -> list[str]:
+    root = root or registry_dir()
+    return sorted(p.name for p in root.iterdir() if (p / CARD).exists()) if root.exists() else []
+
+
+def current_name(root: Path | None = None) -> str:
+    path = (root or registry_dir()) / CURRENT
+    try:
+        name = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        raise RegistryError(f"no current model: {path} is missing (run `triage train`)") from None
+    if not _NAME.match(name):
+        raise RegistryError(f"{path} names {name!r}, which is not a model folder name")
+    return name
+
+
+def model_dir(name: str | None = None, root: Path | None = None) -> Path:
+    root = root or registry_dir()
+    name = name or current_name(root)
+    if not _NAME.match(name):
+        raise RegistryError(f"{name!r} is not a model name")
+    folder = root / name
+    if not (folder / CARD).exists():
+        raise RegistryError(f"no model {name!r} in {root} (have: {', '.join(list_models(root)) or 'none'})")
+    return folder
+
+
+def set_current(name: str, root: Path | None = None) -> None:
+    """Make `name` the served model: CURRENT is replaced atomically, so a reader sees the old
+    name or the new one, never a half-written file."""
+    root = root or registry_dir()
+    model_dir(name, root)
+    tmp = root / f".{CURRENT}.tmp"
+    tmp.write_text(name + "\n", encoding="utf-8")
+    tmp.replace(root / CURRENT)
+
+
+def card(name: str | None = None) -> dict[str, Any]:
+    return json.loads((model_dir(name) / CARD).read_text(encoding="utf-8"))
+
+
+def write_card(folder: Path, card: dict[str, Any]) -> None:
+    """The model card, as JSON for programs and as Markdown for people."""
+    (folder / CARD).write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
+    (folder / "card.md").write_text(card_markdown(card), encoding="utf-8")
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    from triage.classify.evaluate import format_report
+
+    ev = card["evaluation"]
+    parts = [f"# Model card: {card['version']}", "", card["model"], "",
+             f"Trained {card['created']} in {card['training_seconds']} s on "
+             f"{json.dumps(card['data']['examples'])}; feedback corrections used: {card['data']['feedback_used']}.", ""]
+    if "timings" in card:  # the transformer: its two phases and its size
+        t = card["timings"]
+        parts += [f"Pre-training: {json.dumps(t['pretrain'])}; fine-tuning: {t['finetune']['steps']} steps in "
+                  f"{t['finetune']['seconds']} s; {card['parameters']:,} parameters, "
+                  f"{card['size_bytes'] / 1e6:.1f} MB on disk.", ""]
+    if "members" in card:
+        parts += ["Members: " + ", ".join(f"`{m['name']}` (weight {m['weight']:g})" for m in card["members"]), ""]
+    parts += ["## Held-out real complaints", "", ev["real_test"]["description"], "", "```",
+              format_report(ev["real_test"]), "```"]
+    if "safety_only" in ev["real_test"]:
+        parts += ["", f"safety only: {json.dumps(ev['real_test']['safety_only'])}"]
+    parts += ["", f"calibration error (ECE, 10 bins): {json.dumps(ev['real_test']['calibration_ece'])}"]
+    parts += ["", "## Held-out written examples (not real data)", "", ev["written_test"]["description"], "", "```",
+              format_report(ev["written_test"]), "```", "", "## How each head was labelled", ""]
+    parts += [f"- {k}: {v}" for k, v in card["data"]["how_each_head_was_labelled"].items()]
+    parts += ["", "## Training label counts", "", "```", json.dumps(card["data"]["train_label_counts"],
+                                                                    ensure_ascii=False, indent=1), "```",
+              "", "## Sources", ""]
+    parts += [f"- `{s['path']}` sha256 `{s['sha256'][:16]}…`" for s in card["data"]["sources"]]
+    parts += ["", "## Libraries", "", ", ".join(f"{k} {v}" for k, v in card["libraries"].items()), ""]
+    return "\n".join(parts)
+
+
+# ---- integrity: nothing loads that the card does not vouch for ----------------------------
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def card_artifacts(folder: Path) -> dict[str, str]:
+    """The SHA-256 of each artifact file, as the folder's model card vouches for them."""
+    try:
+        return json.loads((folder / CARD).read_text(encoding="utf-8"))["artifacts"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelError(f"{folder}: no readable model card with artifact hashes ({exc})") from exc
+
+
+def verify_files(folder: Path, names: Iterable[str], expected: dict[str, str]) -> None:
+    """Each named file exists and has the SHA-256 the card gives it, or nothing loads."""
+    for name in sorted(names):
+        path = folder / name
+        if not path.exists():
+            raise ModelError(f"{folder}: {name} is missing")
+        if sha256(path) != expected.get(name):
+            raise ModelError(f"{path}: SHA-256 does not match the model card; refusing to load it")
+
+
+# ---- loading ---------------------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def _load(folder: str, mtime: float):
+    path = Path(folder)
+    backend = json.loads((path / CARD).read_text(encoding="utf-8")).get("backend", "sklearn")
+    if backend == "sklearn":
+        from triage.classify.sklearn import SklearnModel
+
+        return SklearnModel.load(path)
+    if backend == "transformer":
+        from triage.classify.transformer import require_torch
+
+        require_torch()
+        from triage.classify.transformer.backend import TransformerModel
+
+        return TransformerModel.load(path)
+    if backend == "ensemble":
+        from triage.classify.ensemble import EnsembleModel
+
+        load_member: Callable[[str], Any] = lambda member: load_from(path.parent, member)  # noqa: E731
+        return EnsembleModel.load(path, load_member)
+    raise ModelError(f"{folder}: unknown backend {backend!r} in its card (known: {', '.join(BACKENDS)})")
+
+
+def _stamp(folder: Path) -> float:
+    """Latest change to a model folder's files, or to its members' for an ensemble."""
+    stamp = max(p.stat().st_mtime for p in folder.iterdir() if p.is_file())
+    if not (folder / "model.npz").exists() and not (folder / "model.safetensors").exists():
+        try:
+            members = json.loads((folder / CONFIG).read_text(encoding="utf-8")).get("members", [])
+            stamp = max([stamp, *(_stamp(folder.parent / m["name"]) for m in members)])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # the load itself reports what is wrong
+    return stamp
+
+
+def load_from(root: Path, name: str | None = None):
+    """The named model (or the current one) of the registry at `root`; cached while its files
+    are unchanged."""
+    folder = model_dir(name, root)
+    # Any file rewritten (artifact or card) means a reload, and so a fresh hash check.
+    return _load(str(folder), _stamp(folder))
+
+
+def load(name: str | None = None):
+    """The named model, or the current one, of the registry in use."""
+    return load_from(registry_dir(), name)
+
+
+def clear_cache() -> None:
+    _load.cache_clear()
