@@ -141,6 +141,14 @@ def jobs_of(*, db_session: Session, owner: str | None, limit: int = 50) -> list[
     return list(db_session.scalars(query))
 
 
+def get_job(*, db_session: Session, job_id: int, owner: str | None) -> BulkJob:
+    """The job, if `owner` uploaded it (None: any owner, for an administrator)."""
+    job = db_session.get(BulkJob, job_id)
+    if job is None or (owner is not None and job.owner != owner):
+        raise BulkError(f"没有任务 {job_id} (no such job)")
+    return job
+
+
 def progress_of(job: BulkJob) -> dict[str, Any]:
     share = 1.0 if job.status == "done" else (job.read_bytes / job.total_bytes if job.total_bytes else 0.0)
     return {"id": job.id, "status": job.status, "filename": job.filename, "rows": job.rows, "errors": job.errors,

@@ -15,14 +15,15 @@ from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, object_session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from triage.auth.models import Account, ApiToken
 from triage.auth.permissions import HANDLER, User, may_see
+from triage.case.clocks import clock_states, urgency_key
 from triage.case.models import TRANSITIONS, Case, CaseEvent, CaseSerial
 from triage.classify.labels import FLAGS, HEADS, LabelError, is_urgent, parse_label, severity_given_flags
-from triage.policy.calendar import TZ
+from triage.policy.calendar import TZ, work_calendar
 from triage.policy.model import Policy
 from triage.policy.routing import Context, route
 from triage.suggestion import classification_of, classify_and_route, labels_of
@@ -164,6 +165,23 @@ def review_queue(*, db_session: Session, limit: int = 100) -> list[Case]:
         return (0 if is_urgent(suggestion.get("labels", {})) else 1, min(deadlines) if deadlines else "9999")
 
     return sorted(cases, key=key)[:limit]
+
+
+def worklist(*, db_session: Session, user: User, policy: Policy, now: datetime) -> list[dict[str, Any]]:
+    """A handler's open cases with their clocks at `now`: breached first, then the nearest
+    deadline. Each row: case, its running clocks, breached, urgent."""
+    # The clocks need each event's kind and time; the payloads (whole suggestions) stay unread.
+    mine = select(Case).where(Case.assignee == user.name, Case.state != "closed").options(
+        selectinload(Case.events).defer(CaseEvent.data))
+    cal = work_calendar(policy)
+    rows = []
+    for case in db_session.scalars(mine):
+        states = clock_states(case, policy, now, cal)
+        key = urgency_key(states)
+        rows.append({"case": case, "clocks": [c for c in states if c["status"] == "running"],
+                     "breached": key[0] == 0, "key": key, "urgent": is_urgent(case.current_labels)})
+    rows.sort(key=lambda r: r["key"])
+    return rows
 
 
 def handlers(*, db_session: Session) -> set[str]:
