@@ -65,10 +65,6 @@ def test_uncovered_date_raises_calendar_error_naming_date_and_covered_range(day:
     assert "chinesecalendar 1.11.0" in message
 
 
-def test_calendar_error_is_a_value_error() -> None:
-    assert issubclass(CalendarError, ValueError)
-
-
 def test_deadline_running_past_covered_range_raises_calendar_error() -> None:
     with pytest.raises(CalendarError, match="2027-01-0"):
         CAL.add(at(2026, 12, 28, 10), 10, "working_days", "working_days")

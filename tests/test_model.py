@@ -12,11 +12,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from training.train import TrainConfig, _fit_head
+from triage.classify.base import Decoder
 from triage.classify.features import FeatureSpace
 from triage.classify.labels import FLAGS
 from triage.classify.registry import ModelError
 from triage.classify.sklearn import SklearnModel
-from triage.text.normalize import TextError
+from triage.text.normalize import TextError, normalize
 
 TEXTS = ["大众朗逸变速箱顿挫", "4S店服务态度恶劣", "多次维修未解决", "新车加价提车", "发动机异响", "销售承诺不兑现"] * 8
 Y3 = ["pq", "service", "rq", "service", "pq", "service"] * 8
@@ -63,14 +64,45 @@ def test_load_without_card_is_refused(small_model, tmp_path):
         SklearnModel.load(tmp_path)
 
 
-def test_prediction_shape_and_major_rule(small_model):
-    p = small_model.predict(["已经打了12315投诉，市场监管局也来了"])[0]
-    d = p.to_dict()
+def test_prediction_shape(small_model):
+    d = small_model.predict(["已经打了12315投诉，市场监管局也来了"])[0].to_dict()
     assert set(d) >= {"id", "business_line", "category", "severity", "flags", "confidence", "evidence"}
     assert set(d["confidence"]["flags"]) == set(FLAGS)
     assert all(0.0 <= d["confidence"][h] <= 1.0 for h in ("business_line", "category", "severity"))
-    if "government" in p.flags:
-        assert p.severity == "major" and any("002-C" in r for r in p.rules)
+
+
+def _decode(flag_p: dict[str, float], severity_p=(0.8, 0.15, 0.05)):
+    """One row decoded from probabilities we choose: severity (grumble, complaint, major) and
+    the flags' probabilities; every flag's threshold is 0.5."""
+    classes = {"business_line": ["after_sales", "sales"], "category": ["product_quality", "service"],
+               "severity": ["grumble", "complaint", "major"], **{f"flags.{f}": ["0", "1"] for f in FLAGS}}
+    probs = {"business_line": np.array([[0.9, 0.1]]), "category": np.array([[0.7, 0.3]]),
+             "severity": np.array([severity_p]),
+             **{f"flags.{f}": np.array([[1 - flag_p.get(f, 0.01), flag_p.get(f, 0.01)]]) for f in FLAGS}}
+    decoder = Decoder(classes, {"version": "t", "flag_thresholds": {f: 0.5 for f in FLAGS}})
+    evidence = lambda chosen: {h: [[]] for h in ("business_line", "category", "severity")}  # noqa: E731
+    return decoder.decode([("r1", normalize("车主反映的问题"))], probs, [[]], evidence)[0]
+
+
+@pytest.mark.parametrize("flag", sorted(f for f in FLAGS if f != "repeat"))
+def test_any_flag_but_repeat_makes_it_major_with_the_rule_cited(flag):  # rules.md §2, 002-C 四
+    p = _decode({flag: 0.83})
+    assert p.flags == [flag] and p.severity == "major"
+    assert p.confidence["severity"] == 0.83  # the flag's probability: the flag is the reason
+    assert p.rules == [f"severity=major: flag {flag} (rules.md §2, 002-C 四)"]
+    assert "severity" not in p.low_confidence
+
+
+def test_repeat_alone_and_flags_under_threshold_leave_severity_to_the_model():
+    for flag_p in ({"repeat": 0.9}, {"safety": 0.45, "media": 0.3}):
+        p = _decode(flag_p)
+        assert p.severity == "grumble" and p.confidence["severity"] == 0.8 and p.rules == []
+
+
+def test_a_major_severity_cites_the_rule_but_keeps_its_own_confidence():
+    p = _decode({"legal": 0.7, "government": 0.95}, severity_p=(0.05, 0.05, 0.9))
+    assert p.flags == ["legal", "government"] and p.severity == "major" and p.confidence["severity"] == 0.9
+    assert p.rules == ["severity=major: flag legal, government (rules.md §2, 002-C 四)"]
 
 
 def test_evidence_points_at_original_text(small_model):
@@ -91,16 +123,29 @@ def test_bad_rows_become_errors_and_others_still_predict(small_model):
         small_model.predict(["ok", ""])
 
 
+def _binary_columns(texts):
+    """The cue and register columns, built the plain way: one 0/1 column per cue and register."""
+    import scipy.sparse as sp
+
+    from triage.classify.features import META_NAMES, meta_columns
+    from triage.flags.cues import CUE_NAMES, find_cues
+
+    dense = np.zeros((len(texts), len(CUE_NAMES) + len(META_NAMES)), dtype=np.float32)
+    for r, text in enumerate(texts):
+        for cue in find_cues(text):
+            dense[r, CUE_NAMES.index(cue.key)] = 1.0
+        for m in meta_columns(text):
+            dense[r, len(CUE_NAMES) + m] = 1.0
+    return sp.csr_matrix(dense)
+
+
 def test_fast_transform_equals_sklearn_tfidf():
     import scipy.sparse as sp
 
-    from triage.classify.features import cue_matrix
-    from triage.flags.cues import find_cues
-
     texts = TEXTS + ["行驶中刹车失灵，已经报警，修了三次", "多多多 多多 多", "一"]
     space = FeatureSpace(min_df=1).fit(texts)
-    ref = sp.hstack([space.words_.transform(texts), space.chars_.transform(texts),
-                     cue_matrix(texts, [find_cues(t) for t in texts])], format="csr")
+    ref = sp.hstack([space.words_.transform(texts), space.chars_.transform(texts), _binary_columns(texts)],
+                    format="csr")
     got = space.transform(texts)
     assert got.shape == ref.shape
     assert abs(got - ref).max() < 1e-6

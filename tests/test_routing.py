@@ -3,7 +3,12 @@ clock of §4, each naming its clause."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +18,7 @@ from triage.policy.model import Duration
 from triage.policy.routing import Classification, Context, RoutingError, route
 
 POLICY = load_policy()
+ROOT = Path(__file__).resolve().parent.parent
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
 
 
@@ -105,8 +111,19 @@ def test_unknown_channel_and_naive_time_are_refused():
         decide(at=datetime(2026, 11, 23, 10, 0))
 
 
-def test_route_is_deterministic():
-    assert decide(sev="major", flags=["safety"]).to_dict() == decide(sev="major", flags=["safety"]).to_dict()
+def test_route_is_deterministic_across_processes():
+    """The same case gives the same decision in every process: string sets iterate in a
+    different order under each hash seed, so an unsorted set anywhere would show here."""
+    code = ("import json; from tests.test_routing import decide; "
+            "print(json.dumps(decide(sev='grumble', flags=['safety', 'media', 'legal', 'repeat'], channel='oem_ticket',"
+            " earlier_complaints=2, in_warranty=True).to_dict(), ensure_ascii=False))")
+    outputs = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}, timeout=120).stdout
+               for seed in (1, 2, 3, 4)}
+    assert len(outputs) == 1, outputs
+    decision = json.loads(outputs.pop())
+    assert decision["severity"] == "major" and decision["flags"] == ["safety", "media", "legal", "repeat"]
+    assert "major-by-flag" in [r["id"] for r in decision["rules_fired"]]
 
 
 # ---- rules.md §4: clocks ---------------------------------------------------------------------

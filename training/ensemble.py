@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from training import dataset
-from training.train import _versions, score
+from training.train import _versions, held_out_evaluation
 from triage.classify.ensemble import EnsembleModel
-from triage.classify.registry import CARD, load_from, registry_dir, set_current, write_card
+from triage.classify.registry import CARD, load_from, registry_dir, write_card
 
 POSTPROCESSING = ("low_confidence", "flag_thresholds", "decision_bias", "decision_bias_max_chars")
 
@@ -34,14 +34,8 @@ def build_ensemble(members: Sequence[str], weights: Sequence[float] | None = Non
               **{k: loaded[0].config[k] for k in POSTPROCESSING if k in loaded[0].config}}
     model = EnsembleModel(loaded, weights, config)
     examples = dataset.build()
-    real_test = [e for e in examples if e.source == "real" and e.split == "test"]
-    written_test = [e for e in examples if e.source == "written" and e.split == "test"]
-    evaluation = {
-        "real_test": {"description": f"real complaints of {dataset.TEST_MONTH}, never trained on by any member",
-                      **score(model, real_test)},
-        "written_test": {"description": f"{dataset.WRITTEN_HOLDOUT_PERCENT}% of the team's written examples, "
-                                        "held out by id hash; NOT real data", **score(model, written_test)},
-    }
+    evaluation = held_out_evaluation(
+        model, examples, f"real complaints of {dataset.TEST_MONTH}, never trained on by any member")
     folder = root / version
     artifacts = model.save(folder)
     member_cards = [json.loads((root / m / CARD).read_text(encoding="utf-8")) for m in members]
@@ -63,9 +57,7 @@ def build_ensemble(members: Sequence[str], weights: Sequence[float] | None = Non
         "libraries": {k: v for c in member_cards for k, v in c.get("libraries", _versions()).items()},
         "evaluation": evaluation,
     }
-    write_card(folder, card)
-    if make_current:
-        set_current(version, root)
+    write_card(folder, card, make_current=make_current)
     log(f"wrote {folder} in {time.perf_counter() - started:.1f}s")
     return folder
 

@@ -27,7 +27,7 @@ from training.dataset import Example
 from triage.classify.evaluate import Scorer
 from triage.classify.features import FeatureSpace
 from triage.classify.labels import FLAGS, HEADS
-from triage.classify.registry import registry_dir, set_current, write_card
+from triage.classify.registry import registry_dir, write_card
 from triage.classify.sklearn import LinearHead, SklearnModel
 from triage.text.normalize import normalize
 
@@ -161,6 +161,19 @@ def score(model: SklearnModel, examples: Iterable[Example]) -> dict[str, Any]:
     return result
 
 
+def held_out_evaluation(model: Any, examples: Sequence[Example], real_description: str) -> dict[str, Any]:
+    """The model card's evaluation: the held-out real rows (the test month) and the held-out
+    written examples, each with the labels-doc figures."""
+    real_test = [e for e in examples if e.source == "real" and e.split == "test"]
+    written_test = [e for e in examples if e.source == "written" and e.split == "test"]
+    return {
+        "real_test": {"description": real_description, **score(model, real_test)},
+        "written_test": {"description": f"{dataset.WRITTEN_HOLDOUT_PERCENT}% of the team's written examples "
+                                        "(transcripts, letters, summaries), held out by id hash; NOT real data",
+                         **score(model, written_test)},
+    }
+
+
 def _ece(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
     conf = np.array([p for p, _ in pairs])
     right = np.array([r for _, r in pairs], dtype=float)
@@ -198,16 +211,9 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
     model, counts = fit(train_set, cfg, version)
     train_seconds = time.perf_counter() - started
 
-    real_test = [e for e in examples if e.source == "real" and e.split == "test"]
-    written_test = [e for e in examples if e.source == "written" and e.split == "test"]
-    evaluation = {
-        "real_test": {"description": f"real complaints of {dataset.TEST_MONTH}, never trained on; business line and "
-                                     "category from the site's codes, severity and flags by the team's annotator",
-                      **score(model, real_test)},
-        "written_test": {"description": f"{dataset.WRITTEN_HOLDOUT_PERCENT}% of the team's written examples "
-                                        "(transcripts, letters, summaries), held out by id hash; NOT real data",
-                         **score(model, written_test)},
-    }
+    evaluation = held_out_evaluation(
+        model, examples, f"real complaints of {dataset.TEST_MONTH}, never trained on; business line and category "
+                         "from the site's codes, severity and flags by the team's annotator")
     root = registry or registry_dir()
     folder = root / version
     artifacts = model.save(folder)
@@ -231,8 +237,6 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
         "libraries": _versions(),
         "evaluation": evaluation,
     }
-    write_card(folder, card)
-    if make_current:
-        set_current(version, root)
+    write_card(folder, card, make_current=make_current)
     log(f"wrote {folder} in {time.perf_counter() - started:.1f}s")
     return folder

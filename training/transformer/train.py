@@ -21,12 +21,12 @@ import torch
 
 from training import dataset
 from training.dataset import Example
-from training.train import _versions, score
+from training.train import _versions, held_out_evaluation
 from training.transformer.config import TransformerConfig
 from training.transformer.finetune import HEAD_CLASSES, finetune, fit_flag_scaling, fit_temperatures
 from training.transformer.pretrain import pretrain
 from triage.classify.labels import FLAGS, HEADS
-from triage.classify.registry import registry_dir, set_current, write_card
+from triage.classify.registry import registry_dir, write_card
 from triage.classify.transformer.backend import TransformerModel, _width
 from triage.classify.transformer.chars import CharTokenizer
 from triage.classify.transformer.encoding import TextEncoder
@@ -114,16 +114,9 @@ def train_transformer(cfg: TransformerConfig | None = None, base_model: Path | N
     model, figures = fit_transformer(train_set, cfg, version, base_model, log, progress)
     train_seconds = time.perf_counter() - started
 
-    real_test = [e for e in examples if e.source == "real" and e.split == "test"]
-    written_test = [e for e in examples if e.source == "written" and e.split == "test"]
-    evaluation = {
-        "real_test": {"description": f"real complaints of {dataset.TEST_MONTH}, never trained or pre-trained on; "
-                                     "business line and category from the site's codes, severity and flags by the "
-                                     "team's annotator", **score(model, real_test)},
-        "written_test": {"description": f"{dataset.WRITTEN_HOLDOUT_PERCENT}% of the team's written examples "
-                                        "(transcripts, letters, summaries), held out by id hash; NOT real data",
-                         **score(model, written_test)},
-    }
+    evaluation = held_out_evaluation(
+        model, examples, f"real complaints of {dataset.TEST_MONTH}, never trained or pre-trained on; business line "
+                         "and category from the site's codes, severity and flags by the team's annotator")
     root = registry or registry_dir()
     folder = root / version
     artifacts = model.save(folder)
@@ -157,9 +150,7 @@ def train_transformer(cfg: TransformerConfig | None = None, base_model: Path | N
                       "platform": platform.machine()},
         "evaluation": evaluation,
     }
-    write_card(folder, card)
-    if make_current:
-        set_current(version, root)
+    write_card(folder, card, make_current=make_current)
     log(f"wrote {folder} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f}s")
     return folder
 

@@ -134,14 +134,3 @@ def meta_columns(text: str) -> list[int]:
         cols.append(3)
     return cols
 
-
-def cue_matrix(texts: Sequence[str], cues: Sequence[list[Cue]]) -> sp.csr_matrix:
-    """The binary columns (cues, then register), built the plain way; a reference for tests."""
-    rows, cols = [], []
-    for r, found in enumerate(cues):
-        for c in {_CUE_INDEX[cue.key] for cue in found} | {len(CUE_NAMES) + m for m in meta_columns(texts[r])}:
-            rows.append(r)
-            cols.append(c)
-    data = np.ones(len(rows), dtype=np.float32)
-    return sp.csr_matrix((data, (rows, cols)), shape=(len(cues), len(CUE_NAMES) + len(META_NAMES)),
-                         dtype=np.float32)

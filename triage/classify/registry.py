@@ -87,10 +87,13 @@ def card(name: str | None = None) -> dict[str, Any]:
     return json.loads((model_dir(name) / CARD).read_text(encoding="utf-8"))
 
 
-def write_card(folder: Path, card: dict[str, Any]) -> None:
-    """The model card, as JSON for programs and as Markdown for people."""
+def write_card(folder: Path, card: dict[str, Any], make_current: bool = False) -> None:
+    """The model card, as JSON for programs and as Markdown for people; the last step of
+    writing a model, after which it may be made the served one."""
     (folder / CARD).write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
     (folder / "card.md").write_text(card_markdown(card), encoding="utf-8")
+    if make_current:
+        set_current(folder.name, folder.parent)
 
 
 def card_markdown(card: dict[str, Any]) -> str:
