@@ -2,7 +2,7 @@
 
 import pytest
 
-from triage.flags.cues import find_cues
+from triage.classify.cues import find_cues
 
 
 def flags(text):

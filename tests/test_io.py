@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from triage.classify.prediction import RowError
-from triage.io import InputError, read_rows
+from triage.io import InputError, RowError, read_rows
 
 
 def _split(rows):

@@ -127,8 +127,8 @@ def _binary_columns(texts):
     """The cue and register columns, built the plain way: one 0/1 column per cue and register."""
     import scipy.sparse as sp
 
+    from triage.classify.cues import CUE_NAMES, find_cues
     from triage.classify.features import META_NAMES, meta_columns
-    from triage.flags.cues import CUE_NAMES, find_cues
 
     dense = np.zeros((len(texts), len(CUE_NAMES) + len(META_NAMES)), dtype=np.float32)
     for r, text in enumerate(texts):

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from triage.classify.labels import HEADS, LabelError, parse_gold, parse_gold_flags
-from triage.classify.prediction import Prediction, RowError
+from triage.classify.prediction import Prediction
 from triage.classify.tagging import predict_stream
+from triage.io import RowError
 
 
 def _model(name: str | None):

@@ -13,9 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
-
-from triage.classify.prediction import RowError
+from typing import Any, BinaryIO
 
 MAX_FIELD = 4 * 1024 * 1024
 """csv refuses fields over this size; longer texts are reported by the text check anyway."""
@@ -23,6 +21,19 @@ MAX_FIELD = 4 * 1024 * 1024
 
 class InputError(ValueError):
     """A file that cannot be read at all (missing, no header, no text column)."""
+
+
+@dataclass(slots=True)
+class RowError:
+    """A row that cannot be read (or a text that cannot be classified): it names the row and why."""
+
+    id: str
+    row: int
+    """1-based data row number in the input file (the header is row 0)."""
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "row": self.row, "error": self.error}
 
 
 @dataclass(slots=True)

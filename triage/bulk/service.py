@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 
 from triage.bulk.models import BulkJob
 from triage.classify.labels import FLAGS, HEADS
-from triage.classify.prediction import RowError
 from triage.classify.tagging import predict_stream
-from triage.io import InputError, ReadProgress
+from triage.io import InputError, ReadProgress, RowError
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 _PROGRESS_EVERY = 0.3  # seconds between progress writes

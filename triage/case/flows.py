@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 
 from triage.case.models import Case
 from triage.case.service import CaseError, IntakeRequest, intake_and_suggest
-from triage.classify.prediction import RowError
-from triage.io import InputRow
+from triage.io import InputRow, RowError
 from triage.policy.model import Policy
 
 

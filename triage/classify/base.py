@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from triage.classify.cues import Cue
 from triage.classify.labels import FLAGS, HEADS, flags_forcing_major
-from triage.classify.prediction import Evidence, Prediction, RowError
-from triage.flags.cues import Cue
+from triage.classify.prediction import Evidence, Prediction
+from triage.io import RowError
 from triage.text.mask import find_pii
 from triage.text.normalize import NormalizedText, TextError, normalize
 

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from triage.classify.base import Decoder, ServingModel, Span
+from triage.classify.cues import find_cues
 from triage.classify.labels import HEADS
 from triage.classify.prediction import Prediction
 from triage.classify.registry import CARD, CONFIG, ModelError, card_artifacts, sha256, verify_files
 from triage.classify.sklearn import SklearnModel
-from triage.flags.cues import find_cues
 from triage.text.normalize import NormalizedText
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from triage.flags.cues import CUE_NAMES, Cue, find_cues
+from triage.classify.cues import CUE_NAMES, Cue, find_cues
 from triage.text.tokenize import words
 
 _SKIP = str.maketrans("", "", " \n\t,.!?;:，。！？；：、\"'“”‘’()（）")

@@ -44,14 +44,3 @@ class Prediction:
                 "evidence": [{"head": e.head, "label": e.label, "start": e.start, "end": e.end, "text": e.text,
                               "feature": e.feature, "weight": e.weight} for e in self.evidence],
                 "low_confidence": list(self.low_confidence), "rules": list(self.rules), "model": self.model}
-
-
-@dataclass(slots=True)
-class RowError:
-    id: str
-    row: int
-    """1-based data row number in the input file (the header is row 0)."""
-    error: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "row": self.row, "error": self.error}

@@ -17,11 +17,11 @@ import scipy.sparse as sp
 from scipy.special import expit
 
 from triage.classify.base import Decoder, ServingModel, Span
+from triage.classify.cues import Cue, find_cues
 from triage.classify.features import FeatureSpace
 from triage.classify.labels import HEADS
 from triage.classify.prediction import Prediction
 from triage.classify.registry import CONFIG, ModelError, card_artifacts, sha256, verify_files
-from triage.flags.cues import Cue, find_cues
 from triage.text.normalize import NormalizedText
 
 ARTIFACT = "model.npz"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from triage.classify.prediction import Prediction, RowError
-from triage.io import InputRow, ReadProgress, read_rows
+from triage.classify.prediction import Prediction
+from triage.io import InputRow, ReadProgress, RowError, read_rows
 
 BATCH = 512
 

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 
 from triage.classify.base import Decoder, ServingModel, Span
+from triage.classify.cues import find_cues
 from triage.classify.labels import HEADS
 from triage.classify.prediction import Prediction
 from triage.classify.registry import CONFIG, ModelError, card_artifacts, sha256, verify_files
 from triage.classify.transformer.encoding import TOKENIZER_DIR, TextEncoder
 from triage.classify.transformer.network import MultiHeadClassifier
-from triage.flags.cues import find_cues
 from triage.text.normalize import NormalizedText
 
 WEIGHTS = "model.safetensors"

@@ -1,1 +1,0 @@
-"""Flag cues: context-aware patterns for media, legal, government, safety, extreme and repeat."""
