@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -201,6 +202,109 @@ def test_openapi_lists_the_routes(server):
     assert {"/v1/triage", "/v1/triage/batch", "/v1/cases", "/v1/cases/batch", "/v1/cases/{case_id}/review",
             "/v1/cases/{case_id}/assign", "/v1/cases/{case_id}/actions/{action}", "/v1/queue",
             "/v1/reports/monthly", "/v1/reports/quarterly", "/v1/model"} <= set(paths)
+
+
+@pytest.mark.parametrize("case_id", [2**63, 0])
+def test_a_case_id_out_of_range_is_a_422_problem(server, case_id):
+    """An id the database's integer column cannot hold is refused as input, never a 500."""
+    with client(server, "customer_care") as c:
+        for r in (c.get(f"/v1/cases/{case_id}"), c.post(f"/v1/cases/{case_id}/review", json={"version": 1})):
+            assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+            assert r.json()["detail"].startswith("path.case_id")
+
+
+def test_every_route_declares_its_response(server):
+    base, _, _ = server
+    doc = httpx.get(f"{base}/openapi.json").json()
+    operations = [(m, p, op) for p, ops in doc["paths"].items() if p.startswith("/v1/") for m, op in ops.items()]
+    assert len(operations) == 13
+    for method, path, op in operations:
+        ok = [op["responses"][code] for code in ("200", "201") if code in op["responses"]]
+        assert ok, f"{method} {path}: no success response"
+        schema = ok[0]["content"]["application/json"]["schema"]
+        if "$ref" in schema:
+            schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        assert schema.get("properties"), f"{method} {path}: an empty response schema"
+
+
+@pytest.fixture
+def utc_clock():
+    """The clock in UTC, as the database gives times back: a write answers with the times it was
+    given (the request's, the clock's), here the same strings as a later read's."""
+    local = NOW[0]
+    NOW[0] = local.astimezone(UTC)
+    yield
+    NOW[0] = local
+
+
+def _json(obj):
+    return json.loads(json.dumps(obj))
+
+
+def test_responses_are_what_the_services_build(server, small_model, utc_clock):
+    """Each route answers exactly what the domain functions make of the same request."""
+    from triage.auth.permissions import User
+    from triage.case import reports, service
+    from triage.case.views import case_view
+    from triage.policy.loader import load_policy
+    from triage.policy.routing import Context
+    from triage.suggestion import classify_and_route
+
+    _, _, engine = server
+    care, handler, manager = (User(f"{r}-1", r) for r in ("customer_care", "handler", "manager"))
+
+    def view(case_id, user):
+        with Session(engine) as s:  # not committed: a read logged here is not kept
+            return _json(case_view(service.get(db_session=s, case_id=case_id), user, NOW[0]))
+
+    text = "行驶中刹车失灵"
+    pred = small_model.predict([text])[0].to_dict()
+    found = classify_and_route(small_model, load_policy(), text, Context("phone", NOW[0]))
+    ticket = {"channel": "web", "external_id": "SAME-1", "text": "座椅加热不工作",
+              "received_at": "2026-11-24T01:00:00+00:00"}
+    with client(server, "customer_care") as c, client(server, "handler") as h, client(server, "manager") as m:
+        assert c.post("/v1/triage", json={"text": text}).json() == _json({"classification": pred})
+        assert c.post("/v1/triage", json={"text": text, "channel": "phone"}).json() == _json(
+            {"classification": found.prediction.to_dict(), "routing": found.decision.to_dict()})
+        assert c.post("/v1/triage/batch", json={"items": [{"id": "a", "text": text}, {"id": "b", "text": ""}]}).json() \
+            == _json({"results": [{"id": "a", "classification": pred}, {"id": "b", "error": "text is empty"}]})
+
+        r = c.post("/v1/cases", json=ticket)  # no personal data: no read is logged
+        cid = r.json()["id"]
+        assert r.status_code == 201 and r.json() == view(cid, care)
+        r = c.post("/v1/cases", json=ticket)
+        assert r.status_code == 200 and r.json() == view(cid, care)
+        assert c.post("/v1/cases/batch", json={"items": [ticket, {**ticket, "text": ""}]}).json() == {"results": [
+            {"item": 0, "id": cid, "number": r.json()["number"], "created": False},
+            {"item": 1, "error": "text is empty"}]}
+        with Session(engine) as s:
+            queue = [{"id": q.id, "number": q.number, "received_at": q.received_at.isoformat(),
+                      "suggestion": q.suggestion} for q in service.review_queue(db_session=s)]
+        assert c.get("/v1/queue").json() == _json({"cases": queue})
+        assert c.post(f"/v1/cases/{cid}/review", json={"version": r.json()["version"]}).json() == view(cid, care)
+        assert c.post(f"/v1/cases/{cid}/assign", json={"assignee": "handler-1"}).json() == view(cid, care)
+        r = h.post(f"/v1/cases/{cid}/actions/contact", json={"data": {"note": "called"}})
+        assert r.json() == view(cid, handler)
+        for user, caller in ((care, c), (handler, h), (manager, m)):
+            assert caller.get(f"/v1/cases/{cid}").json() == view(cid, user)
+            with Session(engine) as s:
+                cases = service.list_cases(db_session=s, filters=service.CaseFilters(channel="web"), user=user)
+                listed = [{"id": x.id, "number": x.number, "state": x.state, "channel": x.channel,
+                           "received_at": x.received_at.isoformat(), "labels": x.current_labels,
+                           "responsible_role": x.responsible_role, "assignee": x.assignee} for x in cases]
+            assert caller.get("/v1/cases", params={"channel": "web"}).json() == _json({"cases": listed})
+
+        r = c.post("/v1/cases", json={**ticket, "external_id": "SAME-2", "customer_phone": "13912345678"})
+        pid = r.json()["id"]
+        expected = view(pid, care)  # the read it logs is the one the request logs
+        assert expected["events"][-1]["kind"] == "personal_data_read" and c.get(f"/v1/cases/{pid}").json() == expected
+
+        for user, caller in ((care, c), (manager, m)):
+            with Session(engine) as s:
+                start, end, label = reports.period_bounds(month="2026-11")
+                monthly = reports.report(db_session=s, start=start, end=end, label=label, mask=user is manager)
+            assert caller.get("/v1/reports/monthly", params={"month": "2026-11"}).json() == _json(monthly)
+        assert m.get("/v1/model").json() == {"version": "test-small", "card": None}
 
 
 def test_triage_serve_runs_the_api_with_its_worker(small_registry, tmp_path):

@@ -1,5 +1,37 @@
-"""(being written)"""
+"""The monthly and quarterly reports; personal data masked for the roles that do not see it."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from api.deps import DbSession, PermissionsDependency
+from api.errors import ProblemError
+from api.schemas import ReportOut
+from triage.auth.permissions import REPORT_READERS, User, sees_personal_data
+from triage.case import reports
 
 router = APIRouter()
+
+Reader = Annotated[User, Depends(PermissionsDependency(REPORT_READERS))]
+
+
+def _report(db_session: Session, user: User, **period: str) -> dict[str, Any]:
+    try:
+        start, end, label = reports.period_bounds(**period)
+    except reports.PeriodError as exc:
+        raise ProblemError(400, "Bad period", str(exc)) from None
+    return reports.report(db_session=db_session, start=start, end=end, label=label, mask=not sees_personal_data(user))
+
+
+@router.get("/v1/reports/monthly", summary="Counts, SLA compliance, repeats and focus vehicles of a month",
+            response_model=ReportOut)
+def monthly(month: str, db_session: DbSession, user: Reader) -> dict[str, Any]:
+    return _report(db_session, user, month=month)
+
+
+@router.get("/v1/reports/quarterly", summary="The same figures for a quarter (YYYY-Qn)", response_model=ReportOut)
+def quarterly(quarter: str, db_session: DbSession, user: Reader) -> dict[str, Any]:
+    return _report(db_session, user, quarter=quarter)

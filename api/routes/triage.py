@@ -1,5 +1,54 @@
-"""(being written)"""
+"""Stateless triage: classify a text and, given its channel, route it; no case is created."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter
 
+from api.deps import CurrentUser, Model, Now, PolicyDep
+from api.errors import ProblemError
+from api.schemas import BatchIn, TriageBatchOut, TriageIn, TriageOut
+from triage.policy.model import Policy
+from triage.policy.routing import Context, RoutingError
+from triage.suggestion import classify_and_route
+from triage.text.normalize import TextError
+
 router = APIRouter()
+
+
+def _triage(model: Any, policy: Policy, item: TriageIn, now: datetime) -> dict[str, Any]:
+    """The classification, and the routing when a channel is given; a text or a time that
+    cannot be triaged is a ProblemError (an unreadable text is reported before a bad time)."""
+    try:
+        if not item.channel:
+            return {"classification": model.predict([item.text])[0].to_dict()}
+        at = item.received_at or now
+        if at.tzinfo is None:
+            model.predict([item.text])  # raises TextError for an unreadable text
+            raise ProblemError(400, "Bad request", "received_at must carry a timezone")
+        found = classify_and_route(model, policy, item.text, Context(item.channel, at))
+    except TextError as exc:
+        raise ProblemError(400, "Unreadable text", str(exc)) from None
+    except RoutingError as exc:
+        raise ProblemError(400, "Cannot route", str(exc)) from None
+    return {"classification": found.prediction.to_dict(), "routing": found.decision.to_dict()}
+
+
+@router.post("/v1/triage", summary="Classify and route a text; no case is created", response_model=TriageOut,
+             response_model_exclude_unset=True)
+def triage_text(body: TriageIn, _: CurrentUser, model: Model, policy: PolicyDep, now: Now) -> dict[str, Any]:
+    return _triage(model, policy, body, now)
+
+
+@router.post("/v1/triage/batch", summary="Classify and route many texts; a bad item is an error item",
+             response_model=TriageBatchOut, response_model_exclude_unset=True)
+def triage_batch(body: BatchIn, _: CurrentUser, model: Model, policy: PolicyDep, now: Now) -> dict[str, Any]:
+    results = []
+    for item in body.items:
+        try:
+            results.append({"id": item.id, **_triage(model, policy, item, now)})
+        except ProblemError as exc:
+            results.append({"id": item.id, "error": exc.detail})
+    return {"results": results}
