@@ -138,6 +138,22 @@ def test_roles_see_only_their_pages_and_cases(site):
     assert "王小明" not in page and "13912345678" not in page  # managers see personal data masked
 
 
+def test_an_id_too_large_for_the_database_is_refused_not_a_server_error(site):
+    client, *_ = site
+    sign_in(client, "care")
+    huge = "99999999999999999999"
+    for path in (f"/cases/{huge}", f"/cases/{huge}/form", f"/bulk/{huge}/status", f"/bulk/{huge}/download"):
+        r = client.get(path)
+        assert r.status_code == 422, path
+        assert r.headers["content-type"].startswith("application/problem+json") and "Traceback" not in r.text
+    token = csrf_of(client)
+    for path, data in ((f"/cases/{huge}/review", {"decision": "accept"}), (f"/cases/{huge}/assign",
+                                                                         {"assignee": "handler1"}),
+                       (f"/cases/{huge}/actions/close", {})):
+        r = client.post(path, data={"csrf": token, "version": 1, **data})
+        assert r.status_code == 422, path
+
+
 def _wait_for_job(client: TestClient, job_id: int) -> dict:
     for _ in range(200):
         status = client.get(f"/bulk/{job_id}/status").json()

@@ -30,9 +30,6 @@ ROLE_NAMES = {"customer_care": "客户关爱", "handler": "处理人", "manager"
 ACTION_NAMES = {"contact": "已联系客户", "start": "开始处理", "resolve": "处理完毕", "callback": "回访",
                 "reopen": "重新打开", "close": "结案"}
 
-URGENT_FLAGS = frozenset({"safety", "media"})
-
-
 _UNITS = {"minutes": "分钟", "hours": "小时", "days": "天", "working_days": "个工作日", "working_hours": "个工作小时",
           "months": "个月"}
 
@@ -58,11 +55,6 @@ def local_time(value: str | datetime | None) -> str:
         return "—"
     at = datetime.fromisoformat(value) if isinstance(value, str) else value
     return at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
-
-
-def is_urgent(labels: dict[str, Any]) -> bool:
-    """Major, safety and media cases stand out and sort first."""
-    return labels.get("severity") == "major" or bool(URGENT_FLAGS & set(labels.get("flags", ())))
 
 
 @dataclass(frozen=True)
