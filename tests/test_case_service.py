@@ -16,8 +16,10 @@ from triage.case.service import (
     Conflict,
     IntakeRequest,
     InvalidTransition,
+    NotAHandler,
     NotFound,
     act,
+    assign,
     feedback_rows,
     intake,
     intake_and_suggest,
@@ -141,6 +143,27 @@ def test_invalid_transitions_and_unknown_cases(engine, small_model):
             act(db_session=s, case_id=9999, action="resolve", actor="handler", now=T0)
         with pytest.raises(CaseError, match="unknown action"):
             act(db_session=s, case_id=case_id, action="teleport", actor="handler", now=T0)
+
+
+def test_a_case_goes_only_to_a_handler_the_service_knows(engine, small_model):
+    from triage.auth.service import create_account
+    from triage.auth.tokens import create as create_token
+
+    case_id, _ = new_case(engine, small_model)
+    with Session(engine) as s:
+        create_account(db_session=s, username="zhang", display_name="张师傅", role="handler", password="p" * 8, now=T0)
+        create_account(db_session=s, username="wang", display_name="王经理", role="manager", password="p" * 8, now=T0)
+        create_token(db_session=s, name="hotline-handler", role="handler", now=T0)
+        review(db_session=s, case_id=case_id, reviewer="care-1", policy=POLICY, now=T0)
+        for nobody in ("stranger", "wang", " "):  # unknown, not a handler, empty
+            with pytest.raises(NotAHandler):
+                assign(db_session=s, case_id=case_id, assignee=nobody, actor="care-1", now=T0)
+        assert s.get(Case, case_id).assignee is None
+        for handler in ("zhang", "hotline-handler"):  # a console account, an API token's name
+            assert assign(db_session=s, case_id=case_id, assignee=handler, actor="care-1", now=T0).assignee == handler
+        s.commit()
+        assigned = [e.data["to"] for e in s.get(Case, case_id).events if e.kind == "assigned"]
+    assert assigned == ["zhang", "hotline-handler"]
 
 
 def test_review_queue_puts_major_safety_and_media_first(engine, small_model):

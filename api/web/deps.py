@@ -24,7 +24,7 @@ from api.deps import DbSession, Now, get_context
 from api.web import present
 from triage.auth.permissions import CARE, MANAGERS, User
 from triage.auth.service import session_user
-from triage.case.service import CaseError, Conflict, InvalidTransition, NotFound
+from triage.case.service import CaseError, Conflict, InvalidTransition, NotAHandler, NotFound
 from triage.classify.labels import FLAGS, HEADS, LABELS, is_urgent
 
 HERE = Path(__file__).parent
@@ -144,4 +144,6 @@ def zh_error(exc: CaseError) -> str:
         return f"案件当前状态不允许此操作。({exc})"
     if isinstance(exc, NotFound):
         return f"找不到案件。({exc})"
+    if isinstance(exc, NotAHandler):
+        return "请选择一位处理人 (choose a handler)"
     return f"请求有误。({exc})"

@@ -48,6 +48,10 @@ class Conflict(CaseError):
     status = 409
 
 
+class NotAHandler(CaseError):
+    """A case can be assigned only to a handler the service knows."""
+
+
 @dataclass(frozen=True)
 class IntakeRequest:
     channel: str
@@ -354,9 +358,9 @@ def assign(*, db_session: Session, case_id: int, assignee: str, actor: str, now:
     if case.state in ("received", "suggested", "closed"):
         raise InvalidTransition(f"case {case.number} is {case.state}; only a dispatched, open case can be assigned")
     if not assignee.strip():
-        raise CaseError("the assignee is empty")
+        raise NotAHandler("the assignee is empty")
     if assignee not in handlers(db_session=db_session):
-        raise CaseError(f"{assignee!r} is not a handler (a handler account or a handler's API token)")
+        raise NotAHandler(f"{assignee!r} is not a handler (a handler account or a handler's API token)")
     record_event(case, "assigned", actor, now, frm=case.assignee, to=assignee)
     case.assignee = assignee
     _flush(db_session)
