@@ -1,0 +1,62 @@
+"""What the commands share: their common options, loading a model, and compact JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+
+def load_model(name: str | None):
+    """The model `name` of the registry (default: the current one), imported only when a
+    command needs it."""
+    from triage.classify import registry
+
+    return registry.load(name)
+
+
+def dump(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def with_model(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--model", help="model name in the registry (default: the current one)")
+    return p
+
+
+def with_input(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["csv", "jsonl"], help="input format (default: by file extension, else csv)")
+    p.add_argument("--encoding", default="utf-8", help="input encoding (default utf-8; e.g. gbk)")
+
+
+def with_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", help="database URL (default: $TRIAGE_DB_URL or sqlite:///triage.db)")
+
+
+class DeferredParser(argparse.ArgumentParser):
+    """A subcommand's parser whose arguments `configure` adds when it is first used (to parse
+    or to print help): for options whose choices come from a module that is slow to import,
+    so that building the whole command line stays cheap for the other commands."""
+
+    def __init__(self, *args: Any, configure: Callable[[argparse.ArgumentParser], None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._configure = configure
+
+    def _ready(self) -> None:
+        if self._configure is not None:
+            configure, self._configure = self._configure, None
+            configure(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._ready()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self._ready()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._ready()
+        return super().format_help()
