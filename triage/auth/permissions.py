@@ -5,8 +5,10 @@ personal data unmasked. The API, the console and the command line all ask here."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from triage.case.models import Case
+if TYPE_CHECKING:  # the roles are read by the command line, which must start without the database
+    from triage.case.models import Case
 
 CUSTOMER_CARE, HANDLER, MANAGER, ADMIN = "customer_care", "handler", "manager", "admin"
 ROLES = (CUSTOMER_CARE, HANDLER, MANAGER, ADMIN)

@@ -1,0 +1,171 @@
+"""`triage classify`, `predict` and `evaluate`: the model on one text, on every row of a file,
+and scored on a labelled file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import TextIO
+
+from triage.classify.labels import HEADS, LabelError, parse_gold, parse_gold_flags
+from triage.classify.prediction import Prediction
+from triage.classify.tagging import predict_stream
+from triage.cli.common import dump, load_model, with_input, with_model
+from triage.io import RowError
+
+
+# ---- classify ------------------------------------------------------------------------------
+def add_classify(sub: argparse._SubParsersAction) -> None:
+    p = with_model(sub.add_parser("classify", help="classify one complaint text"))
+    p.add_argument("text", help="the complaint text, or - to read it from standard input")
+    p.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    p.set_defaults(func=cmd_classify)
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from triage.text.normalize import TextError
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    try:
+        pred = load_model(args.model).predict([text])[0]
+    except TextError as exc:
+        print(f"triage classify: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(dump(pred.to_dict()))
+    else:
+        print(format_prediction(pred))
+    return 0
+
+
+def format_prediction(p: Prediction) -> str:
+    from triage.classify.labels import FLAGS, LABELS
+
+    low = set(p.low_confidence)
+    lines = []
+    for head in HEADS:
+        label = getattr(p, head)
+        mark = "  (low confidence: please check)" if head in low else ""
+        lines.append(f"{head:<14} {label} {LABELS[head][label]}  p={p.confidence[head]:.2f}{mark}")
+    flags = ", ".join(f"{f} {FLAGS[f]} p={p.confidence['flags'][f]:.2f}" for f in p.flags) or "none"
+    lines.append(f"{'flags':<14} {flags}")
+    near = [h.split(".", 1)[1] for h in p.low_confidence if h.startswith("flags.")]
+    if near:
+        lines.append(f"{'':<14} near the threshold: {', '.join(near)}")
+    for rule in p.rules:
+        lines.append(f"{'rule':<14} {rule}")
+    for e in p.evidence:
+        where = f"[{e.start}:{e.end}] {e.text!r}"
+        lines.append(f"{'evidence':<14} {e.head}={e.label}: {where} ({e.feature}, {e.weight:+.2f})")
+    lines.append(f"{'model':<14} {p.model}")
+    return "\n".join(lines)
+
+
+# ---- predict -------------------------------------------------------------------------------
+def add_predict(sub: argparse._SubParsersAction) -> None:
+    p = with_model(sub.add_parser("predict", help="classify every row of a CSV or JSON Lines file"))
+    p.add_argument("input", help="CSV or JSON Lines file with id and text columns; - for standard input")
+    p.add_argument("-o", "--output", help="JSON Lines output file (default: standard output)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    with_input(p)
+    p.set_defaults(func=cmd_predict)
+
+
+class Progress:
+    """A progress bar on a terminal's stderr (by bytes read of the file; a running count for
+    standard input); silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        from triage.io import ReadProgress
+
+        self.enabled = enabled and sys.stderr.isatty()
+        self.read = ReadProgress()
+        self.start = time.perf_counter()
+        self.last = 0.0
+
+    def update(self, done: int, errors: int, final: bool = False) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (not final and now - self.last < 0.2):
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        bar = ""
+        if self.read.total_bytes:
+            share = min(1.0, self.read.read_bytes / self.read.total_bytes)
+            bar = f"[{'#' * int(share * 30):<30}] {share:4.0%} "
+        sys.stderr.write(f"\r{bar}{done:,} rows, {errors:,} errors, {rate:,.0f} rows/s")
+        if final:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from triage.io import InputError
+
+    model = load_model(args.model)
+    out: TextIO = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    progress = Progress(not args.quiet)
+    done = errors = 0
+    try:
+        for _, result in predict_stream(model, args.input, args.format, args.encoding, progress.read):
+            done += 1
+            if isinstance(result, RowError):
+                errors += 1
+                print(f"triage predict: {result.error}", file=sys.stderr)
+            out.write(dump(result.to_dict()) + "\n")
+            progress.update(done, errors)
+    except InputError as exc:
+        print(f"triage predict: {args.input}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    progress.update(done, errors, final=True)
+    if errors:
+        print(f"triage predict: {errors} of {done} rows could not be read (see the errors above)", file=sys.stderr)
+    return 1 if errors and errors == done else 0
+
+
+# ---- evaluate ------------------------------------------------------------------------------
+def add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = with_model(sub.add_parser("evaluate", help="score the model on a labelled file"))
+    p.add_argument("file", help="labelled CSV or JSON Lines file (shared/spec/labels-and-data-format.md)")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    with_input(p)
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from triage.classify.evaluate import Scorer, format_report
+    from triage.io import InputError
+
+    model = load_model(args.model)
+    scorer = Scorer()
+    errors = 0
+    try:
+        for row, result in predict_stream(model, args.file, args.format, args.encoding):
+            if isinstance(result, RowError):
+                errors += 1
+                print(f"triage evaluate: {result.error}", file=sys.stderr)
+                continue
+            try:
+                gold = {h: parse_gold(h, row.fields.get(h)) for h in HEADS}
+                gold_flags = parse_gold_flags(row.fields.get("flags"))
+            except LabelError as exc:
+                errors += 1
+                print(f"triage evaluate: row {row.row}: {exc}", file=sys.stderr)
+                continue
+            scorer.add(gold, gold_flags, {h: getattr(result, h) for h in HEADS}, result.flags)
+    except InputError as exc:
+        print(f"triage evaluate: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    result = scorer.result()
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(format_report(result))
+        if errors:
+            print(f"\n{errors} rows skipped (errors above)")
+    return 0

@@ -1,0 +1,71 @@
+"""`triage worker` and `serve`: the SLA worker alone, and the HTTP API and web console with an
+embedded SLA worker."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from triage.cli.common import with_db, with_model
+
+
+# ---- worker --------------------------------------------------------------------------------
+def add_worker(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("worker", help="the SLA worker: warnings, breaches, escalations, automatic close")
+    p.add_argument("--once", action="store_true", help="one pass, then exit")
+    p.add_argument("--interval", type=float, default=60.0, help="seconds between passes (default 60)")
+    with_db(p)
+    p.set_defaults(func=cmd_worker)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from triage.case.worker import sla_loop
+    from triage.db import init_db, make_engine
+    from triage.policy.loader import load_policy
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    engine = make_engine(args.db)
+    init_db(engine)
+    sla_loop(engine, load_policy(), args.interval, args.once)
+    return 0
+
+
+# ---- serve ---------------------------------------------------------------------------------
+def add_serve(sub: argparse._SubParsersAction) -> None:
+    p = with_model(sub.add_parser("serve", help="the HTTP API and web console, with an embedded SLA worker"))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--interval", type=float, default=60.0, help="seconds between SLA passes")
+    with_db(p)
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import threading
+
+    import uvicorn
+
+    from api.main import create_app
+    from triage.case.worker import sla_loop
+    from triage.classify import registry
+    from triage.db import init_db, make_engine
+    from triage.policy.loader import load_policy
+
+    name = args.model
+    try:
+        registry.load(name)  # fail now, not on the first request (e.g. a transformer without torch)
+    except (registry.RegistryError, RuntimeError) as exc:
+        print(f"triage serve: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(args.db)
+    init_db(engine)
+    stop = threading.Event()
+    worker = threading.Thread(target=sla_loop, args=(engine, load_policy(), args.interval, False, stop), daemon=True)
+    worker.start()
+    try:
+        uvicorn.run(create_app(engine, lambda: registry.load(name)), host=args.host, port=args.port)
+    finally:
+        stop.set()
+    return 0

@@ -1,0 +1,122 @@
+"""`triage train` and `export-feedback`: new models, from the labelled set and the reviewers'
+corrections."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from triage.classify.labels import HEADS
+from triage.cli.common import with_db
+from triage.io import RowError
+
+
+# ---- train ---------------------------------------------------------------------------------
+def add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model from the labelled set and make it current")
+    p.add_argument("--backend", choices=["sklearn", "transformer", "ensemble"], default="sklearn",
+                   help="sklearn (default; made current), transformer (needs the transformer extra) or ensemble "
+                        "(of --members); the last two are made current only with --current")
+    p.add_argument("--base-model", metavar="PATH",
+                   help="transformer: fine-tune this local checkpoint folder (a Chinese BERT or RoBERTa) instead "
+                        "of pre-training a character BERT here")
+    p.add_argument("--tiny", action="store_true", help="transformer: a tiny configuration (seconds; smoke tests)")
+    p.add_argument("--members", nargs="+", metavar="NAME", help="ensemble: the registry models to average")
+    p.add_argument("--weights", nargs="+", type=float, help="ensemble: one weight per member (default equal)")
+    p.add_argument("--current", action="store_true", help="transformer/ensemble: make the new model current")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--with-feedback", nargs="+", metavar="FILE",
+                   help="also train on these labelled files (reviewers' corrections)")
+    p.add_argument("--no-current", action="store_true", help="write the model but keep serving the current one")
+    p.add_argument("--registry", help="model registry folder (default: models/)")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from training.train import train
+
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    registry = Path(args.registry) if args.registry else None
+    if args.backend == "ensemble":
+        from training.ensemble import build_ensemble
+        from triage.classify.registry import ModelError, RegistryError
+
+        if not args.members or len(args.members) < 2:
+            print("triage train: --backend ensemble needs --members A B [...]", file=sys.stderr)
+            return 2
+        if args.weights and (len(args.weights) != len(args.members) or min(args.weights) <= 0):
+            print("triage train: give one positive --weights value per member", file=sys.stderr)
+            return 2
+        try:
+            print(build_ensemble(args.members, args.weights, registry, make_current=args.current, log=log))
+        except (RegistryError, ModelError, RuntimeError) as exc:  # RuntimeError: torch missing
+            print(f"triage train: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    feedback, sources = [], []
+    if args.with_feedback:
+        from training.dataset import labelled_record
+        from triage.io import read_rows
+
+        for path in args.with_feedback:
+            for row in read_rows(path):
+                if isinstance(row, RowError):
+                    print(f"triage train: {path}: {row.error}", file=sys.stderr)
+                    continue
+                feedback.append(labelled_record({"id": row.id, "text": row.text, **row.fields}, "feedback", "train"))
+            sources.append(Path(path))
+    if args.backend == "transformer":
+        from triage.classify.transformer import require_torch
+
+        try:
+            require_torch()
+        except RuntimeError as exc:
+            print(f"triage train: {exc}", file=sys.stderr)
+            return 2
+        from training.transformer.config import TransformerConfig, tiny
+        from training.transformer.train import check_base_model, train_transformer
+
+        if args.base_model:
+            try:
+                check_base_model(Path(args.base_model))
+            except ValueError as exc:
+                print(f"triage train: {exc}", file=sys.stderr)
+                return 2
+
+        cfg = tiny() if args.tiny else TransformerConfig()
+        folder = train_transformer(cfg, Path(args.base_model) if args.base_model else None, feedback, sources,
+                                   registry, make_current=args.current, log=log, progress=not args.quiet)
+    else:
+        folder = train(feedback, sources, make_current=not args.no_current, registry=registry, log=log)
+    print(folder)
+    return 0
+
+
+# ---- export-feedback -----------------------------------------------------------------------
+def add_export_feedback(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-feedback", help="reviewers' corrections as labelled CSV, for `train --with-feedback`")
+    p.add_argument("-o", "--output", help="CSV file (default: standard output)")
+    with_db(p)
+    p.set_defaults(func=cmd_export_feedback)
+
+
+def cmd_export_feedback(args: argparse.Namespace) -> int:
+    import csv
+
+    from triage.case.service import feedback_rows
+    from triage.db import open_session
+
+    with open_session(args.db) as session:
+        rows = feedback_rows(db_session=session)
+    out: TextIO = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    try:
+        writer = csv.DictWriter(out, fieldnames=["id", "text", "channel", *HEADS, "flags"])
+        writer.writeheader()
+        writer.writerows(rows)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(f"triage export-feedback: {len(rows)} corrected case(s)", file=sys.stderr)
+    return 0
