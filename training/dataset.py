@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.codes import REPEAT_CODES, labels_from_codes
 from triage.classify.labels import FLAGS, HEADS, parse_gold, parse_gold_flags
+from triage.io import RowError, read_rows
 
 DATA = Path(__file__).parent / "data"
 REAL_CSV = DATA / "real" / "complaints_12365auto_2020.csv"
@@ -112,6 +113,20 @@ def labelled_record(record: dict, source: str, split: str | None = None) -> Exam
     rid = str(record["id"])
     return Example(rid, record["text"], source, split or _written_split(rid), record.get("register", "summary"),
                    record.get("date", ""), {h: parse_gold(h, record.get(h)) for h in HEADS}, flags)
+
+
+def feedback_examples(paths: Iterable[str | Path], on_error: Callable[[str], None] = lambda message: None
+                      ) -> list[Example]:
+    """Labelled files of reviewers' corrections (`triage export-feedback`) as training
+    examples; a row that cannot be read is reported to `on_error` and left out."""
+    out = []
+    for path in paths:
+        for row in read_rows(str(path)):
+            if isinstance(row, RowError):
+                on_error(f"{path}: {row.error}")
+                continue
+            out.append(labelled_record({"id": row.id, "text": row.text, **row.fields}, "feedback", "train"))
+    return out
 
 
 def written_examples() -> list[Example]:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from training import dataset
-from training.train import _versions, held_out_evaluation
+from training.train import _versions, held_out_evaluation, new_version
 from triage.classify.ensemble import EnsembleModel
 from triage.classify.registry import CARD, load_from, registry_dir, write_card
 
@@ -27,7 +27,7 @@ def build_ensemble(members: Sequence[str], weights: Sequence[float] | None = Non
     root = registry or registry_dir()
     weights = list(weights or [1.0] * len(members))
     loaded = [load_from(root, m) for m in members]
-    version = "ensemble-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    version = new_version("ensemble")
     config = {"version": version, "backend": "ensemble",
               "members": [{"name": m, "weight": w, "card_sha256": hashlib.sha256((root / m / CARD).read_bytes())
                            .hexdigest()} for m, w in zip(members, weights)],

@@ -161,6 +161,11 @@ def score(model: SklearnModel, examples: Iterable[Example]) -> dict[str, Any]:
     return result
 
 
+def new_version(backend: str) -> str:
+    """A new model's name: its backend and when it was trained (UTC), e.g. sklearn-20261123T013254Z."""
+    return f"{backend}-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
 def held_out_evaluation(model: Any, examples: Sequence[Example], real_description: str) -> dict[str, Any]:
     """The model card's evaluation: the held-out real rows (the test month) and the held-out
     written examples, each with the labels-doc figures."""
@@ -205,7 +210,7 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
     started = time.perf_counter()
     examples = dataset.build(feedback)
     train_set = [e for e in examples if e.split == "train"]
-    version = "sklearn-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    version = new_version("sklearn")
     log(f"training {version} on {len(train_set)} examples "
         f"({Counter(e.source for e in train_set)}) ...")
     model, counts = fit(train_set, cfg, version)

@@ -21,7 +21,7 @@ import torch
 
 from training import dataset
 from training.dataset import Example
-from training.train import _versions, held_out_evaluation
+from training.train import _versions, held_out_evaluation, new_version
 from training.transformer.config import TransformerConfig
 from training.transformer.finetune import HEAD_CLASSES, finetune, fit_flag_scaling, fit_temperatures
 from training.transformer.pretrain import pretrain
@@ -109,7 +109,7 @@ def train_transformer(cfg: TransformerConfig | None = None, base_model: Path | N
     started = time.perf_counter()
     examples = dataset.build(feedback)
     train_set = [e for e in examples if e.split == "train"]
-    version = "transformer-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    version = new_version("transformer")
     log(f"training {version} on {len(train_set)} examples ({Counter(e.source for e in train_set)}) ...")
     model, figures = fit_transformer(train_set, cfg, version, base_model, log, progress)
     train_seconds = time.perf_counter() - started

@@ -9,11 +9,13 @@ under its first gold id when it is wrong.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from triage.classify.labels import FLAGS, HEADS
+from triage.classify.labels import FLAGS, HEADS, LabelError, parse_gold, parse_gold_flags
+from triage.classify.tagging import predict_stream
+from triage.io import RowError
 
 
 @dataclass
@@ -57,6 +59,29 @@ class Scorer:
                                "support": c["tp"] + c["fn"], "predicted": c["tp"] + c["fp"]}
             out["flags"] = {"n": self.flag_rows, "per_flag": per_flag}
         return out
+
+
+def score_file(model: Any, path: str, fmt: str | None = None, encoding: str = "utf-8",
+               on_error: Callable[[str], None] = lambda message: None) -> tuple[dict[str, Any], int]:
+    """The figures of `model` on a labelled file (shared/spec/labels-and-data-format.md), and
+    how many rows were skipped: a row that cannot be read or holds an unknown label is
+    reported to `on_error` and left out. Raises InputError for a file that cannot be read."""
+    scorer = Scorer()
+    skipped = 0
+    for row, result in predict_stream(model, path, fmt, encoding):
+        if isinstance(result, RowError):
+            skipped += 1
+            on_error(result.error)
+            continue
+        try:
+            gold = {h: parse_gold(h, row.fields.get(h)) for h in HEADS}
+            gold_flags = parse_gold_flags(row.fields.get("flags"))
+        except LabelError as exc:
+            skipped += 1
+            on_error(f"row {row.row}: {exc}")
+            continue
+        scorer.add(gold, gold_flags, {h: getattr(result, h) for h in HEADS}, result.flags)
+    return scorer.result(), skipped
 
 
 def _div(a: float, b: float) -> float:

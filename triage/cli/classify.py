@@ -9,7 +9,7 @@ import sys
 import time
 from typing import TextIO
 
-from triage.classify.labels import HEADS, LabelError, parse_gold, parse_gold_flags
+from triage.classify.labels import HEADS
 from triage.classify.prediction import Prediction
 from triage.classify.tagging import predict_stream
 from triage.cli.common import dump, load_model, with_input, with_model
@@ -138,30 +138,16 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from triage.classify.evaluate import Scorer, format_report
+    from triage.classify.evaluate import format_report, score_file
     from triage.io import InputError
 
     model = load_model(args.model)
-    scorer = Scorer()
-    errors = 0
     try:
-        for row, result in predict_stream(model, args.file, args.format, args.encoding):
-            if isinstance(result, RowError):
-                errors += 1
-                print(f"triage evaluate: {result.error}", file=sys.stderr)
-                continue
-            try:
-                gold = {h: parse_gold(h, row.fields.get(h)) for h in HEADS}
-                gold_flags = parse_gold_flags(row.fields.get("flags"))
-            except LabelError as exc:
-                errors += 1
-                print(f"triage evaluate: row {row.row}: {exc}", file=sys.stderr)
-                continue
-            scorer.add(gold, gold_flags, {h: getattr(result, h) for h in HEADS}, result.flags)
+        result, errors = score_file(model, args.file, args.format, args.encoding,
+                                    on_error=lambda message: print(f"triage evaluate: {message}", file=sys.stderr))
     except InputError as exc:
         print(f"triage evaluate: {args.file}: {exc}", file=sys.stderr)
         return 2
-    result = scorer.result()
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from triage.cli.classify import format_prediction
 from triage.cli.common import dump, load_model, with_model
+
+if TYPE_CHECKING:
+    from triage.policy.model import Policy
+    from triage.policy.routing import Decision
 
 
 # ---- policy check --------------------------------------------------------------------------
@@ -81,15 +86,20 @@ def cmd_route(args: argparse.Namespace) -> int:
         return 0
     print(format_prediction(pred))
     print()
-    print(f"{'responsible':<14} {decision.responsible} {decision.responsible_name}")
-    print(f"{'assists':<14} {', '.join(f'{r} {policy.roles[r]}' for r in decision.assists) or '-'}")
-    print(f"{'escalation':<14} {' → '.join(policy.roles[r] for r in decision.escalation) or '-'}")
-    print(f"{'crisis':<14} {'YES: ' + ', '.join(decision.crisis_team) if decision.crisis else 'no'}")
-    print(f"{'focus vehicle':<14} {'yes (' + str(decision.focus_owner) + ')' if decision.focus_vehicle else 'no'}")
+    print(format_decision(decision, policy))
+    return 0
+
+
+def format_decision(decision: Decision, policy: Policy) -> str:
+    """A routing decision as `triage route` prints it: who, every clock, the rules that fired."""
+    lines = [f"{'responsible':<14} {decision.responsible} {decision.responsible_name}",
+             f"{'assists':<14} {', '.join(f'{r} {policy.roles[r]}' for r in decision.assists) or '-'}",
+             f"{'escalation':<14} {' → '.join(policy.roles[r] for r in decision.escalation) or '-'}",
+             f"{'crisis':<14} {'YES: ' + ', '.join(decision.crisis_team) if decision.crisis else 'no'}",
+             f"{'focus vehicle':<14} {'yes (' + str(decision.focus_owner) + ')' if decision.focus_vehicle else 'no'}"]
     for c in decision.clocks:
         due = c.deadline or f"starts on {c.starts_on}"
         mark = " (if dispatched at receipt)" if c.provisional and c.deadline else ""
-        print(f"{'clock':<14} {c.id:<22} {c.limit:<16} {due}{mark}  [{c.source}]")
-    for r in decision.rules_fired:
-        print(f"{'rule fired':<14} {r.id} [{r.source}] {r.why}")
-    return 0
+        lines.append(f"{'clock':<14} {c.id:<22} {c.limit:<16} {due}{mark}  [{c.source}]")
+    lines += [f"{'rule fired':<14} {r.id} [{r.source}] {r.why}" for r in decision.rules_fired]
+    return "\n".join(lines)

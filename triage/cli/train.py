@@ -10,7 +10,6 @@ from typing import TextIO
 
 from triage.classify.labels import HEADS
 from triage.cli.common import with_db
-from triage.io import RowError
 
 
 # ---- train ---------------------------------------------------------------------------------
@@ -35,62 +34,67 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.backend == "ensemble":
+        return _train_ensemble(args)
+    from training.dataset import feedback_examples
+
+    files = args.with_feedback or []
+    feedback = feedback_examples(files, on_error=lambda message: print(f"triage train: {message}", file=sys.stderr))
+    sources = [Path(f) for f in files]
+    if args.backend == "transformer":
+        return _train_transformer(args, feedback, sources)
     from training.train import train
 
-    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    registry = Path(args.registry) if args.registry else None
-    if args.backend == "ensemble":
-        from training.ensemble import build_ensemble
-        from triage.classify.registry import ModelError, RegistryError
+    print(train(feedback, sources, make_current=not args.no_current, registry=_registry(args), log=_log))
+    return 0
 
-        if not args.members or len(args.members) < 2:
-            print("triage train: --backend ensemble needs --members A B [...]", file=sys.stderr)
-            return 2
-        if args.weights and (len(args.weights) != len(args.members) or min(args.weights) <= 0):
-            print("triage train: give one positive --weights value per member", file=sys.stderr)
-            return 2
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _registry(args: argparse.Namespace) -> Path | None:
+    return Path(args.registry) if args.registry else None
+
+
+def _train_ensemble(args: argparse.Namespace) -> int:
+    from training.ensemble import build_ensemble
+    from triage.classify.registry import ModelError, RegistryError
+
+    if not args.members or len(args.members) < 2:
+        print("triage train: --backend ensemble needs --members A B [...]", file=sys.stderr)
+        return 2
+    if args.weights and (len(args.weights) != len(args.members) or min(args.weights) <= 0):
+        print("triage train: give one positive --weights value per member", file=sys.stderr)
+        return 2
+    try:
+        print(build_ensemble(args.members, args.weights, _registry(args), make_current=args.current, log=_log))
+    except (RegistryError, ModelError, RuntimeError) as exc:  # RuntimeError: torch missing
+        print(f"triage train: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _train_transformer(args: argparse.Namespace, feedback: list, sources: list[Path]) -> int:
+    from triage.classify.transformer import require_torch
+
+    try:
+        require_torch()
+    except RuntimeError as exc:
+        print(f"triage train: {exc}", file=sys.stderr)
+        return 2
+    from training.transformer.config import TransformerConfig, tiny
+    from training.transformer.train import check_base_model, train_transformer
+
+    base = Path(args.base_model) if args.base_model else None
+    if base:
         try:
-            print(build_ensemble(args.members, args.weights, registry, make_current=args.current, log=log))
-        except (RegistryError, ModelError, RuntimeError) as exc:  # RuntimeError: torch missing
+            check_base_model(base)
+        except ValueError as exc:
             print(f"triage train: {exc}", file=sys.stderr)
             return 2
-        return 0
-    feedback, sources = [], []
-    if args.with_feedback:
-        from training.dataset import labelled_record
-        from triage.io import read_rows
-
-        for path in args.with_feedback:
-            for row in read_rows(path):
-                if isinstance(row, RowError):
-                    print(f"triage train: {path}: {row.error}", file=sys.stderr)
-                    continue
-                feedback.append(labelled_record({"id": row.id, "text": row.text, **row.fields}, "feedback", "train"))
-            sources.append(Path(path))
-    if args.backend == "transformer":
-        from triage.classify.transformer import require_torch
-
-        try:
-            require_torch()
-        except RuntimeError as exc:
-            print(f"triage train: {exc}", file=sys.stderr)
-            return 2
-        from training.transformer.config import TransformerConfig, tiny
-        from training.transformer.train import check_base_model, train_transformer
-
-        if args.base_model:
-            try:
-                check_base_model(Path(args.base_model))
-            except ValueError as exc:
-                print(f"triage train: {exc}", file=sys.stderr)
-                return 2
-
-        cfg = tiny() if args.tiny else TransformerConfig()
-        folder = train_transformer(cfg, Path(args.base_model) if args.base_model else None, feedback, sources,
-                                   registry, make_current=args.current, log=log, progress=not args.quiet)
-    else:
-        folder = train(feedback, sources, make_current=not args.no_current, registry=registry, log=log)
-    print(folder)
+    print(train_transformer(tiny() if args.tiny else TransformerConfig(), base, feedback, sources, _registry(args),
+                            make_current=args.current, log=_log, progress=not args.quiet))
     return 0
 
 
