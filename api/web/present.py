@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from triage.auth.permissions import ADMIN, CUSTOMER_CARE, HANDLER, MANAGER
 from triage.classify.labels import FLAGS, LABELS
 from triage.policy.calendar import TZ
 
@@ -25,7 +26,7 @@ EVENT_NAMES = {
 STATE_NAMES = {"received": "已受理", "suggested": "待确认", "confirmed": "已分派", "in_progress": "处理中",
                "resolved": "已处理", "verified": "回访满意", "reopened": "重新打开", "closed": "已结案"}
 
-ROLE_NAMES = {"customer_care": "客户关爱", "handler": "处理人", "manager": "经理/总监", "admin": "管理员"}
+ROLE_NAMES = {CUSTOMER_CARE: "客户关爱", HANDLER: "处理人", MANAGER: "经理/总监", ADMIN: "管理员"}
 
 ACTION_NAMES = {"contact": "已联系客户", "start": "开始处理", "resolve": "处理完毕", "callback": "回访",
                 "reopen": "重新打开", "close": "结案"}
