@@ -1,20 +1,30 @@
 """Deadline arithmetic on the mainland China working-day calendar (triage/policy/calendar.py).
 
-Expected dates come from chinesecalendar 1.11.0: National Day 2025 is 10-01..10-08 with
-working Sunday 09-28 and Saturday 10-11; Mid-autumn 2026 is 09-25..27 and National Day 2026
-is 10-01..10-07 with working Sunday 09-20 and Saturday 10-10; Spring Festival 2026 is
-02-15..02-23 with working Saturdays 02-14 and 02-28.
+Expected dates up to 2026 come from chinesecalendar 1.11.0: National Day 2025 is 10-01..10-08
+with working Sunday 09-28 and Saturday 10-11; Mid-autumn 2026 is 09-25..27 and National Day
+2026 is 10-01..10-07 with working Sunday 09-20 and Saturday 10-10; Spring Festival 2026 is
+02-15..02-23 with working Saturdays 02-14 and 02-28. From 2027 the statutory rules answer
+(triage/policy/statutory.py): 除夕 2027-02-05, 中秋 2027-09-15, 中秋 2028-10-03 (joined with
+National Day), 除夕 2029-02-12, 除夕 2030-02-02 — the lunar dates as published in every
+almanac (and as the `holidays` package has them).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
+import chinese_calendar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from triage.policy.calendar import TZ, CalendarError, WorkCalendar
+from triage.policy import calendar as calendar_module
+from triage.policy.calendar import TZ, CalendarError, WorkCalendar, deadline, provisional, work_calendar
+from triage.policy.loader import load_policy
+from triage.policy.model import Duration
+from triage.policy.notice import parse_notice
+from triage.policy.statutory import days_off, festival_dates, statutory_days
 
 CAL = WorkCalendar()
 
@@ -54,20 +64,17 @@ def test_is_workday_follows_statutory_holidays_and_adjusted_weekends(day: date, 
     assert CAL.is_workday(day) is expected
 
 
-@pytest.mark.parametrize("day", [date(2030, 1, 2), date(2003, 6, 1)])
-def test_uncovered_date_raises_calendar_error_naming_date_and_covered_range(day: date) -> None:
-    with pytest.raises(CalendarError) as info:
-        CAL.is_workday(day)
-    message = str(info.value)
-    assert day.isoformat() in message
-    assert str(day.year) in message
-    assert "2004–2026" in message
-    assert "chinesecalendar 1.11.0" in message
+@pytest.mark.parametrize("day", [date(2030, 1, 2), date(2003, 6, 2), date(2027, 1, 4), date(1, 1, 3),
+                                 date(9999, 12, 31)])
+def test_every_date_has_an_answer(day: date) -> None:  # was CalendarError outside 2004–2026
+    assert CAL.is_workday(day) is (day.weekday() < 5)
 
 
-def test_deadline_running_past_covered_range_raises_calendar_error() -> None:
-    with pytest.raises(CalendarError, match="2027-01-0"):
-        CAL.add(at(2026, 12, 28, 10), 10, "working_days", "working_days")
+def test_deadline_running_past_the_package_counts_the_rule_holidays() -> None:
+    # 2026-12-29..31 (package), 元旦 Fri 2027-01-01 off, then 01-04..08, 01-11, 01-12 (rules).
+    start = at(2026, 12, 28, 10)
+    assert CAL.add(start, 10, "working_days", "working_days") == at(2027, 1, 12, 10)
+    assert CAL.provisional(start, at(2027, 1, 12, 10)) is True
 
 
 def test_24x7_clock_needs_no_calendar_coverage() -> None:
@@ -87,14 +94,13 @@ def test_extra_workday_overrides_library_holiday() -> None:
     assert cal.add(at(2026, 9, 30, 10), 1, "working_days", "working_days") == at(2026, 10, 3, 10)
 
 
-def test_listing_holidays_of_an_uncovered_year_makes_the_policy_cover_it() -> None:
-    cal = WorkCalendar(extra_holidays={date(2027, 1, 1)}, extra_workdays={date(2027, 1, 9)})
-    assert cal.is_workday(date(2027, 1, 1)) is False
-    assert cal.is_workday(date(2027, 1, 4)) is True  # Monday
-    assert cal.is_workday(date(2027, 1, 9)) is True  # listed Saturday
-    assert cal.is_workday(date(2027, 1, 10)) is False  # Sunday
-    with pytest.raises(CalendarError):
-        cal.is_workday(date(2028, 1, 3))
+def test_extra_days_of_a_rules_year_leave_its_other_holidays_to_the_rules() -> None:
+    # Before, one extra holiday in 2027 made all of 2027 plain Monday–Friday (Spring Festival a working week).
+    cal = WorkCalendar(extra_holidays={date(2027, 3, 15)}, extra_workdays={date(2027, 2, 20)})
+    assert cal.is_workday(date(2027, 3, 15)) is False
+    assert cal.is_workday(date(2027, 2, 20)) is True  # a Saturday the dealership works
+    assert cal.is_workday(date(2027, 2, 8)) is False  # 春节 by the rules
+    assert cal.source(2027) == "rules"
 
 
 def test_same_date_as_extra_holiday_and_extra_workday_is_rejected() -> None:
@@ -248,11 +254,12 @@ def test_elapsed_at_80_percent_of_business_hours_clock() -> None:
 
 # ---------------------------------------------------------------- properties
 
+# Past the package's last year (2026) into the years the rules answer for.
 _starts = st.datetimes(
-    min_value=datetime(2020, 1, 1), max_value=datetime(2026, 11, 30), timezones=st.just(TZ)
+    min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(TZ)
 )
 _utc_starts = st.datetimes(
-    min_value=datetime(2020, 1, 1), max_value=datetime(2026, 11, 30), timezones=st.just(UTC)
+    min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
 )
 _clock = st.sampled_from(
     [
@@ -341,3 +348,221 @@ def test_end_of_day_is_midnight_after_a_working_day_and_never_before_start(start
     assert deadline > start
     assert deadline.time() == time(0)
     assert CAL.is_workday(deadline.date() - timedelta(days=1))
+
+
+# ---------------------------------------------------------------- years past the package: the rules
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (date(2027, 1, 1), False),  # 元旦, a Friday
+        (date(2027, 2, 4), True),  # Thursday before 除夕
+        (date(2027, 2, 5), False),  # 除夕
+        (date(2027, 2, 6), False),  # 春节 (正月初一)
+        (date(2027, 2, 8), False),
+        (date(2027, 2, 12), False),  # 8 days from 除夕
+        (date(2027, 2, 15), True),  # Monday after
+        (date(2027, 4, 5), False),  # 清明 (solar term), a Monday
+        (date(2027, 5, 5), False),  # 劳动节 5 days
+        (date(2027, 5, 6), True),
+        (date(2027, 6, 9), False),  # 端午, a Wednesday
+        (date(2027, 9, 15), False),  # 中秋, a Wednesday, apart from National Day
+        (date(2027, 9, 16), True),
+        (date(2027, 10, 7), False),  # 国庆 7 days
+        (date(2027, 10, 8), True),
+        (date(2028, 1, 25), False),  # 除夕 2028
+        (date(2028, 2, 1), False),
+        (date(2028, 2, 2), True),
+        (date(2028, 10, 3), False),  # 中秋 inside National Day: 10-01..10-08
+        (date(2028, 10, 8), False),  # a Sunday, and the 8th day of the joined holiday
+        (date(2028, 10, 9), True),
+        (date(2029, 2, 12), False),  # 除夕 2029
+        (date(2029, 2, 19), False),
+        (date(2029, 2, 20), True),
+        (date(2029, 10, 8), True),  # 中秋 2029 is 09-22 (a Saturday): not joined
+        (date(2029, 9, 24), False),  # ... and made up on the Monday
+        (date(2030, 2, 2), False),  # 除夕 2030 (a Saturday)
+        (date(2030, 2, 8), False),
+        (date(2030, 2, 11), True),
+        (date(2029, 12, 31), False),  # 元旦 2030 is a Tuesday: the Monday before bridges it
+    ],
+)
+def test_years_past_the_package_follow_the_statutory_rules(day: date, expected: bool) -> None:
+    assert CAL.source(day.year) == "rules"
+    assert CAL.is_workday(day) is expected
+
+
+@pytest.mark.parametrize("year", [2027, 2028, 2029, 2030])
+def test_the_13_statutory_days_of_every_year_are_off(year: int) -> None:
+    days = statutory_days(year)
+    names = [n for joined in days.values() for n in joined.split("、")]
+    assert len(names) == 13  # 2028: 中秋 is 10-03, a day of 国庆 too
+    assert {"元旦", "春节", "清明节", "劳动节", "端午节", "中秋节", "国庆节"} == set(names)
+    assert not any(CAL.is_workday(d) for d in days)
+
+
+def test_festival_dates_from_the_lunar_calendar_and_the_solar_term() -> None:
+    assert festival_dates(2027)["春节"] == date(2027, 2, 5)  # 除夕; 正月初一 is 02-06
+    assert festival_dates(2027)["中秋节"] == date(2027, 9, 15)
+    assert festival_dates(2028)["中秋节"] == date(2028, 10, 3)
+    assert festival_dates(2027)["清明节"] == date(2027, 4, 5)
+    assert festival_dates(2028)["清明节"] == date(2028, 4, 4)
+    assert festival_dates(2027)["端午节"] == date(2027, 6, 9)
+
+
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_the_rules_give_every_official_day_off_and_miss_only_the_adjusted_weekends(year: int) -> None:
+    """Against the years of today's law the package has: the rules are never stricter."""
+    off = days_off(year)
+    day, too_strict, too_generous = date(year, 1, 1), [], []
+    while day.year == year:
+        by_rules = day.weekday() < 5 and day not in off
+        official = chinese_calendar.is_workday(day)
+        if by_rules and not official:
+            too_strict.append(day)
+        if official and not by_rules:
+            too_generous.append(day)
+        day += timedelta(days=1)
+    assert too_strict == []
+    assert too_generous == sorted(d for d in chinese_calendar.constants.workdays if d.year == year)
+
+
+class _RulesOnly(WorkCalendar):
+    """Every year by the rules, to compare them with the official schedule where it is known."""
+
+    def source(self, year: int) -> str:
+        return "rules"
+
+
+_OFFICIAL_STARTS = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2026, 12, 1),
+                                timezones=st.just(TZ))
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=_OFFICIAL_STARTS, clock=_clock, data=st.data())
+def test_rule_deadlines_are_never_earlier_than_official_ones(
+    start: datetime, clock: tuple[str, str], data: st.DataObject
+) -> None:
+    unit, basis = clock
+    amount = data.draw(_amount(unit))
+    rules = _RulesOnly()
+    assert rules.add(start, amount, unit, basis) >= CAL.add(start, amount, unit, basis)
+    assert rules.end_of_day(start) >= CAL.end_of_day(start)
+
+
+def test_provisional_when_the_counting_reaches_a_rules_year() -> None:
+    assert CAL.provisional(at(2026, 12, 20, 10), at(2026, 12, 31, 23)) is False
+    assert CAL.provisional(at(2026, 12, 31, 10), at(2027, 1, 1)) is False  # the end of 12-31: 2027 not counted
+    assert CAL.provisional(at(2026, 12, 31, 10), at(2027, 1, 1, 0, 1)) is True
+    assert CAL.provisional(at(2027, 9, 30, 16), at(2027, 9, 30, 16)) is True
+    three_months, week = Duration(3, "months"), Duration(7, "days")
+    start = at(2027, 9, 30, 16)
+    assert provisional(CAL, start, deadline(CAL, start, week, "24x7"), week, "24x7") is False
+    assert provisional(CAL, start, deadline(CAL, start, three_months, "24x7"), three_months, "24x7") is False
+    same_day = Duration(1, "same_day")  # consults the working days whatever its basis
+    assert provisional(CAL, start, deadline(CAL, start, same_day, "24x7"), same_day, "24x7") is True
+
+
+# ---------------------------------------------------------------- an official notice wins
+
+NOTICE_2027 = {  # plausible, for the tests: the real notice is published in November 2026
+    "year": 2027, "source": "test notice (not the real one)",
+    "holidays": {"元旦": "2027-01-01..2027-01-03", "春节": "2027-02-05..2027-02-12", "清明节": "2027-04-03..2027-04-05",
+                 "劳动节": "2027-05-01..2027-05-05", "端午节": "2027-06-09", "中秋节": "2027-09-15",
+                 "国庆节": "2027-10-01..2027-10-07"},
+    "workdays": ["2027-01-31", "2027-02-20", "2027-05-08"],
+}
+
+
+def _notice_2027():
+    return parse_notice(NOTICE_2027, "2027.yaml", "abc")
+
+
+def test_a_loaded_notice_decides_its_year_and_removes_the_provisional_mark() -> None:
+    cal = WorkCalendar(notices={2027: _notice_2027()})
+    assert cal.source(2027) == "notice" and cal.source(2028) == "rules"
+    assert cal.is_workday(date(2027, 2, 20)) is True  # adjusted working Saturday, off by the rules
+    assert CAL.is_workday(date(2027, 2, 20)) is False
+    assert cal.is_workday(date(2027, 4, 5)) is False
+    assert cal.is_workday(date(2027, 9, 16)) is True
+    # Received Fri 2027-02-19 10:00: 3 working days are Sat 02-20 (调休), Mon 02-22, Tue 02-23.
+    start = at(2027, 2, 19, 10)
+    assert cal.add(start, 3, "working_days", "working_days") == at(2027, 2, 23, 10)
+    assert CAL.add(start, 3, "working_days", "working_days") == at(2027, 2, 24, 10)  # by the rules: 22, 23, 24
+    assert cal.provisional(start, at(2027, 2, 23, 10)) is False
+    assert CAL.provisional(start, at(2027, 2, 24, 10)) is True
+    assert cal.provisional(at(2027, 12, 30, 10), at(2028, 1, 3, 10)) is True  # 2028: rules again
+
+
+def test_a_notice_wins_over_the_package_for_its_year_and_the_extras_over_the_notice() -> None:
+    notice = parse_notice({"year": 2026, "source": "amended", "holidays": {"国庆节": "2026-10-01..2026-10-08"},
+                           "workdays": []}, "2026.yaml")
+    cal = WorkCalendar(notices={2026: notice}, extra_workdays={date(2026, 10, 8)})
+    assert cal.source(2026) == "notice"
+    assert cal.is_workday(date(2026, 10, 10)) is False  # the package's 调休 Saturday: not in this notice
+    assert cal.is_workday(date(2026, 10, 8)) is True  # the dealership's own working day wins
+    assert cal.is_workday(date(2026, 2, 16)) is True  # 除夕: this (partial) notice holds the whole year
+
+
+def test_a_notice_reaching_into_the_december_before_decides_those_days() -> None:
+    notice = parse_notice({"year": 2027, "source": "t", "holidays": {"元旦": "2026-12-31..2027-01-01"},
+                           "workdays": ["2026-12-26"]}, "2027.yaml")
+    cal = WorkCalendar(notices={2027: notice})
+    assert cal.is_workday(date(2026, 12, 31)) is False
+    assert cal.is_workday(date(2026, 12, 26)) is True  # a Saturday
+
+
+def test_a_deadline_past_9999_is_the_only_refusal() -> None:
+    with pytest.raises(CalendarError, match="9999-12-31"):
+        CAL.add(at(9999, 12, 30, 10), 5, "working_days", "working_days")
+    with pytest.raises(CalendarError):
+        deadline(CAL, at(9999, 11, 30, 10), Duration(3, "months"), "24x7")
+
+
+# ---------------------------------------------------------------- the policy's calendar, cached
+
+
+def _policy_with_notices(tmp_path):
+    folder = tmp_path / "notices"
+    (tmp_path / "policy.yaml").write_text(
+        Path(calendar_module.__file__).with_name("default.yaml").read_text(encoding="utf-8")
+        .replace("  # notices_dir: notices\n", "  notices_dir: notices\n"), encoding="utf-8")
+    return load_policy(tmp_path / "policy.yaml"), folder
+
+
+def test_the_calendar_is_built_once_per_policy(tmp_path) -> None:
+    policy, _ = _policy_with_notices(tmp_path)
+    assert work_calendar(policy) is work_calendar(policy)
+
+
+def test_loading_a_notice_rebuilds_the_calendar(tmp_path, monkeypatch) -> None:
+    import yaml
+
+    from triage.policy.notice import install_notice
+
+    policy, folder = _policy_with_notices(tmp_path)
+    assert policy.calendar["notices_dir"] == folder
+    before = work_calendar(policy)
+    assert before.source(2027) == "rules"
+    src = tmp_path / "notice-2027.yaml"
+    src.write_text(yaml.safe_dump(NOTICE_2027, allow_unicode=True), encoding="utf-8")
+    install_notice(src, folder)
+    # Another process loaded it: seen once the recheck interval has passed, without a restart.
+    monkeypatch.setattr(calendar_module, "NOTICE_RECHECK_SECONDS", 0.0)
+    after = work_calendar(policy)
+    assert after is not before and after.source(2027) == "notice"
+    assert after.is_workday(date(2027, 2, 20)) is True
+    assert after.signature != before.signature
+    (folder / "2027.yaml").unlink()
+    assert work_calendar(policy).source(2027) == "rules"
+
+
+def test_a_broken_notice_file_is_skipped_not_fatal(tmp_path, caplog) -> None:
+    policy, folder = _policy_with_notices(tmp_path)
+    folder.mkdir()
+    (folder / "2027.yaml").write_text("year: 2027\nholidays: {春节: 2027-13-01}\n", encoding="utf-8")
+    cal = work_calendar(policy)
+    assert cal.source(2027) == "rules"
+    assert cal.is_workday(date(2027, 2, 8)) is False
+    assert "2027-13-01" in caplog.text

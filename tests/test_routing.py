@@ -203,3 +203,162 @@ def test_escalation_goes_up_from_the_responsible_role():  # 002-A §5-1, §8-2
     assert decide("sales", "service").escalation == ["sales_director", "general_manager"]
     assert decide(cat="service").escalation == ["service_director", "general_manager"]
     assert decide(flags=["media"]).escalation == []
+
+
+# ---- any year: the calendar past the package's last year (2026) --------------------------------
+@pytest.mark.parametrize(("received", "due"), [
+    # 春节 2027 by the rules: 除夕 02-05 (Fri) .. 02-12; counting resumes Mon 02-15.
+    (datetime(2027, 2, 4, 10, 0, tzinfo=TZ), "2027-02-17T10:00:00+08:00"),
+    # 国庆 2027: 10-01..10-07 (中秋 09-15 is apart); 10-08 (Fri), 10-11, 10-12.
+    (datetime(2027, 9, 30, 16, 0, tzinfo=TZ), "2027-10-12T16:00:00+08:00"),
+    # 国庆 2028 with 中秋 (10-03) inside it: 10-01..10-08; 10-09, 10, 11.
+    (datetime(2028, 9, 29, 10, 0, tzinfo=TZ), "2028-10-11T10:00:00+08:00"),
+    # 春节 2029: 除夕 02-12 .. 02-19; 02-20, 21, 22.
+    (datetime(2029, 2, 9, 10, 0, tzinfo=TZ), "2029-02-22T10:00:00+08:00"),
+    # 国庆 2030: 10-01 (Tue) .. 10-07; 10-08, 09, 10.
+    (datetime(2030, 9, 30, 10, 0, tzinfo=TZ), "2030-10-10T10:00:00+08:00"),
+])
+def test_major_complaint_in_every_year_to_2030_skips_the_statutory_holidays(received, due):
+    d = decide(sev="major", at=received)
+    c = clock(d, "close_major")
+    assert c.deadline == due
+    assert c.calendar_provisional is True  # no notice for the year: holidays by the rules
+    assert d.to_dict()["clocks"][0]["calendar_provisional"] in (True, False)
+
+
+def test_provisional_marks_only_deadlines_that_count_a_rules_year():
+    d = decide(sev="major", channel="oem_ticket", at=datetime(2026, 12, 31, 10, 0, tzinfo=TZ))
+    assert clock(d, "close_major").calendar_provisional is True  # reaches into 2027
+    assert clock(d, "oem_first_response").calendar_provisional is False  # 30 minutes, 24x7
+    assert clock(d, "escalation_report").calendar_provisional is False  # no deadline yet
+    d = decide(sev="major", at=datetime(2026, 11, 23, 10, 0, tzinfo=TZ))
+    assert not any(c.calendar_provisional for c in d.clocks)
+
+
+def _notice_policy(tmp_path, notice: str | None):
+    """The default policy reading its notices from a folder of the test, holding `notice`."""
+    folder = tmp_path / "notices"
+    if notice:
+        folder.mkdir(parents=True)
+        (folder / "2027.yaml").write_text(notice, encoding="utf-8")
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "triage/policy/default.yaml").read_text(encoding="utf-8")
+    (tmp_path / "policy.yaml").write_text(text.replace("  # notices_dir: notices\n", "  notices_dir: notices\n"),
+                                          encoding="utf-8")
+    return tmp_path / "policy.yaml"
+
+
+NOTICE_2027 = """\
+# A plausible 2027 notice, for the tests only: the real one is published in November 2026.
+year: 2027
+source: 国办发明电〔2026〕（测试用）
+holidays:
+  元旦: 2027-01-01..2027-01-03
+  春节: 2027-02-05..2027-02-12
+  清明节: 2027-04-03..2027-04-05
+  劳动节: 2027-05-01..2027-05-05
+  端午节: 2027-06-09
+  中秋节: 2027-09-15
+  国庆节: 2027-10-01..2027-10-07
+workdays: [2027-01-31, 2027-02-20, 2027-05-08]
+"""
+
+
+def test_an_official_notice_overrides_the_rules_and_removes_the_mark(tmp_path):
+    policy = load_policy(_notice_policy(tmp_path, NOTICE_2027))
+    friday = datetime(2027, 2, 19, 10, 0, tzinfo=TZ)
+    d = route(policy, Classification("after_sales", "product_quality", "major"), Context("phone", friday))
+    c = clock(d, "close_major")
+    # Sat 02-20 is an adjusted working day by the notice: 02-20, 02-22, 02-23.
+    assert (c.deadline, c.calendar_provisional) == ("2027-02-23T10:00:00+08:00", False)
+    by_rules = clock(decide(sev="major", at=friday), "close_major")
+    assert (by_rules.deadline, by_rules.calendar_provisional) == ("2027-02-24T10:00:00+08:00", True)
+
+
+# ---- the command line and the API on 2027 dates ------------------------------------------------
+@pytest.fixture
+def cli(small_registry, tmp_path):
+    def _run(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "TRIAGE_MODELS_DIR": str(small_registry), "TRIAGE_DATA_DIR": str(tmp_path / "var")}
+        return subprocess.run([sys.executable, "-m", "triage.cli", *args], capture_output=True, text=True, env=env,
+                              cwd=ROOT, timeout=120)
+    return _run
+
+
+def test_route_in_2027_works_and_marks_provisional_deadlines(cli, tmp_path):
+    r = cli("route", "刹车失灵", "--channel", "phone", "--at", "2027-09-30 16:00")
+    assert r.returncode == 0, r.stderr
+    marked = [line for line in r.stdout.splitlines() if line.startswith("clock") and "*provisional" in line]
+    assert marked and all("2027-" in line for line in marked)
+    assert "*provisional: counted on holidays computed from the statutory rules" in r.stdout
+    r = cli("route", "刹车失灵", "--channel", "phone", "--at", "2027-09-30 16:00", "--json")
+    clocks = json.loads(r.stdout)["decision"]["clocks"]
+    assert any(c["calendar_provisional"] for c in clocks)
+    # Once the notice is loaded, the same complaint's deadlines are no longer provisional.
+    policy = _notice_policy(tmp_path / "dealer", None)
+    notice = tmp_path / "notice.yaml"
+    notice.write_text(NOTICE_2027, encoding="utf-8")
+    r = cli("policy", "load-notice", str(notice), "--policy", str(policy))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "dealer" / "notices" / "2027.yaml").exists() and "loaded the 2027 holiday notice" in r.stdout
+    r = cli("route", "刹车失灵", "--channel", "phone", "--at", "2027-09-30 16:00", "--policy", str(policy))
+    assert r.returncode == 0 and "provisional" not in r.stdout
+
+
+@pytest.fixture
+def api(small_model, tmp_path):
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session
+
+    from api.main import create_app
+    from triage.auth.tokens import create as create_token
+    from triage.db import init_db, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
+    init_db(engine)
+    now = datetime(2027, 3, 1, 10, 0, tzinfo=TZ)
+    with Session(engine) as s:
+        token = create_token(db_session=s, name="care-1", role="customer_care", now=now)
+        s.commit()
+    app = create_app(engine, lambda: small_model, policy=POLICY, clock=lambda: now)
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client
+    engine.dispose()
+
+
+def test_api_triage_and_intake_in_2027_answer_with_provisional_deadlines(api):
+    body = {"text": "行驶中刹车失灵", "channel": "phone", "received_at": "2027-03-01T10:00:00+08:00"}
+    r = api.post("/v1/triage", json=body)
+    assert r.status_code == 200, r.text
+    clocks = r.json()["routing"]["clocks"]
+    assert any(c["calendar_provisional"] for c in clocks)
+    assert all(c["deadline"] is None or c["deadline"].startswith("2027-") for c in clocks)
+    r = api.post("/v1/cases", json=body)
+    assert r.status_code == 201, r.text
+    assert any(c["calendar_provisional"] for c in r.json()["suggestion"]["routing"]["clocks"])
+
+
+def test_console_case_page_marks_provisional_deadlines_until_the_notice_is_loaded(engine, small_model, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from triage.policy.calendar import invalidate_calendars
+    from triage.policy.notice import install_notice
+
+    from .console_seed import PASSWORD, seed
+
+    policy = load_policy(_notice_policy(tmp_path, None))
+    received = datetime(2027, 9, 30, 16, 0, tzinfo=TZ)
+    ids = seed(engine, policy, small_model, received)
+    app = create_app(engine, lambda: small_model, policy, clock=lambda: received)
+    with TestClient(app, base_url="http://console.test") as client:
+        client.post("/login", data={"username": "manager", "password": PASSWORD, "next": "/"})
+        page = client.get(f"/cases/{ids['safety']}").text
+        clocks = page.split('id="clocks"')[1].split("</table>")[0]
+        assert "暂定" in clocks
+        notice = tmp_path / "notice.yaml"
+        notice.write_text(NOTICE_2027, encoding="utf-8")
+        install_notice(notice, tmp_path / "notices")
+        invalidate_calendars()  # what `triage policy load-notice` does; other processes recheck every second
+        page = client.get(f"/cases/{ids['safety']}").text
+        assert "暂定" not in page.split('id="clocks"')[1].split("</table>")[0]

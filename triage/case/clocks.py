@@ -66,7 +66,8 @@ def clock_states(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | 
                     "deadline": iso(state.deadline) if state else None,
                     "warning_at": iso(state.warning_at) if state else None,
                     "warned": bool(state and state.warned), "breached": bool(state and state.breached),
-                    "breached_at": iso(state.breached_at) if state else None})
+                    "breached_at": iso(state.breached_at) if state else None,
+                    "calendar_provisional": bool(state and state.calendar_provisional)})
     return out
 
 

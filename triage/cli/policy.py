@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from triage.cli.classify import format_prediction
@@ -15,28 +16,98 @@ if TYPE_CHECKING:
     from triage.policy.routing import Decision
 
 
-# ---- policy check --------------------------------------------------------------------------
+# ---- policy check, load-notice ------------------------------------------------------------
 def add_policy(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("policy", help="routing and SLA policy files")
+    p = sub.add_parser("policy", help="routing and SLA policy files, and the yearly holiday notices")
     policy_sub = p.add_subparsers(dest="policy_command", required=True)
-    check = policy_sub.add_parser("check", help="load and validate a policy file")
-    check.add_argument("file", help="policy YAML file")
+    check = policy_sub.add_parser("check", help="load and validate a policy file or a holiday notice file")
+    check.add_argument("file", help="policy YAML file, or a year's holiday notice (YAML or JSON)")
     check.set_defaults(func=cmd_policy_check)
+    load = policy_sub.add_parser(
+        "load-notice", help="check a year's State Council holiday notice and put it in force",
+        description="Checks the notice file and copies it into the policy's notices folder as YEAR.yaml; "
+                    "running services use it within a second, and deadlines counting that year are no "
+                    "longer provisional.")
+    load.add_argument("file", help="the notice file (YAML or JSON, see docs/calendar.md)")
+    load.add_argument("--policy", help="policy YAML file naming the notices folder (default: the bundled policy)")
+    load.set_defaults(func=cmd_load_notice)
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
     from triage.policy.loader import load_policy
     from triage.policy.model import PolicyError
+    from triage.policy.notice import is_notice
 
+    if is_notice(args.file):
+        return _check_notice(args.file)
     try:
         policy = load_policy(args.file)
     except PolicyError as exc:
-        print(f"triage policy check: {args.file}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return _problems(args.file, exc.problems)
+    print(f"{args.file}: OK — {len(policy.roles)} roles, {len(policy.rules)} rules, "
+          f"{len(policy.escalation)} escalation chains, {len(policy.clocks)} clocks")
+    return _check_notice_folders(policy)
+
+
+def _check_notice(path: str) -> int:
+    from triage.policy.notice import NoticeError, read_notice
+
+    try:
+        notice = read_notice(path)
+    except NoticeError as exc:
+        return _problems(path, exc.problems)
+    for warning in notice.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    print(f"{path}: OK — holiday notice for {notice.year} ({notice.source}): {len(notice.holidays)} days off, "
+          f"{len(notice.workdays)} adjusted working days")
+    return 0
+
+
+def _check_notice_folders(policy: Policy) -> int:
+    """The notices the policy's calendar reads, and which source answers for which years."""
+    from triage.policy.calendar import LIBRARY_FIRST_YEAR, LIBRARY_LAST_YEAR, LIBRARY_VERSION, notice_folders
+    from triage.policy.notice import load_notices
+
+    folders = notice_folders(policy)
+    loaded = load_notices(folders)
+    years = ", ".join(str(y) for y in sorted(loaded.notices)) or "none"
+    print(f"calendar: notices for {years} (from {', '.join(map(str, folders))}); chinesecalendar "
+          f"{LIBRARY_VERSION} for {LIBRARY_FIRST_YEAR}–{LIBRARY_LAST_YEAR}; any other year by the statutory "
+          "rules (deadlines marked provisional)")
+    if loaded.problems:
+        return _problems("notices", list(loaded.problems))
+    return 0
+
+
+def _problems(where: str, problems: list[str]) -> int:
+    print(f"triage policy check: {where}: {len(problems)} problem(s)", file=sys.stderr)
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return 1
+
+
+def cmd_load_notice(args: argparse.Namespace) -> int:
+    from triage.policy.calendar import invalidate_calendars
+    from triage.policy.loader import DEFAULT_POLICY, load_policy
+    from triage.policy.model import PolicyError
+    from triage.policy.notice import install_notice
+
+    try:
+        policy = load_policy(args.policy or DEFAULT_POLICY)
+        notice, target = install_notice(args.file, Path(str(policy.calendar["notices_dir"])))
+    except PolicyError as exc:  # NoticeError too
+        print(f"triage policy load-notice: {len(exc.problems)} problem(s); nothing loaded", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    print(f"{args.file}: OK — {len(policy.roles)} roles, {len(policy.rules)} rules, "
-          f"{len(policy.escalation)} escalation chains, {len(policy.clocks)} clocks")
+    except OSError as exc:
+        print(f"triage policy load-notice: cannot write the notices folder ({exc})", file=sys.stderr)
+        return 1
+    invalidate_calendars()
+    for warning in notice.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    print(f"loaded the {notice.year} holiday notice ({notice.source}) into {target}; running services use it "
+          f"within a second, and deadlines counting {notice.year} are no longer provisional")
     return 0
 
 
@@ -100,6 +171,11 @@ def format_decision(decision: Decision, policy: Policy) -> str:
     for c in decision.clocks:
         due = c.deadline or f"starts on {c.starts_on}"
         mark = " (if dispatched at receipt)" if c.provisional and c.deadline else ""
+        mark += " *provisional" if c.calendar_provisional else ""
         lines.append(f"{'clock':<14} {c.id:<22} {c.limit:<16} {due}{mark}  [{c.source}]")
     lines += [f"{'rule fired':<14} {r.id} [{r.source}] {r.why}" for r in decision.rules_fired]
+    if any(c.calendar_provisional for c in decision.clocks):
+        lines.append("*provisional: counted on holidays computed from the statutory rules, with no adjusted working "
+                     "weekends (调休); the year's State Council notice is not loaded yet "
+                     "(triage policy load-notice FILE), and may move these deadlines")
     return "\n".join(lines)

@@ -13,22 +13,37 @@ Every function works on one model: a basis is a set of counting intervals on the
 amount, and ``elapsed`` measures the counted time between two instants. So the two are exact
 inverses, which is what the 80 % warnings need. See docs/calendar.md for worked examples.
 
-Everything here is pure: nothing reads the current time, so deadlines can be recomputed and
-tested against fixed dates.
+Which days are working days is answered for any year, from the first of these that knows
+the day: the policy's own extra days; an official notice loaded for the year
+(triage/policy/notice.py); the ``chinesecalendar`` package; the statutory rules
+(triage/policy/statutory.py). A deadline that counts days of a year known only from the rules
+is *provisional* (``provisional``): it may move when the year's notice is loaded.
+
+Everything here but ``work_calendar`` is pure: nothing reads the current time or a file, so
+deadlines can be recomputed and tested against fixed dates.
 """
 
 from __future__ import annotations
 
 import calendar as _months
+import logging
 import math
+import threading
+import time as _time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from chinese_calendar import constants as _cc_constants
+
+from triage.policy import statutory
+from triage.policy.notice import SHIPPED_NOTICES, Notice, fingerprint, load_notices
 
 if TYPE_CHECKING:
     from triage.policy.model import Duration, Policy
@@ -38,31 +53,29 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 UNITS = ("minutes", "hours", "days", "working_days")
 BASES = ("24x7", "working_days", "business_hours")
+SOURCES = ("notice", "package", "rules")
+"""Where a year's holidays come from, in order of precedence."""
 
 _DAY = timedelta(days=1)
 _MIDNIGHT = time(0, 0)
+log = logging.getLogger("triage.calendar")
 
 try:
-    _LIBRARY_VERSION = version("chinesecalendar")
+    LIBRARY_VERSION = version("chinesecalendar")
 except PackageNotFoundError:  # pragma: no cover - only if installed without metadata
-    _LIBRARY_VERSION = "unknown version"
+    LIBRARY_VERSION = "unknown version"
 
 _LIBRARY_DATES = set(_cc_constants.holidays) | set(_cc_constants.workdays)
 LIBRARY_FIRST_YEAR: int = min(d.year for d in _LIBRARY_DATES)
 LIBRARY_LAST_YEAR: int = max(d.year for d in _LIBRARY_DATES)
-"""Years the installed chinesecalendar knows the State Council's holiday schedule for.
-
-The schedule is published each November for the next year, so an old package silently
-treats next year's Spring Festival as working days unless we refuse dates outside this range.
-"""
+"""Years the installed chinesecalendar knows the State Council's schedule for. It is updated
+after each November's notice, so the year ahead is usually missing: the rules or a loaded
+notice answer for it."""
 
 
 class CalendarError(ValueError):
-    """A date the working-day calendar cannot answer for.
-
-    Raised instead of guessing, because guessing Monday–Friday for a year whose holidays are
-    unknown would put deadlines in the middle of Spring Festival without anyone noticing.
-    """
+    """A deadline the calendar cannot represent: one past 9999-12-31. Every real date has an
+    answer (the rules cover any year), so this is the only refusal left."""
 
 
 def _to_local(instant: datetime, name: str) -> datetime:
@@ -86,11 +99,11 @@ def _at(d: date, t: time) -> datetime:
 class WorkCalendar:
     """Mainland China working days plus a dealership's own exceptions and opening hours.
 
-    ``extra_holidays`` and ``extra_workdays`` override the library, day by day: a dealership
-    closing day (盘点, 店庆) goes in ``extra_holidays``; a day the library gets wrong goes in
-    whichever set is right. Listing at least one holiday of a year the library does not cover
-    declares that the policy covers that year: its other days then follow Monday–Friday, so
-    the policy must list all of that year's statutory holidays and adjusted working days.
+    A day is answered by the first source that knows it: ``extra_holidays`` and
+    ``extra_workdays`` (a dealership's closing days such as 盘点 or 店庆, or a correction);
+    the ``notices`` (year -> the State Council's notice loaded for it); the chinesecalendar
+    package for the years it covers; the statutory rules for any other year, which give the
+    days off and no adjusted working weekends.
     """
 
     def __init__(
@@ -98,6 +111,7 @@ class WorkCalendar:
         extra_holidays: set[date] | frozenset[date] | None = None,
         extra_workdays: set[date] | frozenset[date] | None = None,
         business_hours: tuple[time, time] = (time(8, 30), time(17, 30)),
+        notices: Mapping[int, Notice] | None = None,
     ) -> None:
         self.extra_holidays: frozenset[date] = frozenset(extra_holidays or ())
         self.extra_workdays: frozenset[date] = frozenset(extra_workdays or ())
@@ -116,46 +130,82 @@ class WorkCalendar:
             raise ValueError(f"business hours must open before they close, got {opening}–{closing}")
         self.opening: time = opening
         self.closing: time = closing
-        self.policy_years: frozenset[int] = frozenset(
-            d.year for d in self.extra_holidays if not LIBRARY_FIRST_YEAR <= d.year <= LIBRARY_LAST_YEAR
-        )
+        self.notices: dict[int, Notice] = dict(notices or {})
+        # A notice may reach into the December before its year (元旦 arrangements), and a later
+        # notice amends an earlier year's days, so listed days are merged in year order.
+        self._notice_days: dict[date, bool] = {}
+        for year in sorted(self.notices):
+            n = self.notices[year]
+            self._notice_days.update({d: False for d in n.holidays} | {d: True for d in n.workdays})
+        self._days: dict[date, bool] = {}
+        """Answers so far: SLA pages and worker passes ask about the same days for every case."""
+        self.signature: str = ";".join([f"chinesecalendar {LIBRARY_VERSION}",
+                                        *(f"{y}:{n.digest}" for y, n in sorted(self.notices.items()))])
+        """Changes when the sources change (a notice loaded): deadlines stored with an older
+        signature are due for recomputation."""
 
     # ------------------------------------------------------------------ days
+
+    def source(self, year: int) -> str:
+        """Where the holidays of ``year`` come from: "notice", "package" or "rules"."""
+        if year in self.notices:
+            return "notice"
+        if LIBRARY_FIRST_YEAR <= year <= LIBRARY_LAST_YEAR:
+            return "package"
+        return "rules"
 
     def is_workday(self, d: date) -> bool:
         """Whether people work on ``d``: statutory holidays off, adjusted weekends (调休) on.
 
-        The extras win over the library. Raises CalendarError for a date neither the library
-        nor the policy covers.
+        Answers for any date; for a year known only from the rules the answer is the rules'
+        (days off, and no adjusted working weekends).
         """
+        known = self._days.get(d)
+        if known is not None:
+            return known
         if isinstance(d, datetime):
             # A datetime's calendar day depends on its zone; make the caller pick it explicitly.
             raise TypeError("is_workday takes a date; convert the datetime to Asia/Shanghai and call .date()")
         if d in self.extra_holidays:
-            return False
-        if d in self.extra_workdays:
-            return True
-        if d.year in self.policy_years:
-            return d.weekday() < 5
-        if not LIBRARY_FIRST_YEAR <= d.year <= LIBRARY_LAST_YEAR:
-            raise _uncovered(d)
-        return _library_workday(d)
+            answer = False
+        elif d in self.extra_workdays:
+            answer = True
+        elif d in self._notice_days:
+            answer = self._notice_days[d]
+        else:
+            source = self.source(d.year)
+            if source == "package":
+                answer = bool(chinese_calendar.is_workday(d))
+            elif source == "notice":
+                answer = d.weekday() < 5  # the notice lists every holiday and adjusted working day
+            else:
+                answer = d.weekday() < 5 and not _rule_day_off(d)
+        self._days[d] = answer
+        return answer
+
+    def provisional(self, start: datetime, end: datetime) -> bool:
+        """Whether counting working days from ``start`` to ``end`` consults a year known only
+        from the rules. The day ``end`` opens at 00:00 is not counted (deadlines at the end of
+        a day are written as 00:00 of the next)."""
+        first = _to_local(start, "start").date()
+        last = max(first, (_to_local(end, "end") - timedelta(microseconds=1)).date())
+        return any(self.source(y) == "rules" for y in range(first.year, last.year + 1))
 
     def next_workday(self, d: date) -> date:
         """The first working day strictly after ``d``."""
-        d += _DAY
+        d = _next_day(d)
         while not self.is_workday(d):
-            d += _DAY
+            d = _next_day(d)
         return d
 
     def _counted(self, d: date, basis: str) -> tuple[datetime, datetime] | None:
         """The interval of day ``d`` that counts on ``basis`` (None when none of it does)."""
         if basis == "24x7":
-            return _at(d, _MIDNIGHT), _at(d + _DAY, _MIDNIGHT)
+            return _at(d, _MIDNIGHT), _at(_next_day(d), _MIDNIGHT)
         if not self.is_workday(d):
             return None
         if basis == "working_days":
-            return _at(d, _MIDNIGHT), _at(d + _DAY, _MIDNIGHT)
+            return _at(d, _MIDNIGHT), _at(_next_day(d), _MIDNIGHT)
         return _at(d, self.opening), _at(d, self.closing)
 
     # ------------------------------------------------------------------ clocks
@@ -184,7 +234,10 @@ class WorkCalendar:
         span = self._span(amount, unit, basis)
         if basis == "24x7":
             # Through UTC so the arithmetic is elapsed time whatever the zone's rules.
-            return (local.astimezone(ZoneInfo("UTC")) + span).astimezone(TZ)
+            try:
+                return (local.astimezone(ZoneInfo("UTC")) + span).astimezone(TZ)
+            except OverflowError:
+                raise _too_late(local) from None
         if span == timedelta(0):
             return local
         remaining = span
@@ -197,7 +250,7 @@ class WorkCalendar:
                     if remaining <= end - begin:
                         return begin + remaining
                     remaining -= end - begin
-            d += _DAY
+            d = _next_day(d)
 
     @staticmethod
     def _span(amount: int | float, unit: str, basis: str) -> timedelta:
@@ -232,7 +285,7 @@ class WorkCalendar:
         d = local.date()
         if not (self.is_workday(d) and local.time() < self.closing):
             d = self.next_workday(d)
-        return _at(d + _DAY, _MIDNIGHT)
+        return _at(_next_day(d), _MIDNIGHT)
 
     def elapsed(self, start: datetime, end: datetime, basis: str) -> timedelta:
         """The time that counts on ``basis`` between ``start`` and ``end``.
@@ -252,7 +305,7 @@ class WorkCalendar:
             return b - a
         total = timedelta(0)
         d = a.date()
-        while _at(d, _MIDNIGHT) < b:  # not the day ``end`` opens at 00:00, which may be uncovered
+        while _at(d, _MIDNIGHT) < b:  # not the day ``end`` opens at 00:00: none of it counts
             interval = self._counted(d, basis)
             if interval is not None:
                 begin, finish = max(interval[0], a), min(interval[1], b)
@@ -262,29 +315,85 @@ class WorkCalendar:
         return total
 
 
-@lru_cache(maxsize=20_000)
-def _library_workday(d: date) -> bool:
-    """The library's answer for a date it covers, cached: SLA pages ask about the same days
-    for every case."""
-    try:
-        return bool(chinese_calendar.is_workday(d))
-    except NotImplementedError as exc:  # the library's own range check, should ours drift
-        raise _uncovered(d) from exc
+def _rule_day_off(d: date) -> bool:
+    # A festival of January can take 31 December before (元旦 on a Tuesday takes the Monday).
+    return d in statutory.days_off(d.year) or (d.month == 12 and d.year < 9999 and d in statutory.days_off(d.year + 1))
 
 
-def _uncovered(d: date) -> CalendarError:
-    return CalendarError(
-        f"{d.isoformat()}: the working-day calendar (chinesecalendar {_LIBRARY_VERSION}) covers "
-        f"{LIBRARY_FIRST_YEAR}–{LIBRARY_LAST_YEAR}; update the package or list the year's holidays in the policy"
-    )
+def _next_day(d: date) -> date:
+    if d == date.max:
+        raise _too_late(datetime.combine(d, _MIDNIGHT, tzinfo=TZ))
+    return d + _DAY
+
+
+def _too_late(start: datetime) -> CalendarError:
+    return CalendarError(f"a deadline counted from {start.isoformat()} would fall after 9999-12-31")
+
+
+# ---- the calendar of a policy, cached ----------------------------------------------------------
+NOTICE_RECHECK_SECONDS = 1.0
+"""How often a cached calendar looks at its notice folders: a notice loaded by another process
+(`triage policy load-notice`, or a file copied in) is in force within this time, no restart."""
+
+
+@dataclass
+class _Cached:
+    policy: weakref.ref[Policy]
+    calendar: WorkCalendar
+    fingerprint: tuple[Any, ...]
+    checked: float
+
+
+_calendars: dict[int, _Cached] = {}
+_lock = threading.Lock()
+
+
+def notice_folders(policy: Policy) -> list[Path]:
+    """The folders a policy's notices are read from, lowest precedence first: the notices
+    shipped with the package, then the administrator's folder (``calendar.notices_dir``, which
+    the loader always sets)."""
+    folder = policy.calendar.get("notices_dir")
+    return [SHIPPED_NOTICES] + ([Path(str(folder))] if folder else [])
 
 
 def work_calendar(policy: Policy) -> WorkCalendar:
-    """The calendar a policy's clocks count on: the statutory calendar with the policy's own
-    extra holidays and working days, and its business hours."""
+    """The calendar a policy's clocks count on: the statutory calendar with the notices
+    loaded, the policy's own extra holidays and working days, and its business hours.
+
+    Built once per policy and reused (routing calls this for every complaint); rebuilt when a
+    notice file in its folders changes, which it checks every NOTICE_RECHECK_SECONDS, or at
+    once after ``invalidate_calendars()`` (what loading a notice calls).
+    """
+    now = _time.monotonic()
+    cached = _calendars.get(id(policy))
+    if cached is not None and cached.policy() is policy and now - cached.checked < NOTICE_RECHECK_SECONDS:
+        return cached.calendar
+    folders = notice_folders(policy)
+    seen = fingerprint(folders)
+    if cached is not None and cached.policy() is policy and cached.fingerprint == seen:
+        cached.checked = now
+        return cached.calendar
+    with _lock:
+        calendar = _build(policy, folders)
+        key = id(policy)
+        _calendars[key] = _Cached(weakref.ref(policy, lambda _ref: _calendars.pop(key, None)), calendar, seen, now)
+    return calendar
+
+
+def invalidate_calendars() -> None:
+    """Forget every cached calendar: the next ``work_calendar`` reads the notices again."""
+    with _lock:
+        _calendars.clear()
+
+
+def _build(policy: Policy, folders: list[Path]) -> WorkCalendar:
+    loaded = load_notices(folders)
+    for problem in loaded.problems:
+        log.warning("holiday notice %s", problem)
     hours = policy.calendar.get("business_hours")
     kwargs: dict[str, Any] = {"extra_holidays": set(policy.calendar.get("extra_holidays") or ()),
-                              "extra_workdays": set(policy.calendar.get("extra_workdays") or ())}
+                              "extra_workdays": set(policy.calendar.get("extra_workdays") or ()),
+                              "notices": loaded.notices}
     if hours:
         kwargs["business_hours"] = tuple(datetime.strptime(h, "%H:%M").time() for h in hours)
     return WorkCalendar(**kwargs)
@@ -299,6 +408,17 @@ def deadline(cal: WorkCalendar, start: datetime, limit: Duration, basis: str) ->
         local = start.astimezone(TZ)
         month = local.month - 1 + int(limit.amount)
         year, month = local.year + month // 12, month % 12 + 1
+        if year > 9999:
+            raise _too_late(local)
         day = min(local.day, _months.monthrange(year, month)[1])
         return local.replace(year=year, month=month, day=day)
     return cal.add(start, limit.amount, limit.unit, basis)
+
+
+def provisional(cal: WorkCalendar, start: datetime, end: datetime, limit: Duration, basis: str) -> bool:
+    """Whether the deadline ``end`` of a clock started at ``start`` rests on a year known only
+    from the rules, so that loading that year's notice may move it. Clocks that count plain
+    time (24x7, calendar months) never consult the working days."""
+    if limit.unit == "months" or (basis == "24x7" and limit.unit != "same_day"):
+        return False
+    return cal.provisional(start, end)

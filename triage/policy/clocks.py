@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from triage.policy.calendar import TZ, WorkCalendar, deadline
+from triage.policy.calendar import TZ, WorkCalendar, deadline, provisional
 from triage.policy.model import Clock
 
 
@@ -50,6 +50,8 @@ class ClockState:
     breached_at: datetime | None
     action: BreachAction | None
     """What the breach calls for, when breached (and not stopped in time)."""
+    calendar_provisional: bool = False
+    """The deadline counts days of a year known only from the statutory rules (no notice loaded)."""
 
 
 def evaluate(clock: Clock, events: list[ClockEvent], now: datetime, cal: WorkCalendar,
@@ -61,7 +63,8 @@ def evaluate(clock: Clock, events: list[ClockEvent], now: datetime, cal: WorkCal
     if not starts:
         return ClockState(clock.id, "not_started", None, None, None, timedelta(0), None, False, False, None, None)
     start = starts[0].at.astimezone(TZ)
-    allowed = cal.elapsed(start, deadline(cal, start, clock.limit, clock.basis), clock.basis)
+    planned = deadline(cal, start, clock.limit, clock.basis)
+    allowed = cal.elapsed(start, planned, clock.basis)
 
     # Running segments: from start (or resume) to pause (or stop, or now).
     segments: list[tuple[datetime, datetime]] = []
@@ -119,8 +122,10 @@ def evaluate(clock: Clock, events: list[ClockEvent], now: datetime, cal: WorkCal
         warn = _instant(cal, base, to_warn, clock.basis) if to_warn > timedelta(0) else warned_at
     breached = breached_at is not None
     action = _action(clock, escalation, responsible) if breached else None
+    # The amount allowed (a same-day clock's) and the deadline both rest on the days counted.
+    by_rules = provisional(cal, start, max(planned, due or planned), clock.limit, clock.basis)
     return ClockState(clock.id, status, start, due, warn, counted, allowed, warned_at is not None, breached,
-                      breached_at, action)
+                      breached_at, action, calendar_provisional=by_rules)
 
 
 def _instant(cal: WorkCalendar, start: datetime, span: timedelta, basis: str) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from triage.policy.model import (
     PolicyError,
     Rule,
 )
+from triage.policy.notice import default_notices_dir
 
 DEFAULT_POLICY = Path(__file__).with_name("default.yaml")
 _BOOL_KEYS = ("in_warranty", "beyond_authority", "rework", "earlier_complaints")
@@ -35,10 +36,12 @@ def load_policy(path: str | Path = DEFAULT_POLICY) -> Policy:
         raise PolicyError([f"{path}: cannot read it ({exc.strerror or exc})"]) from None
     except yaml.YAMLError as exc:
         raise PolicyError([f"{path}: not valid YAML ({exc})"]) from None
-    return parse_policy(raw)
+    return parse_policy(raw, Path(path).resolve().parent)
 
 
-def parse_policy(raw: Any) -> Policy:
+def parse_policy(raw: Any, base: Path | None = None) -> Policy:
+    """The policy in `raw`; a relative `calendar.notices_dir` is taken from `base` (the policy
+    file's folder), else from the current folder."""
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise PolicyError(["the policy must be a mapping with roles, rules, escalation and clocks"])
@@ -174,7 +177,11 @@ def parse_policy(raw: Any) -> Policy:
     crisis = condition(crisis_raw.get("when"), "crisis.when")
     crisis_team = tuple(role(ref, "crisis.team") for ref in crisis_raw.get("team") or ())
 
-    calendar = dict(raw.get("calendar") or {})
+    calendar = raw.get("calendar") or {}
+    if not isinstance(calendar, dict):
+        problems.append("calendar: must be a mapping (business_hours, extra_holidays, extra_workdays, notices_dir)")
+        calendar = {}
+    calendar = dict(calendar)
     for key in ("extra_holidays", "extra_workdays"):
         days = []
         for d in calendar.get(key) or []:
@@ -186,6 +193,25 @@ def parse_policy(raw: Any) -> Policy:
                 except ValueError:
                     problems.append(f"calendar.{key}: {d!r} is not a date (YYYY-MM-DD)")
         calendar[key] = days
+    hours = calendar.get("business_hours")
+    if hours is not None:
+        try:
+            opening, closing = (datetime.strptime(str(h), "%H:%M").time() for h in hours)
+            if not opening < closing:
+                problems.append(f"calendar.business_hours: {hours!r} must open before it closes")
+        except (TypeError, ValueError):
+            problems.append(f"calendar.business_hours: {hours!r} is not [opening, closing] as HH:MM "
+                            "(e.g. [\"08:30\", \"17:30\"])")
+    for d in sorted(set(calendar["extra_holidays"]) & set(calendar["extra_workdays"])):
+        problems.append(f"calendar: {d.isoformat()} is listed both in extra_holidays and in extra_workdays")
+    folder = calendar.get("notices_dir")
+    if folder is None:
+        calendar["notices_dir"] = default_notices_dir()
+    elif isinstance(folder, str) and folder.strip():
+        # Resolved now, so that what the service reads does not depend on where it runs later.
+        calendar["notices_dir"] = ((base or Path.cwd()) / Path(folder).expanduser()).resolve()
+    else:
+        problems.append(f"calendar.notices_dir: {folder!r} is not a folder")
 
     if problems:
         raise PolicyError(problems)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from triage.classify.labels import flags_forcing_major
-from triage.policy.calendar import TZ, WorkCalendar, deadline, work_calendar
+from triage.policy.calendar import TZ, WorkCalendar, deadline, provisional, work_calendar
 from triage.policy.model import Clock, Policy
 
 
@@ -49,6 +49,10 @@ class ClockPlan:
     on_breach: str
     pauses_on: list[str]
     source: str
+    calendar_provisional: bool = False
+    """True when the deadline counts days of a year whose holidays come only from the statutory
+    rules (no official notice loaded, not in the calendar package): the adjusted working
+    weekends are not known yet, and loading the year's notice may move the deadline."""
 
 
 @dataclass
@@ -137,12 +141,15 @@ def route(policy: Policy, classification: Classification, context: Context,
 
 def _plan(cal: WorkCalendar, clock: Clock, received: datetime) -> ClockPlan:
     due = warn = None
+    by_rules = False
     if clock.starts_on in ("received", "dispatched"):
         end = deadline(cal, received, clock.limit, clock.basis)
         due = end.isoformat()
         warn = _warning_time(cal, received, end, clock.warning_at, clock.basis).isoformat()
+        by_rules = provisional(cal, received, end, clock.limit, clock.basis)
     return ClockPlan(clock.id, clock.name, str(clock.limit), clock.basis, clock.starts_on, list(clock.stops_on),
-                     due, warn, clock.starts_on != "received", clock.on_breach, list(clock.pauses_on), clock.source)
+                     due, warn, clock.starts_on != "received", clock.on_breach, list(clock.pauses_on), clock.source,
+                     calendar_provisional=by_rules)
 
 
 def _warning_time(cal: WorkCalendar, start: datetime, end: datetime, fraction: float, basis: str) -> datetime:
