@@ -153,19 +153,11 @@ def _plan(cal: WorkCalendar, clock: Clock, received: datetime) -> ClockPlan:
 
 
 def _warning_time(cal: WorkCalendar, start: datetime, end: datetime, fraction: float, basis: str) -> datetime:
-    """The instant at which `fraction` of the clock's counting time has passed.
-
-    Found by bisection on the calendar's own elapsed-time measure, so it is right on every
-    basis (nights, weekends and holidays do not count where the basis says so)."""
+    """The instant at which `fraction` of the clock's counting time has passed: `add` is the
+    exact inverse of `elapsed` on every basis (nights, weekends and holidays do not count where
+    the basis says so), so one call finds it, where a bisection took 48."""
     target = cal.elapsed(start, end, basis) * fraction
-    lo, hi = start, end
-    for _ in range(48):
-        mid = lo + (hi - lo) / 2
-        if cal.elapsed(start, mid, basis) < target:
-            lo = mid
-        else:
-            hi = mid
-    return hi.replace(microsecond=0)
+    return cal.add(start, target.total_seconds() / 60, "minutes", basis).replace(microsecond=0)
 
 
 def _describe(tests: dict[str, tuple[Any, ...]]) -> str:
