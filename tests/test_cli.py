@@ -45,13 +45,30 @@ def test_predict_file_with_bad_rows(run, tmp_path):
                     + "4,\"多行\n文本\"\n5,变速箱顿挫\n".encode())
     out = tmp_path / "out.jsonl"
     r = run("predict", str(src), "-o", str(out))
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # some rows failed: 1, though most were classified
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [row["id"] for row in rows] == ["1", "2", "3", "4", "5"]
     assert "error" in rows[1] and "row 2" in rows[1]["error"] and "empty" in rows[1]["error"]
     assert "error" in rows[2] and "GBK" in rows[2]["error"]
     assert {"business_line", "category", "severity", "flags", "confidence", "evidence"} <= set(rows[4])
     assert "row 2" in r.stderr and "2 of 5 rows" in r.stderr
+
+
+def test_predict_a_file_with_an_unclosed_quote_loses_no_row_and_says_so(run, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text('id,text\n1,发动机异响\n2,"刹车失灵\n3,空调不制冷\n4,变速箱顿挫\n', encoding="utf-8")
+    r = run("predict", str(src), "-q")
+    assert r.returncode == 1
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [row["id"] for row in rows] == ["1", "2", "3", "4"]
+    assert "error" in rows[1] and "error" not in rows[2] and "error" not in rows[3]
+    assert "line 3" in r.stderr and "never closed" in r.stderr and "1 of 4 rows" in r.stderr
+
+
+def test_exit_codes_are_documented(run):
+    for command in ([], ["predict"], ["evaluate"], ["intake"]):
+        r = run(*command, "--help")
+        assert r.returncode == 0 and "1  some rows could not be read" in r.stdout, command
 
 
 def test_predict_stdin_jsonl(run):
@@ -77,7 +94,7 @@ def test_evaluate_json_shape(run, tmp_path):
         "4,未标注的行,,,,\n"
         "5,坏标签,after_sales,nonsense,,\n", encoding="utf-8")
     r = run("evaluate", str(src), "--json")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # row 5 was skipped
     res = json.loads(r.stdout)
     assert res["rows"] == 4
     assert res["business_line"]["n"] == 3 and res["category"]["n"] == 3 and res["severity"]["n"] == 3
@@ -87,7 +104,9 @@ def test_evaluate_json_shape(run, tmp_path):
     assert set(res["flags"]["per_flag"]["safety"]) >= {"precision", "recall", "f1", "support"}
     assert "row 5" in r.stderr and "nonsense" in r.stderr
     r = run("evaluate", str(src))
-    assert r.returncode == 0 and "accuracy" in r.stdout and "macro_f1" in r.stdout
+    assert r.returncode == 1 and "accuracy" in r.stdout and "macro_f1" in r.stdout and "1 rows skipped" in r.stderr
+    src.write_text("\n".join(src.read_text(encoding="utf-8").splitlines()[:-1]) + "\n", encoding="utf-8")
+    assert run("evaluate", str(src), "--json").returncode == 0
 
 
 def test_policy_check(run, tmp_path):
@@ -133,12 +152,14 @@ def test_user_add_and_intake_a_file_as_cases(run, tmp_path):
     assert r.returncode == 2 and "已存在" in r.stderr
     r = run("user", "add", "h2", "--role", "handler", "--password-stdin", "--db", db, stdin=b"short\n")
     assert r.returncode == 2 and "密码至少" in r.stderr
+    r = run("user", "add", "h3", "--role", "handler", "--db", db, stdin=b"")  # no terminal, no --password-stdin
+    assert r.returncode == 2 and "--password-stdin" in r.stderr and "Traceback" not in r.stderr
     source = tmp_path / "oem.csv"
     source.write_text("id,text,channel,received_at\nT1,刹车失灵很危险,oem_ticket,2026-11-20T09:00:00+08:00\n"
                       "T2,,oem_ticket,\nT3,销售顾问态度差,nowhere,\nT4,空调不制冷,,2026-11-20 09:00\n",
                       encoding="utf-8")
     r = run("intake", str(source), "--channel", "phone", "--db", db)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # three rows failed, one case was recorded
     assert r.stdout.strip() == "1 cases created, 0 already there, 3 errors"
     assert "row 2 (T2)" in r.stderr and "nowhere" in r.stderr and "timezone" in r.stderr
     r = run("intake", str(source), "--channel", "phone", "--db", db)

@@ -211,6 +211,19 @@ def test_tagged_csv_is_safe_to_open_in_a_spreadsheet(site):
     assert client.get(f"/bulk/{job_id}/status").status_code == 404  # another person's job
 
 
+def test_bulk_tagging_reports_an_unclosed_quote_and_tags_the_rows_after_it(site):
+    client, _, _, _ = site
+    sign_in(client, "care")
+    data = 'id,text\n1,发动机异响\n2,"刹车失灵\n3,空调不制冷\n4,变速箱顿挫\n'.encode()
+    client.post("/bulk", data={"csrf": csrf_of(client)}, files={"file": ("q.csv", data)})
+    with Session(site[3]) as s:
+        job_id = s.scalar(select(BulkJob.id))
+    status = _wait_for_job(client, job_id)
+    assert (status["status"], status["rows"], status["errors"]) == ("done", 4, 1)
+    rows = list(csv.reader(io.StringIO(client.get(f"/bulk/{job_id}/download?format=csv").text.lstrip("\ufeff"))))
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4"] and "never closed" in rows[2][-1]
+
+
 def test_dashboard_csv_masks_vehicles(site):
     client, _, _, engine = site
     policy = load_policy()

@@ -12,7 +12,16 @@ from typing import TextIO
 from triage.classify.labels import HEADS
 from triage.classify.prediction import Prediction
 from triage.classify.tagging import predict_stream
-from triage.cli.common import dump, load_model, with_input, with_model
+from triage.cli.common import (
+    EXIT_CODES,
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    EXIT_UNUSABLE,
+    dump,
+    load_model,
+    with_input,
+    with_model,
+)
 from triage.io import RowError
 
 
@@ -65,7 +74,8 @@ def format_prediction(p: Prediction) -> str:
 
 # ---- predict -------------------------------------------------------------------------------
 def add_predict(sub: argparse._SubParsersAction) -> None:
-    p = with_model(sub.add_parser("predict", help="classify every row of a CSV or JSON Lines file"))
+    p = with_model(sub.add_parser("predict", help="classify every row of a CSV or JSON Lines file", epilog=EXIT_CODES,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("input", help="CSV or JSON Lines file with id and text columns; - for standard input")
     p.add_argument("-o", "--output", help="JSON Lines output file (default: standard output)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
@@ -118,19 +128,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
             progress.update(done, errors)
     except InputError as exc:
         print(f"triage predict: {args.input}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_UNUSABLE
     finally:
         if out is not sys.stdout:
             out.close()
     progress.update(done, errors, final=True)
     if errors:
         print(f"triage predict: {errors} of {done} rows could not be read (see the errors above)", file=sys.stderr)
-    return 1 if errors and errors == done else 0
+    return EXIT_ROWS_FAILED if errors else EXIT_OK
 
 
 # ---- evaluate ------------------------------------------------------------------------------
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = with_model(sub.add_parser("evaluate", help="score the model on a labelled file"))
+    p = with_model(sub.add_parser("evaluate", help="score the model on a labelled file", epilog=EXIT_CODES,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("file", help="labelled CSV or JSON Lines file (shared/spec/labels-and-data-format.md)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     with_input(p)
@@ -147,11 +158,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                     on_error=lambda message: print(f"triage evaluate: {message}", file=sys.stderr))
     except InputError as exc:
         print(f"triage evaluate: {args.file}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_UNUSABLE
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(format_report(result))
-        if errors:
-            print(f"\n{errors} rows skipped (errors above)")
-    return 0
+    if errors:
+        print(f"triage evaluate: {errors} rows skipped (see the errors above)", file=sys.stderr)
+    return EXIT_ROWS_FAILED if errors else EXIT_OK
