@@ -169,3 +169,21 @@ def test_user_add_and_intake_a_file_as_cases(run, tmp_path):
         assert (case.external_id, case.state, case.channel) == ("T1", "suggested", "oem_ticket")
         assert "safety" in case.suggestion["labels"]["flags"]
         assert s.scalar(select(Account.role).where(Account.username == "care")) == "customer_care"
+
+
+def test_worker_once_prints_a_summary_and_keeps_library_logs_quiet(run, tmp_path):
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    source = tmp_path / "old.csv"
+    source.write_text("id,text,channel,received_at\nT1,销售顾问态度差,phone,2026-01-05T09:00:00+08:00\n",
+                      encoding="utf-8")
+    assert run("intake", str(source), "--db", db).returncode == 0
+    r = run("worker", "--once", "--db", db)
+    assert r.returncode == 0, r.stderr
+    counts = {line[:16].strip(): int(line[16:]) for line in r.stdout.splitlines() if not line.startswith("case ")}
+    assert counts["cases checked"] == 1 and counts["breaches"] >= 1 and counts["warnings"] == 0
+    assert counts["breaches"] == counts["escalations"] + counts["notifications"] + counts["closes"]
+    assert "clock handover: breach" in r.stdout
+    assert "alembic" not in r.stderr and "Context impl" not in r.stderr
+    r = run("worker", "--once", "--db", db)  # nothing new to do
+    assert "breaches              0" in r.stdout
+    assert "alembic" in run("worker", "--once", "-v", "--db", db).stderr
