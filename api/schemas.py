@@ -146,8 +146,6 @@ class CaseSummary(BaseModel):
 
 class CaseListOut(BaseModel):
     cases: list[CaseSummary]
-    next: str | None
-    """The cursor of the next page (`?cursor=`), null on the last page."""
 
 
 class QueueItem(BaseModel):
@@ -159,8 +157,6 @@ class QueueItem(BaseModel):
 
 class QueueOut(BaseModel):
     cases: list[QueueItem]
-    next: str | None
-    """The cursor of the next page (`?cursor=`), null on the last page."""
 
 
 # ---- responses: reports and the model ----------------------------------------------------------
