@@ -187,3 +187,30 @@ def test_worker_once_prints_a_summary_and_keeps_library_logs_quiet(run, tmp_path
     r = run("worker", "--once", "--db", db)  # nothing new to do
     assert "breaches              0" in r.stdout
     assert "alembic" in run("worker", "--once", "-v", "--db", db).stderr
+
+
+def test_setup_ends_with_a_table_for_a_person_and_keeps_the_json_lines(run, tmp_path):
+    """scripts/setup.sh, the README's first command, ended in raw JSON lines."""
+    script = (ROOT / "scripts/setup.sh").read_text().splitlines()
+    line = next(x for x in script if x.startswith(".venv/bin/triage predict"))
+    args = line.split("triage", 1)[1].split()
+    out = tmp_path / "examples.jsonl"
+    r = run(*(str(out) if a == "var/examples.jsonl" else a for a in args))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"5 complaints classified, 0 could not be read; the JSON Lines are in {out}"
+    assert lines[1].split() == ["id", "business", "line", "category", "severity", "flags"]
+    assert [x.split()[0] for x in lines[2:]] == ["ex-1", "ex-2", "ex-3", "ex-4", "ex-5"]
+    assert "人身安全" in lines[2] and "{" not in r.stdout
+    written = out.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["id"] for x in written] == [f"ex-{i}" for i in range(1, 6)]
+
+
+def test_predict_summary_of_a_long_file_counts_the_rest(run, tmp_path):
+    src = tmp_path / "many.csv"
+    src.write_text("id,text\n" + "".join(f"{i},刹车失灵很危险\n" for i in range(25)) + "25,\n", encoding="utf-8")
+    r = run("predict", str(src), "-q", "--summary")
+    assert r.returncode == 1
+    assert len(r.stdout.splitlines()) == 26  # the JSON Lines; the table went to standard error
+    assert "26 complaints classified, 1 could not be read" in r.stderr and "… and 6 more" in r.stderr
+    assert "severity: 重大投诉 25; flags: 人身安全 25" in r.stderr
