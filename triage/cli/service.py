@@ -42,7 +42,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.once:
         print(format_pass(*one_pass(engine, load_policy())))
     else:
-        sla_loop(engine, load_policy(), args.interval, args.once)
+        sla_loop(engine, load_policy(), args.interval)
     return 0
 
 
