@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set everything up and run the main job on the embedded default (bundled model):
 # a virtualenv with the package and its test tools, a check that the shipped model loads,
-# then `triage predict` over the example complaints.
+# then `triage predict` over the example complaints: their JSON Lines go to var/examples.jsonl,
+# and a short table of what was found is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -12,4 +13,7 @@ if ! .venv/bin/python -c "from triage.classify import registry; registry.load()"
   echo "no usable bundled model: training one (about a minute)" >&2
   .venv/bin/triage train
 fi
-.venv/bin/triage predict examples/complaints.csv -q
+mkdir -p var
+.venv/bin/triage predict examples/complaints.csv -q -o var/examples.jsonl --summary
+echo
+echo "Run the commands as .venv/bin/triage …, or activate the virtualenv first: source .venv/bin/activate"

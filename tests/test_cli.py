@@ -45,13 +45,30 @@ def test_predict_file_with_bad_rows(run, tmp_path):
                     + "4,\"多行\n文本\"\n5,变速箱顿挫\n".encode())
     out = tmp_path / "out.jsonl"
     r = run("predict", str(src), "-o", str(out))
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # some rows failed: 1, though most were classified
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [row["id"] for row in rows] == ["1", "2", "3", "4", "5"]
     assert "error" in rows[1] and "row 2" in rows[1]["error"] and "empty" in rows[1]["error"]
     assert "error" in rows[2] and "GBK" in rows[2]["error"]
     assert {"business_line", "category", "severity", "flags", "confidence", "evidence"} <= set(rows[4])
     assert "row 2" in r.stderr and "2 of 5 rows" in r.stderr
+
+
+def test_predict_a_file_with_an_unclosed_quote_loses_no_row_and_says_so(run, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text('id,text\n1,发动机异响\n2,"刹车失灵\n3,空调不制冷\n4,变速箱顿挫\n', encoding="utf-8")
+    r = run("predict", str(src), "-q")
+    assert r.returncode == 1
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [row["id"] for row in rows] == ["1", "2", "3", "4"]
+    assert "error" in rows[1] and "error" not in rows[2] and "error" not in rows[3]
+    assert "line 3" in r.stderr and "never closed" in r.stderr and "1 of 4 rows" in r.stderr
+
+
+def test_exit_codes_are_documented(run):
+    for command in ([], ["predict"], ["evaluate"], ["intake"]):
+        r = run(*command, "--help")
+        assert r.returncode == 0 and "1  some rows could not be read" in r.stdout, command
 
 
 def test_predict_stdin_jsonl(run):
@@ -77,7 +94,7 @@ def test_evaluate_json_shape(run, tmp_path):
         "4,未标注的行,,,,\n"
         "5,坏标签,after_sales,nonsense,,\n", encoding="utf-8")
     r = run("evaluate", str(src), "--json")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # row 5 was skipped
     res = json.loads(r.stdout)
     assert res["rows"] == 4
     assert res["business_line"]["n"] == 3 and res["category"]["n"] == 3 and res["severity"]["n"] == 3
@@ -87,7 +104,9 @@ def test_evaluate_json_shape(run, tmp_path):
     assert set(res["flags"]["per_flag"]["safety"]) >= {"precision", "recall", "f1", "support"}
     assert "row 5" in r.stderr and "nonsense" in r.stderr
     r = run("evaluate", str(src))
-    assert r.returncode == 0 and "accuracy" in r.stdout and "macro_f1" in r.stdout
+    assert r.returncode == 1 and "accuracy" in r.stdout and "macro_f1" in r.stdout and "1 rows skipped" in r.stderr
+    src.write_text("\n".join(src.read_text(encoding="utf-8").splitlines()[:-1]) + "\n", encoding="utf-8")
+    assert run("evaluate", str(src), "--json").returncode == 0
 
 
 def test_policy_check(run, tmp_path):
@@ -133,12 +152,14 @@ def test_user_add_and_intake_a_file_as_cases(run, tmp_path):
     assert r.returncode == 2 and "已存在" in r.stderr
     r = run("user", "add", "h2", "--role", "handler", "--password-stdin", "--db", db, stdin=b"short\n")
     assert r.returncode == 2 and "密码至少" in r.stderr
+    r = run("user", "add", "h3", "--role", "handler", "--db", db, stdin=b"")  # no terminal, no --password-stdin
+    assert r.returncode == 2 and "--password-stdin" in r.stderr and "Traceback" not in r.stderr
     source = tmp_path / "oem.csv"
     source.write_text("id,text,channel,received_at\nT1,刹车失灵很危险,oem_ticket,2026-11-20T09:00:00+08:00\n"
                       "T2,,oem_ticket,\nT3,销售顾问态度差,nowhere,\nT4,空调不制冷,,2026-11-20 09:00\n",
                       encoding="utf-8")
     r = run("intake", str(source), "--channel", "phone", "--db", db)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # three rows failed, one case was recorded
     assert r.stdout.strip() == "1 cases created, 0 already there, 3 errors"
     assert "row 2 (T2)" in r.stderr and "nowhere" in r.stderr and "timezone" in r.stderr
     r = run("intake", str(source), "--channel", "phone", "--db", db)
@@ -148,3 +169,48 @@ def test_user_add_and_intake_a_file_as_cases(run, tmp_path):
         assert (case.external_id, case.state, case.channel) == ("T1", "suggested", "oem_ticket")
         assert "safety" in case.suggestion["labels"]["flags"]
         assert s.scalar(select(Account.role).where(Account.username == "care")) == "customer_care"
+
+
+def test_worker_once_prints_a_summary_and_keeps_library_logs_quiet(run, tmp_path):
+    db = f"sqlite:///{tmp_path / 'cases.db'}"
+    source = tmp_path / "old.csv"
+    source.write_text("id,text,channel,received_at\nT1,销售顾问态度差,phone,2026-01-05T09:00:00+08:00\n",
+                      encoding="utf-8")
+    assert run("intake", str(source), "--db", db).returncode == 0
+    r = run("worker", "--once", "--db", db)
+    assert r.returncode == 0, r.stderr
+    counts = {line[:16].strip(): int(line[16:]) for line in r.stdout.splitlines() if not line.startswith("case ")}
+    assert counts["cases checked"] == 1 and counts["breaches"] >= 1 and counts["warnings"] == 0
+    assert counts["breaches"] == counts["escalations"] + counts["notifications"] + counts["closes"]
+    assert "clock handover: breach" in r.stdout
+    assert "alembic" not in r.stderr and "Context impl" not in r.stderr
+    r = run("worker", "--once", "--db", db)  # nothing new to do
+    assert "breaches              0" in r.stdout
+    assert "alembic" in run("worker", "--once", "-v", "--db", db).stderr
+
+
+def test_setup_ends_with_a_table_for_a_person_and_keeps_the_json_lines(run, tmp_path):
+    """scripts/setup.sh, the README's first command, ended in raw JSON lines."""
+    script = (ROOT / "scripts/setup.sh").read_text().splitlines()
+    line = next(x for x in script if x.startswith(".venv/bin/triage predict"))
+    args = line.split("triage", 1)[1].split()
+    out = tmp_path / "examples.jsonl"
+    r = run(*(str(out) if a == "var/examples.jsonl" else a for a in args))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"5 complaints classified, 0 could not be read; the JSON Lines are in {out}"
+    assert lines[1].split() == ["id", "business", "line", "category", "severity", "flags"]
+    assert [x.split()[0] for x in lines[2:]] == ["ex-1", "ex-2", "ex-3", "ex-4", "ex-5"]
+    assert "人身安全" in lines[2] and "{" not in r.stdout
+    written = out.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["id"] for x in written] == [f"ex-{i}" for i in range(1, 6)]
+
+
+def test_predict_summary_of_a_long_file_counts_the_rest(run, tmp_path):
+    src = tmp_path / "many.csv"
+    src.write_text("id,text\n" + "".join(f"{i},刹车失灵很危险\n" for i in range(25)) + "25,\n", encoding="utf-8")
+    r = run("predict", str(src), "-q", "--summary")
+    assert r.returncode == 1
+    assert len(r.stdout.splitlines()) == 26  # the JSON Lines; the table went to standard error
+    assert "26 complaints classified, 1 could not be read" in r.stderr and "… and 6 more" in r.stderr
+    assert "severity: 重大投诉 25; flags: 人身安全 25" in r.stderr

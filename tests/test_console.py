@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
+from collections.abc import Iterable
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,10 +22,12 @@ from triage.bulk import service as bulk
 from triage.bulk.models import BulkJob
 from triage.case import forms, service
 from triage.case.models import Case
+from triage.case.worker import run_sla_pass
 from triage.classify import registry
 from triage.policy.loader import load_policy
+from triage.text.mask import mask_pii
 
-from .console_seed import PASSWORD, seed
+from .console_seed import ACCOUNTS, COMPLAINTS, PASSWORD, seed
 from .live import SettableClock
 from .test_console_e2e import START
 
@@ -211,6 +216,19 @@ def test_tagged_csv_is_safe_to_open_in_a_spreadsheet(site):
     assert client.get(f"/bulk/{job_id}/status").status_code == 404  # another person's job
 
 
+def test_bulk_tagging_reports_an_unclosed_quote_and_tags_the_rows_after_it(site):
+    client, _, _, _ = site
+    sign_in(client, "care")
+    data = 'id,text\n1,发动机异响\n2,"刹车失灵\n3,空调不制冷\n4,变速箱顿挫\n'.encode()
+    client.post("/bulk", data={"csrf": csrf_of(client)}, files={"file": ("q.csv", data)})
+    with Session(site[3]) as s:
+        job_id = s.scalar(select(BulkJob.id))
+    status = _wait_for_job(client, job_id)
+    assert (status["status"], status["rows"], status["errors"]) == ("done", 4, 1)
+    rows = list(csv.reader(io.StringIO(client.get(f"/bulk/{job_id}/download?format=csv").text.lstrip("\ufeff"))))
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4"] and "never closed" in rows[2][-1]
+
+
 def test_dashboard_csv_masks_vehicles(site):
     client, _, _, engine = site
     policy = load_policy()
@@ -288,3 +306,114 @@ def test_a_change_is_committed_before_its_response(engine, tmp_path, monkeypatch
             assert state_of(engine, ids["routine"]) == "confirmed"
     finally:
         event.remove(Session, "before_commit", slow_commit)
+
+
+# ---- the console is Chinese throughout -------------------------------------------------------------
+LATIN_ALLOWED = {"VIN", "SLA", "CSV", "JSONL", "UTF", "HSO", "YYYY", "text"}
+"""Runs of three or more Latin letters a page may show: abbreviations people use in Chinese
+too, a date's pattern (YYYY-MM), the column name of an upload (text) and a paper form's code
+(HSO12.7-21). Clause ids (002-A), case numbers and the hotlines are digits or shorter."""
+
+
+class _VisibleText(HTMLParser):
+    """The text a person sees on a page: text nodes outside script and style, and the
+    attributes a browser shows (title, placeholder, aria-label, alt)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.attributes: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._hidden += 1
+        self.attributes += [v for k, v in attrs if k in ("title", "placeholder", "aria-label", "alt") and v]
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._hidden -= 1
+
+    def handle_data(self, data):
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def latin_runs(html: str, data: Iterable[str]) -> set[str]:
+    """Latin words of 3+ letters on a page, leaving out `data` (what people typed: complaint
+    texts, user names, ticket numbers) and the allowed tokens."""
+    parser = _VisibleText()
+    parser.feed(html)
+    text = "".join(parser.parts) + "\n" + "\n".join(parser.attributes)
+    for value in sorted({*data, *(mask_pii(d) for d in data)}, key=len, reverse=True):
+        text = text.replace(value, " ")
+    return {w for w in re.findall(r"[A-Za-z]{3,}", text) if w not in LATIN_ALLOWED}
+
+
+IMPORTED_TEXT = "修了三次变速箱还是顿挫，再不解决就找媒体曝光"
+
+
+def test_every_console_page_is_chinese(site):
+    """English fragments (reported to, import, system, (second copy), rule ids, clock ids,
+    label ids of a correction) showed among the Chinese."""
+    client, clock, ids, engine = site
+    policy = load_policy()
+    with Session(engine) as s:  # a case from a file import, and one with corrected labels and role
+        request = service.IntakeRequest(channel="callback_after_sales", text=IMPORTED_TEXT, received_at=START,
+                                        external_id="F-1", in_warranty=True)
+        imported, _ = service.intake_and_suggest(db_session=s, request=request, model=registry.load(),
+                                                 policy=policy, actor="import", now=START)
+        service.review(db_session=s, case_id=ids["quality"], reviewer="care", policy=policy, now=START,
+                       corrections={"category": "repair_quality", "flags": ["repeat"],
+                                    "responsible_role": "technical_manager"})
+        service.review(db_session=s, case_id=imported.id, reviewer="care", policy=policy, now=START)
+        for key in ("routine", "safety"):
+            service.review(db_session=s, case_id=ids[key], reviewer="care", policy=policy, now=START)
+            service.assign(db_session=s, case_id=ids[key], assignee="handler1", actor="care", now=START)
+        service.act(db_session=s, case_id=ids["safety"], action="contact", actor="handler1", now=START, data={})
+        service.act(db_session=s, case_id=ids["safety"], action="resolve", actor="handler1", now=START,
+                    data={"note": "已更换刹车总泵"})
+        s.commit()
+    clock.now = START + timedelta(days=5)
+    with Session(engine) as s:  # warnings, breaches, escalations and notifications of the SLA worker
+        assert run_sla_pass(db_session=s, policy=policy, now=clock.now)
+        s.commit()
+    sign_in(client, "care")
+    token = csrf_of(client)
+    client.post("/bulk", data={"csrf": token}, files={"file": ("ok.csv", "id,text\n1,刹车失灵\n".encode())})
+    client.post("/bulk", data={"csrf": token}, files={"file": ("bad.csv", b"no,header\n1,x\n")})
+    with Session(engine) as s:
+        for job_id in s.scalars(select(BulkJob.id)):
+            _wait_for_job(client, job_id)
+    with Session(engine) as s:
+        cases = {c.id: c.external_id for c in s.scalars(select(Case))}
+    data = [*(text for _, text in COMPLAINTS.values()), *(u for u, _, _ in ACCOUNTS), "hotline", "LSVAB2180E2123456",
+            *(e for e in cases.values() if e), "ok.csv", "bad.csv", IMPORTED_TEXT]
+    pages = {"care": ["/queue", "/cases", "/cases?state=confirmed", "/my", "/bulk", "/cases/999999", "/dashboard",
+                      *(f"/cases/{i}" for i in cases), *(f"/cases/{i}/form" for i in cases)],
+             "manager": ["/dashboard", "/dashboard?period=2026-Q4", "/dashboard?period=bad",
+                         *(f"/cases/{i}" for i in cases)],
+             "handler1": ["/my", f"/cases/{ids['safety']}", "/queue"]}
+    found = {}
+    for user, paths in pages.items():
+        sign_in(client, user)
+        for path in paths:
+            r = client.get(path)
+            assert r.status_code in (200, 400, 403, 404), path
+            if runs := latin_runs(r.text, data):
+                found[f"{user} {path}"] = sorted(runs)
+    client.cookies.clear()
+    if runs := latin_runs(client.get("/login").text, data):
+        found["/login"] = sorted(runs)
+    assert not found, "\n".join(f"{page}: {runs}" for page, runs in found.items())
+
+
+def test_english_asides_are_left_out_and_chinese_ones_kept():
+    from api.web.present import job_message, zh, zh_name
+
+    assert zh("002-A (second copy) §8-1") == "002-A §8-1"
+    assert zh("请刷新后重试。(case 3 changed (version 4, expected 3))") == "请刷新后重试。"
+    assert zh("顾客抱怨(投诉)处理单") == "顾客抱怨(投诉)处理单"
+    assert zh_name("主机厂工单 / DN网 (002-A §3)") == "主机厂工单 / DN网" and zh_name("(x)") == "(x)"
+    assert job_message("the header has no text column (found: a, b)") == "表头缺少 id 或 text 列"
+    assert job_message("something new") == "文件无法读取"

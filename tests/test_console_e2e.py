@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -289,3 +290,36 @@ def test_bulk_tagging_upload_progress_and_download(console, tmp_path):
     assert len(rows) == 301
     assert rows[0]["id"] == "H0" and "safety" in rows[0]["flags"]
     assert rows[-1]["error"]
+
+
+# Draws a text in the body's font on a canvas and returns its pixels, to compare glyphs.
+_PIXELS = """text => {
+  const canvas = document.createElement("canvas");
+  canvas.width = 200; canvas.height = 40;
+  const ctx = canvas.getContext("2d");
+  ctx.font = getComputedStyle(document.body).font.replace(/^(.*?)\\d+px/, "$1 24px");
+  ctx.fillText(text, 4, 30);
+  return Array.from(ctx.getImageData(0, 0, 200, 40).data).join(",");
+}"""
+
+
+def test_chinese_renders_as_glyphs_in_a_screenshot(console, tmp_path):
+    """Without a CJK font (scripts/browser.sh installs one) every character of the console
+    is the same empty box in a screenshot."""
+    url, _, _, _, new_page, _ = console
+    page = new_page("care")
+    page.wait_for_url(f"{url}/queue")
+    shot = Path(os.environ.get("TRIAGE_SCREENSHOTS", tmp_path)) / "queue.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    # Distinct characters draw distinct glyphs; a missing glyph draws the same box for any of them,
+    # as for characters of the private use area, which no font has.
+    chinese = {page.evaluate(_PIXELS, t) for t in ("客", "户", "抱", "怨")}
+    boxes = page.evaluate(_PIXELS, "\ue000")
+    assert len(chinese) == 4 and boxes not in chinese
+    # The heading is as wide as its characters are in a CJK font (one em each), not as boxes.
+    width = page.evaluate("""() => { const r = document.createRange();
+        r.selectNodeContents(document.querySelector("h1").firstChild); return r.getBoundingClientRect().width; }""")
+    size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)")
+    text = page.evaluate("document.querySelector('h1').firstChild.textContent.trim()")
+    assert text == "待确认队列" and abs(width - size * len(text)) < size, (width, size)

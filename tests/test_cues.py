@@ -55,3 +55,34 @@ def test_cue_spans_point_at_the_words():
     text = "客户说行驶中刹车失灵"
     cue = next(c for c in find_cues(text) if c.flag == "safety" and c.name == "brakes")
     assert text[cue.start:cue.end] == "刹车失灵"
+
+
+@pytest.mark.parametrize("text", [
+    "已经打了12315", "打12345市长热线投诉", "拨打 12345 投诉", "12315热线也没用", "再不解决我就打12315！",
+    "打了12345和12315都没用", "打12315/12345投诉", "热线号码12345", "（12345）", "投诉到12315.", "我要去315投诉",
+])
+def test_the_hotline_numbers_are_the_hotline(text):
+    assert "government" in flags(text)
+
+
+@pytest.mark.parametrize("text", [
+    "粤B12345的车空调不制冷", "粤B·12345", "车牌 粤B 12345 的车", "京A12345D 新能源车",
+    "车架号LSVAB4180KNA12345，发动机异响",
+    "VIN: LSVAB4180KNA12345", "手机13912345678", "电话0755-12345678", "订单号12345，交车一拖再拖", "工单号：12345",
+    "发票号 12345", "车牌号是12345", "尾号12345的那辆车", "多收了12345元", "跑了12345公里", "12345km", "花了315元",
+    "在车质网12365auto投诉了",
+])
+def test_digits_of_identifiers_amounts_and_distances_are_not_the_hotline(text):
+    assert "government" not in flags(text)
+
+
+def test_a_plate_or_a_vin_does_not_make_a_case_major():
+    from triage.classify import registry
+
+    model = registry.load()
+    for text in ("粤B12345的车空调不制冷，来店三次都没修好", "我的车牌是粤B12345，销售顾问态度差",
+                 "车架号LSVAB4180KNA12345，中控屏幕黑屏"):
+        p = model.predict([text])[0]
+        assert "government" not in p.flags and not any("government" in r for r in p.rules), text
+    p = model.predict(["已经打了12345市长热线投诉"])[0]
+    assert "government" in p.flags and p.severity == "major"

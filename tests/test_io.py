@@ -96,3 +96,44 @@ def test_progress_counts_the_bytes_read(tmp_path):
     assert progress.total_bytes == p.stat().st_size and 0 < progress.read_bytes < progress.total_bytes
     list(rows)
     assert progress.read_bytes == progress.total_bytes
+
+
+def test_an_unclosed_quote_is_a_malformed_row_and_the_rows_after_it_are_still_read(tmp_path):
+    """csv's lenient reading lets a stray quote swallow the rest of the file into one row."""
+    p = tmp_path / "in.csv"
+    p.write_text('id,text\n1,发动机异响\n2,"刹车失灵\n3,空调不制冷\n4,变速箱顿挫\n', encoding="utf-8")
+    rows = list(read_rows(str(p)))
+    good, bad = _split(rows)
+    assert [r.id for r in good] == ["1", "3", "4"] and good[1].text == "空调不制冷"
+    assert [(e.id, e.row) for e in bad] == [("2", 2)]
+    assert "line 3" in bad[0].error and "never closed" in bad[0].error and "end of the file" in bad[0].error
+    assert [r.row for r in rows] == [1, 2, 3, 4]
+
+
+def test_a_stray_quote_closed_by_a_later_quote_swallows_nothing(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_text('id,text\n1,"刹车失灵\n2,空调不制冷\n3,"他说""没问题"""\n4,最后\n', encoding="utf-8")
+    good, bad = _split(list(read_rows(str(p))))
+    assert [(r.id, r.text) for r in good] == [("2", "空调不制冷"), ("3", '他说"没问题"'), ("4", "最后")]
+    assert [e.row for e in bad] == [1] and "line 2" in bad[0].error and "not closed properly" in bad[0].error
+
+
+def test_a_last_line_with_an_open_quote_is_reported(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_bytes('id,text\n1,正常\n2,"没有结尾'.encode())
+    good, bad = _split(list(read_rows(str(p))))
+    assert [r.id for r in good] == ["1"] and [(e.id, e.row) for e in bad] == [("2", 2)]
+
+
+def test_well_formed_quoting_over_several_lines_still_reads(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_text('id,text\n1,"客服：您好\n客户：修了三次, 还是""顿挫"""\n2,"ab"c\n', encoding="utf-8")
+    good, bad = _split(list(read_rows(str(p))))
+    assert not bad and [r.text for r in good] == ['客服：您好\n客户：修了三次, 还是"顿挫"', "abc"]
+
+
+def test_a_header_with_an_open_quote_cannot_be_read(tmp_path):
+    p = tmp_path / "in.csv"
+    p.write_text('id,"text\n1,刹车失灵\n', encoding="utf-8")
+    with pytest.raises(InputError, match="never closed"):
+        list(read_rows(str(p)))

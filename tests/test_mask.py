@@ -35,3 +35,46 @@ def test_names_after_surname_markers():
 ])
 def test_ordinary_text_is_not_masked(text):
     assert mask_pii(text) == text
+
+
+def test_personal_data_in_a_snippet_is_named_by_its_kind():
+    from triage.text.mask import name_pii
+
+    text = "我姓王，车牌粤B12345，电话13912345678，车架号LSVAB2180E2123456，刹车失灵"
+    spans = find_pii(text)
+    assert name_pii(text, spans) == "我姓[姓名]，车牌[车牌]，电话[电话]，车架号[车架号]，刹车失灵"
+    plate = text.index("粤B")
+    assert name_pii(text, spans, plate + 2, plate + 7) == "[车牌]"  # the 12345 of the plate
+    assert name_pii(text, spans, plate - 2, plate + 4) == "车牌[车牌]"
+    assert name_pii(text, spans, len(text) - 4, len(text)) == "刹车失灵"
+
+
+def test_evidence_over_personal_data_says_what_kind_it_was_and_keeps_its_offsets():
+    """A cue inside a plate showed as ***** and hid from the reviewer what fired."""
+    from api.web.present import highlight
+    from triage.classify.base import to_evidence
+    from triage.classify.cues import Cue
+    from triage.text.normalize import normalize
+
+    original = "客戶：車牌粵B12345，電話13912345678，剎車失靈"
+    nt = normalize(original)
+    digits = nt.text.index("12345")
+    cues = [Cue("government", "hotline", digits, digits + 5), Cue("safety", "brakes", len(nt.text) - 4, len(nt.text))]
+    found = to_evidence(nt, {}, ["government", "safety"], cues, {h: () for h in ("business_line", "category",
+                                                                                  "severity")})
+    plate, brakes = found
+    assert (plate.text, original[plate.start:plate.end]) == ("[车牌]", "12345")
+    assert (brakes.text, original[brakes.start:brakes.end]) == ("剎車失靈", "剎車失靈")
+    pieces = highlight(mask_pii(original), [{"head": e.head, "label": e.label, "start": e.start, "end": e.end}
+                                            for e in found])
+    assert [(p.text, p.why) for p in pieces if p.why] == [("*****", "政府"), ("剎車失靈", "人身安全")]
+    assert "".join(p.text for p in pieces) == mask_pii(original)
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("車牌粵B12345停在店里", "B12345"), ("车牌粤Ｂ１２３４５", "１２３４５"),
+    ("手机１３９１２３４５６７８", "１２３４５６"), ("邮箱ａｂｃ＠163.com", "ａｂｃ"),
+])
+def test_traditional_and_full_width_data_is_found_as_written(text, secret):
+    masked = mask_pii(text)
+    assert secret not in masked and len(masked) == len(text)

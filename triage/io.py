@@ -10,6 +10,7 @@ import codecs
 import csv
 import json
 import sys
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,17 +153,73 @@ def _read_jsonl(stream: BinaryIO, encoding: str, progress: ReadProgress | None =
         yield _row(n, record)
 
 
+class _Lines:
+    """The decoded physical lines, numbered, as csv.reader's source. The lines of the record
+    being read are kept: a record whose quoting went wrong is read again from its second line."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = enumerate(lines, start=1)
+        self._again: deque[tuple[int, str]] = deque()
+        self.record: list[tuple[int, str]] = []
+        self.at_end = False
+        """True once the file has no more lines: a row csv.reader returns after that ended
+        inside a quoted field (a complete row ends at its line's end, before the next read)."""
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            item = self._again.popleft()
+        else:
+            item = next(self._lines, None)
+            if item is None:
+                self.at_end = True
+                raise StopIteration
+        self.record.append(item)
+        return item[1]
+
+    def read_again(self, lines: list[tuple[int, str]]) -> None:
+        self._again.extendleft(reversed(lines))
+        self.at_end = False
+
+
+def _quoting_problem(record: list[tuple[int, str]], at_end: bool) -> str | None:
+    """What is wrong with a record's quoting under strict rules (naming its lines), or None."""
+    first, last = record[0][0], record[-1][0]
+    try:
+        records = list(csv.reader((text for _, text in record), strict=True))
+    except csv.Error as exc:
+        if at_end and str(exc) == "unexpected end of data":
+            return f"the quote opened on line {first} is never closed (it runs to the end of the file, line {last})"
+        return f"the quote opened on line {first} runs on to line {last} and is not closed properly ({exc})"
+    if len(records) != 1:
+        return f"lines {first}-{last} hold {len(records)} records"
+    return None
+
+
 def _read_csv(stream: BinaryIO, encoding: str, progress: ReadProgress | None = None
               ) -> Iterator[InputRow | RowError]:
+    """Python's csv module, lenient by default, lets a stray quote at the start of a field
+    swallow the lines after it: up to the next quote, or to the end of the file (it then
+    returns one row and no error). A record that spans several lines, or that the end of the
+    file completed, must therefore also be well formed under strict quoting; one that is not
+    is reported as a malformed row, and its lines after the first are read again as rows, so
+    no row is lost silently. A single-line record keeps the lenient reading (`"ab"c` is abc)."""
     csv.field_size_limit(MAX_FIELD)
     bad: set[int] = set()
-    reader = csv.reader(_lines(stream, encoding, bad, progress))
+    source = _Lines(_lines(stream, encoding, bad, progress))
+    reader = csv.reader(source)
     try:
         header = next(reader)
     except StopIteration:
         raise InputError("the file is empty: expected a header row with id and text") from None
     except csv.Error as exc:
         raise InputError(f"the header row cannot be read: {exc}") from None
+    if len(source.record) > 1 or source.at_end:
+        problem = _quoting_problem(source.record, source.at_end)
+        if problem:
+            raise InputError(f"the header row cannot be read: {problem}")
     if 1 in bad:
         raise InputError(f"the header row has {_encoding_error(encoding)}")
     header = [h.strip() for h in header]
@@ -170,23 +227,37 @@ def _read_csv(stream: BinaryIO, encoding: str, progress: ReadProgress | None = N
     if missing:
         raise InputError(f"the header has no {' or '.join(missing)} column (found: {', '.join(header) or 'nothing'})")
     n = 0
-    last_line = reader.line_num
     while True:
+        source.record = []
         try:
             values = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
+            record = source.record
             n += 1
-            yield RowError("", n, f"row {n} (line {last_line + 1}): malformed CSV ({exc})")
-            last_line = reader.line_num
+            yield RowError("", n, f"row {n} (line {record[0][0] if record else '?'}): malformed CSV ({exc})")
+            if len(record) > 1:
+                source.read_again(record[1:])
+            reader = csv.reader(source)
             continue
-        first, last_line = last_line + 1, reader.line_num
+        record = source.record
+        first, last = record[0][0], record[-1][0]
+        if len(record) > 1 or source.at_end:
+            problem = _quoting_problem(record, source.at_end)
+            if problem:
+                n += 1
+                row_id = values[header.index("id")].strip() if len(values) > header.index("id") else ""
+                again = f"; lines {first + 1}-{last} are read again as rows" if last > first else ""
+                yield RowError(row_id, n, f"row {n} (line {first}): malformed CSV: {problem}{again}")
+                source.read_again(record[1:])
+                reader = csv.reader(source)
+                continue
         if not values or all(not v.strip() for v in values):
             continue
         n += 1
         row_id = values[header.index("id")].strip() if len(values) > header.index("id") else ""
-        if any(line in bad for line in range(first, last_line + 1)):
+        if any(line in bad for line, _ in record):
             yield RowError(row_id, n, f"row {n} (line {first}): {_encoding_error(encoding)}")
             continue
         if len(values) != len(header):

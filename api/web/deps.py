@@ -37,10 +37,13 @@ _env.globals.update(
     label_name=present.label_name, limit_name=present.limit_name, local_time=present.local_time,
     event_names=present.EVENT_NAMES, state_names=present.STATE_NAMES, role_names=present.ROLE_NAMES,
     action_names=present.ACTION_NAMES, head_names=present.HEAD_NAMES, LABELS=LABELS, FLAGS=FLAGS, HEADS=HEADS,
-    is_urgent=is_urgent)
+    is_urgent=is_urgent, zh=present.zh, actor_name=present.actor_name, clock_name=present.clock_name,
+    rule_text=present.rule_text, correction_text=present.correction_text,
+    notification_text=present.notification_text, job_message=present.job_message)
 templates = Jinja2Templates(env=_env)
-"""The policy's role and channel names (`policy_roles`, `channels`) come with each page: the
-policy is the app's (create_app), not the module's."""
+"""The policy and its role and channel names (`policy`, `policy_roles`, `channels`, the names
+without their English asides) come with each page: the policy is the app's (create_app), not
+the module's."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def page_context(request: Request, viewer: Viewer | None) -> dict[str, Any]:
     context = get_context(request)
     done = request.query_params.get("done")
     return {"viewer": viewer, "done": DONE_MESSAGES.get(done or ""), "server_now": context.clock().isoformat(),
-            "policy_roles": context.policy.roles, "channels": context.policy.channels}
+            "policy": context.policy, "policy_roles": present.zh_names(context.policy.roles),
+            "channels": present.zh_names(context.policy.channels)}
 
 
 def render(request: Request, name: str, viewer: Viewer | None, status: int = 200, **data: Any) -> HTMLResponse:

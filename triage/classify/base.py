@@ -22,7 +22,7 @@ from triage.classify.cues import Cue
 from triage.classify.labels import FLAGS, HEADS, flags_forcing_major
 from triage.classify.prediction import Evidence, Prediction
 from triage.io import RowError
-from triage.text.mask import find_pii
+from triage.text.mask import find_pii, name_pii
 from triage.text.normalize import NormalizedText, TextError, normalize
 
 
@@ -106,7 +106,8 @@ class Decoder:
 
 def to_evidence(nt: NormalizedText, labels: dict[str, str], flags: list[str], cues: Sequence[Cue],
                 spans: dict[str, Sequence[Span]]) -> list[Evidence]:
-    """The cues of the raised flags, then each head's spans, as offsets into the original text."""
+    """The cues of the raised flags, then each head's spans, as offsets into the original text;
+    each snippet names the kind of any personal datum in it instead of showing it."""
     found: list[tuple[str, str, int, int, str, float]] = [
         (f"flags.{cue.flag}", cue.flag, cue.start, cue.end, f"cue:{cue.key}", 1.0)
         for cue in cues if cue.flag in flags]
@@ -119,9 +120,9 @@ def to_evidence(nt: NormalizedText, labels: dict[str, str], flags: list[str], cu
     out = []
     for head, label, start, end, feature, weight in found:
         a, b = nt.span_to_original(start, end)
-        snippet = nt.original[a:b]
-        if pii and any(s.start < b and a < s.end for s in pii):
-            snippet = "*" * len(snippet)
+        # Personal data in the snippet shows as the kind it is ([车牌], [电话]): stars would hide
+        # from the reviewer what fired. start and end still point into the original text.
+        snippet = name_pii(nt.original, pii, a, b) if pii else nt.original[a:b]
         out.append(Evidence(head, label, a, b, snippet, feature, weight))
     return out
 

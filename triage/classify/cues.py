@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from triage.classify.labels import FLAGS
+from triage.text.mask import find_pii
 
 # (flag, cue name, pattern). Cue names are stable: they are feature names of the model.
 _CUES: list[tuple[str, str, str]] = [
@@ -29,7 +30,12 @@ _CUES: list[tuple[str, str, str]] = [
                         r"|报警(?:了|处理|求助|立案|解决|抓)|报了警|打(?:了)?110|警察|派出所|公安|交警|报案|民警"),
     ("legal", "court", r"法院|起诉|诉讼|打官司|律师|法律途径|法律程序|仲裁|检察院|立案|法律责任|上诉|判决"),
     # government (政府)
-    ("government", "hotline", r"(?<!\d)(?:12315|12345|12365(?!auto))(?!\d)|(?<![\d·.])315(?!晚会)(?!\d)"),
+    # The hotlines as numbers of their own: not digits of a plate (粤B12345, 粤B·12345), a VIN, a
+    # phone or order number (letters or digits next to them, or across a separator); the
+    # rest of what makes a number an identifier, an amount or a distance is _not_a_hotline's.
+    ("government", "hotline", r"(?<![0-9A-Za-z])(?<![0-9A-Za-z][-·•・._#+])(?<![A-Za-z] )"
+                              r"(?:12315|12345|12365|315(?!晚会))"
+                              r"(?![0-9A-Za-z])(?![-·•・._#+][0-9A-Za-z])"),
     ("government", "agency", r"市场监[督管]|监管局|工商局|工商部门|消协|消费者协会|消保委|信访|质监|质检局|交通局|运管"
                              r"|环保局|商务局|发改委|政府|监管部门|主管部门|行政部门|纪委|人大"),
     # safety (人身安全)
@@ -87,6 +93,27 @@ _TRAPS = re.compile(
 
 _NEGATION = re.compile(r"(?:没有|没|未|无|不会|不是|并非|并未|从未|不曾|避免|以免|防止)[^,.!?;，。！？；]{0,2}$")
 
+# A number labelled as an identifier (订单号12345, 车牌号：12345, 尾号12345, VIN 12345) or
+# counted in a unit (12345元, 315公里) is not a hotline; 热线 before it says it is one (热线号码12345).
+_ID_BEFORE = re.compile(r"(?:号码?|牌照?|订单|工单|发票|车架|账户|账号|VIN码?|No\.?|#)[是为:：\s]*$", re.I)
+_UNIT_AFTER = re.compile(r"\s*(?:元|块|圆|万|千|百|公里|千米|里|米|公斤|斤|次|台|辆|个|件|天|年|月|日|号|%|％)")
+_HOTLINE_BEFORE = re.compile(r"热线[^,.!?;，。！？；]{0,4}$")
+# Identifiers found by the personal-data patterns (a plate, a VIN, a phone number).
+_IDENTIFIERS = ("plate", "vin", "mobile", "landline", "id_number")
+
+
+def _not_a_hotline(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 8):start]
+    if _HOTLINE_BEFORE.search(before):
+        return False
+    if _ID_BEFORE.search(before) or _UNIT_AFTER.match(text, end):
+        return True
+    return any(s.kind in _IDENTIFIERS and s.start < end and start < s.end for s in find_pii(text))
+
+
+# Cues whose match must also pass a check of its surroundings.
+_REJECT = {("government", "hotline"): _not_a_hotline}
+
 _COMPILED = [(flag, name, re.compile(pattern)) for flag, name, pattern in _CUES]
 # One pass that says whether any cue can be there: most complaints have none.
 _ANY = re.compile("|".join(f"(?:{pattern})" for _, _, pattern in _CUES))
@@ -118,6 +145,9 @@ def find_cues(text: str) -> list[Cue]:
             if any(s < end and start < e for s, e in traps):
                 continue
             if _NEGATION.search(text, max(0, start - 6), start):
+                continue
+            reject = _REJECT.get((flag, name))
+            if reject is not None and reject(text, start, end):
                 continue
             found.append(Cue(flag, name, start, end))
     return found

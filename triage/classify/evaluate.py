@@ -4,6 +4,10 @@ per-class precision / recall; "major" precision / recall; per-flag precision / r
 A row whose gold holds several ids counts as right when the prediction is any of them;
 for per-class figures such a row counts under the predicted class when it is right, and
 under its first gold id when it is wrong.
+
+A figure with nothing to count is undefined, not zero: precision when nothing was predicted,
+recall when nothing was there to find. It is None (null in JSON, "n/a" in the report); an
+F1 is None only when both are, and 0 when one of them is (nothing found, or all wrong).
 """
 
 from __future__ import annotations
@@ -84,12 +88,16 @@ def score_file(model: Any, path: str, fmt: str | None = None, encoding: str = "u
     return scorer.result(), skipped
 
 
-def _div(a: float, b: float) -> float:
-    return round(a / b, 4) if b else 0.0
+def _div(a: float, b: float) -> float | None:
+    return round(a / b, 4) if b else None
 
 
-def _f1(p: float, r: float) -> float:
-    return round(2 * p * r / (p + r), 4) if p + r else 0.0
+def _f1(p: float | None, r: float | None) -> float | None:
+    if p is None and r is None:
+        return None
+    if p is None or r is None or p + r == 0:
+        return 0.0
+    return round(2 * p * r / (p + r), 4)
 
 
 def _head_figures(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -100,10 +108,15 @@ def _head_figures(pairs: list[tuple[str, str]]) -> dict[str, Any]:
         n = sum(1 for g, _ in pairs if g == c)
         precision, recall = _div(tp, sum(1 for _, p in pairs if p == c)), _div(tp, n)
         per_class[c] = {"precision": precision, "recall": recall, "f1": _f1(precision, recall), "n": n}
-    supported = [c for c in classes if per_class[c]["n"]]
+    supported = [c for c in classes if per_class[c]["n"]]  # their F1 is a number: recall is defined
     return {"n": len(pairs), "accuracy": _div(sum(1 for g, p in pairs if g == p), len(pairs)),
-            "macro_f1": round(sum(per_class[c]["f1"] for c in supported) / len(supported), 4) if supported else 0.0,
+            "macro_f1": round(sum(per_class[c]["f1"] for c in supported) / len(supported), 4) if supported else None,
             "per_class": per_class}
+
+
+def _fig(value: float | None, width: int = 0) -> str:
+    """A figure for the report: four decimals, or n/a when it is undefined."""
+    return f"{'n/a' if value is None else f'{value:.4f}':>{width}}"
 
 
 def format_report(result: dict[str, Any]) -> str:
@@ -113,16 +126,17 @@ def format_report(result: dict[str, Any]) -> str:
         if head not in result:
             continue
         h = result[head]
-        lines.append(f"\n{head}: n={h['n']} accuracy={h['accuracy']:.4f} macro_f1={h['macro_f1']:.4f}")
+        lines.append(f"\n{head}: n={h['n']} accuracy={_fig(h['accuracy'])} macro_f1={_fig(h['macro_f1'])}")
         lines.append(f"  {'class':<16}{'precision':>10}{'recall':>10}{'n':>8}")
         for c, v in h["per_class"].items():
-            lines.append(f"  {c:<16}{v['precision']:>10.4f}{v['recall']:>10.4f}{v['n']:>8}")
+            lines.append(f"  {c:<16}{_fig(v['precision'], 10)}{_fig(v['recall'], 10)}{v['n']:>8}")
     if "major" in result:
         m = result["major"]
-        lines.append(f"\nmajor: n={m['n']} precision={m['precision']:.4f} recall={m['recall']:.4f}")
+        lines.append(f"\nmajor: n={m['n']} precision={_fig(m['precision'])} recall={_fig(m['recall'])}")
     if "flags" in result:
         lines.append(f"\nflags: n={result['flags']['n']}")
-        lines.append(f"  {'flag':<12}{'precision':>10}{'recall':>10}{'f1':>8}{'support':>9}")
+        lines.append(f"  {'flag':<12}{'precision':>10}{'recall':>10}{'f1':>8}{'support':>9}{'predicted':>11}")
         for f, v in result["flags"]["per_flag"].items():
-            lines.append(f"  {f:<12}{v['precision']:>10.4f}{v['recall']:>10.4f}{v['f1']:>8.4f}{v['support']:>9}")
+            lines.append(f"  {f:<12}{_fig(v['precision'], 10)}{_fig(v['recall'], 10)}{_fig(v['f1'], 8)}"
+                         f"{v['support']:>9}{v['predicted']:>11}")
     return "\n".join(lines)

@@ -15,7 +15,7 @@ class Evidence:
     """Offsets into the original text, end exclusive."""
     end: int
     text: str
-    """The original characters at [start, end), personal data masked."""
+    """The original characters at [start, end), each personal datum replaced by its kind ([车牌])."""
     feature: str
     weight: float
 

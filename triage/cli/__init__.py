@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from triage.cli import accounts, cases, classify, policy, service, train
+from triage.cli.common import EXIT_CODES
 
 COMMANDS = (
     classify.add_classify, classify.add_predict, classify.add_evaluate,
@@ -19,7 +20,8 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="triage", description="Complaint triage for car dealerships (4S店).")
+    parser = argparse.ArgumentParser(prog="triage", description="Complaint triage for car dealerships (4S店).",
+                                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(sub)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from triage.auth.permissions import ROLES
-from triage.cli.common import with_db
+from triage.cli.common import EXIT_UNUSABLE, with_db
 
 
 # ---- token create --------------------------------------------------------------------------
@@ -65,14 +65,27 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from triage.auth.service import AuthError, create_account
     from triage.db import open_session
 
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        # getpass would fall back to echoing standard input, or fail with a traceback when it is empty.
+        print("triage user add: no terminal to ask for the password on: pass --password-stdin and send the "
+              "password on standard input, e.g. printf '%s\\n' \"$PASSWORD\" | triage user add NAME --role ROLE "
+              "--password-stdin", file=sys.stderr)
+        return EXIT_UNUSABLE
+    else:
+        try:
+            password = getpass.getpass("password: ")
+        except EOFError:
+            print("triage user add: no password given", file=sys.stderr)
+            return EXIT_UNUSABLE
     with open_session(args.db) as session:
         try:
             create_account(db_session=session, username=args.username, display_name=args.name or args.username,
                            role=args.role, password=password, now=datetime.now(UTC))
         except AuthError as exc:
             print(f"triage user add: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_UNUSABLE
         session.commit()
     print(f"triage user add: {args.username} ({args.role}) can sign in to the console", file=sys.stderr)
     return 0

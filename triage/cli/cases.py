@@ -5,11 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from triage.cli.common import load_model, with_db, with_input, with_model
+from triage.cli.common import (
+    EXIT_CODES,
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    EXIT_UNUSABLE,
+    load_model,
+    with_db,
+    with_input,
+    with_model,
+)
 
 
 def add_intake(sub: argparse._SubParsersAction) -> None:
-    p = with_model(sub.add_parser("intake", help="record the complaints of a file as cases, with suggestions"))
+    p = with_model(sub.add_parser("intake", help="record the complaints of a file as cases, with suggestions",
+                                  epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("file", help="CSV or JSON Lines with id and text (and optionally channel, received_at, …)")
     with_input(p)
     p.add_argument("--channel", help="channel of rows that have no channel column (phone, oem_ticket, …)")
@@ -35,9 +45,9 @@ def cmd_intake(args: argparse.Namespace) -> int:
                                  now=datetime.now(UTC), channel=args.channel)
         except InputError as exc:
             print(f"triage intake: {args.file}: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_UNUSABLE
         session.commit()
     for error in result["errors"]:
         print(f"triage intake: {error}", file=sys.stderr)
     print(f"{result['created']} cases created, {result['existing']} already there, {len(result['errors'])} errors")
-    return 1 if result["errors"] and not (result["created"] or result["existing"]) else 0
+    return EXIT_ROWS_FAILED if result["errors"] else EXIT_OK

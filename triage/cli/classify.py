@@ -7,12 +7,23 @@ import argparse
 import json
 import sys
 import time
+import unicodedata
+from collections import Counter
 from typing import TextIO
 
 from triage.classify.labels import HEADS
 from triage.classify.prediction import Prediction
 from triage.classify.tagging import predict_stream
-from triage.cli.common import dump, load_model, with_input, with_model
+from triage.cli.common import (
+    EXIT_CODES,
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    EXIT_UNUSABLE,
+    dump,
+    load_model,
+    with_input,
+    with_model,
+)
 from triage.io import RowError
 
 
@@ -65,10 +76,14 @@ def format_prediction(p: Prediction) -> str:
 
 # ---- predict -------------------------------------------------------------------------------
 def add_predict(sub: argparse._SubParsersAction) -> None:
-    p = with_model(sub.add_parser("predict", help="classify every row of a CSV or JSON Lines file"))
+    p = with_model(sub.add_parser("predict", help="classify every row of a CSV or JSON Lines file", epilog=EXIT_CODES,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("input", help="CSV or JSON Lines file with id and text columns; - for standard input")
     p.add_argument("-o", "--output", help="JSON Lines output file (default: standard output)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.add_argument("--summary", action="store_true",
+                   help="also print a short table of the results, for a person (to standard output with -o FILE, "
+                        "else to standard error)")
     with_input(p)
     p.set_defaults(func=cmd_predict)
 
@@ -107,6 +122,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     out: TextIO = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     progress = Progress(not args.quiet)
+    summary = Summary() if args.summary else None
     done = errors = 0
     try:
         for _, result in predict_stream(model, args.input, args.format, args.encoding, progress.read):
@@ -116,21 +132,80 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 print(f"triage predict: {result.error}", file=sys.stderr)
             out.write(dump(result.to_dict()) + "\n")
             progress.update(done, errors)
+            if summary is not None:
+                summary.add(result)
     except InputError as exc:
         print(f"triage predict: {args.input}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_UNUSABLE
     finally:
         if out is not sys.stdout:
             out.close()
     progress.update(done, errors, final=True)
+    if summary is not None:
+        to_file = out is not sys.stdout
+        print(summary.text(args.output if to_file else None), file=sys.stdout if to_file else sys.stderr)
     if errors:
         print(f"triage predict: {errors} of {done} rows could not be read (see the errors above)", file=sys.stderr)
-    return 1 if errors and errors == done else 0
+    return EXIT_ROWS_FAILED if errors else EXIT_OK
+
+
+class Summary:
+    """A short table of what `predict` found, for a person: the first rows one by one, then
+    the counts. Constant memory, like the rest of `predict`."""
+
+    SHOWN = 20
+
+    def __init__(self) -> None:
+        self.rows: list[Prediction | RowError] = []
+        self.total = self.errors = 0
+        self.severity: Counter[str] = Counter()
+        self.flags: Counter[str] = Counter()
+
+    def add(self, result: Prediction | RowError) -> None:
+        self.total += 1
+        if len(self.rows) < self.SHOWN:
+            self.rows.append(result)
+        if isinstance(result, RowError):
+            self.errors += 1
+            return
+        self.severity[result.severity] += 1
+        self.flags.update(result.flags)
+
+    def text(self, where: str | None) -> str:
+        from triage.classify.labels import FLAGS, LABELS
+
+        head = f"{self.total} complaints classified, {self.errors} could not be read"
+        lines = [head + (f"; the JSON Lines are in {where}" if where else "")]
+        table = [("id", "business line", "category", "severity", "flags")]
+        for r in self.rows:
+            if isinstance(r, RowError):
+                table.append((r.id or f"row {r.row}", "error: " + r.error, "", "", ""))
+            else:
+                table.append((r.id, LABELS["business_line"][r.business_line], LABELS["category"][r.category],
+                              LABELS["severity"][r.severity], "、".join(FLAGS[f] for f in r.flags) or "—"))
+        widths = [max(_width(row[i]) for row in table) + 2 for i in range(4)]
+        lines += ["  " + "".join(_pad(cell, w) for cell, w in zip(row, widths)) + row[4] for row in table]
+        if self.total > len(self.rows):
+            lines.append(f"  … and {self.total - len(self.rows)} more")
+            sev = ", ".join(f"{LABELS['severity'][k]} {n}" for k, n in self.severity.most_common())
+            flags = ", ".join(f"{FLAGS[k]} {n}" for k, n in self.flags.most_common()) or "none"
+            lines.append(f"  severity: {sev}; flags: {flags}")
+        return "\n".join(lines)
+
+
+def _width(text: str) -> int:
+    """Columns on a terminal: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(1, width - _width(text))
 
 
 # ---- evaluate ------------------------------------------------------------------------------
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = with_model(sub.add_parser("evaluate", help="score the model on a labelled file"))
+    p = with_model(sub.add_parser("evaluate", help="score the model on a labelled file", epilog=EXIT_CODES,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("file", help="labelled CSV or JSON Lines file (shared/spec/labels-and-data-format.md)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     with_input(p)
@@ -147,11 +222,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                     on_error=lambda message: print(f"triage evaluate: {message}", file=sys.stderr))
     except InputError as exc:
         print(f"triage evaluate: {args.file}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_UNUSABLE
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(format_report(result))
-        if errors:
-            print(f"\n{errors} rows skipped (errors above)")
-    return 0
+    if errors:
+        print(f"triage evaluate: {errors} rows skipped (see the errors above)", file=sys.stderr)
+    return EXIT_ROWS_FAILED if errors else EXIT_OK

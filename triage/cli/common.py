@@ -6,6 +6,19 @@ import argparse
 import json
 from typing import Any
 
+EXIT_OK = 0
+EXIT_ROWS_FAILED = 1
+"""Some rows of the file could not be read, classified or recorded: each is reported on
+standard error (and in the output as an error line), every other row was processed."""
+EXIT_UNUSABLE = 2
+"""Nothing was done: the file cannot be read at all, the arguments are wrong (argparse
+uses 2 too), or the input is refused (an empty text, an unknown channel)."""
+EXIT_CODES = """exit codes of the file commands (predict, evaluate, intake):
+  0  every row was processed
+  1  some rows could not be read or processed: each is reported on standard error and the rest were processed
+  2  nothing was processed: the file cannot be read (missing, no header, a header without id and text), or the
+     arguments are wrong"""
+
 
 def load_model(name: str | None):
     """The model `name` of the registry (default: the current one), imported only when a

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
+from typing import Any
 
 from triage.cli.common import with_db, with_model
 
@@ -12,24 +14,77 @@ from triage.cli.common import with_db, with_model
 # ---- worker --------------------------------------------------------------------------------
 def add_worker(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("worker", help="the SLA worker: warnings, breaches, escalations, automatic close")
-    p.add_argument("--once", action="store_true", help="one pass, then exit")
+    p.add_argument("--once", action="store_true", help="one pass, then exit with a summary of what it did")
     p.add_argument("--interval", type=float, default=60.0, help="seconds between passes (default 60)")
+    p.add_argument("-v", "--verbose", action="store_true", help="also show the libraries' logs (migrations, …)")
     with_db(p)
     p.set_defaults(func=cmd_worker)
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
+def quiet_logs(verbose: bool) -> None:
+    """The worker's own lines (what a pass did) always; the libraries' INFO lines, such as
+    alembic's on every start, only with --verbose."""
     import logging
 
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("triage").setLevel(logging.INFO)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
     from triage.case.worker import sla_loop
     from triage.db import init_db, make_engine
     from triage.policy.loader import load_policy
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    quiet_logs(args.verbose)
     engine = make_engine(args.db)
     init_db(engine)
-    sla_loop(engine, load_policy(), args.interval, args.once)
+    if args.once:
+        print(format_pass(*one_pass(engine, load_policy())))
+    else:
+        sla_loop(engine, load_policy(), args.interval)
     return 0
+
+
+def one_pass(engine: Any, policy: Any) -> tuple[list[dict[str, Any]], int]:
+    """One SLA pass, committed: what it did (run_sla_pass's list) and how many cases it read."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from triage.case.models import Case
+    from triage.case.worker import run_sla_pass
+
+    # The pass does not say how many cases it looked at; every case it reads is loaded once.
+    checked: set[int] = set()
+
+    def count(case: Case, _context: Any) -> None:
+        checked.add(case.id)
+
+    event.listen(Case, "load", count)
+    try:
+        with Session(engine) as session:
+            done = run_sla_pass(db_session=session, policy=policy, now=datetime.now(UTC))
+            session.commit()
+    finally:
+        event.remove(Case, "load", count)
+    return done, len(checked)
+
+
+_DID = {"warning": "warning", "escalate": "breach, escalated", "notify": "breach, notified",
+        "auto_close": "breach, closed automatically"}
+
+
+def format_pass(done: list[dict[str, Any]], checked: int) -> str:
+    """What one pass did, case by case, then the counts."""
+    did = Counter(d["did"] for d in done)
+    lines = [f"case {d['case']}: clock {d['clock']}: {_DID.get(d['did'], d['did'])}" for d in done]
+    lines += [f"{'cases checked':<16}{checked:>7}", f"{'warnings':<16}{did['warning']:>7}",
+              f"{'breaches':<16}{sum(n for k, n in did.items() if k != 'warning'):>7}",
+              f"{'  escalations':<16}{did['escalate']:>7}", f"{'  notifications':<16}{did['notify']:>7}",
+              f"{'  closes':<16}{did['auto_close']:>7}"]
+    return "\n".join(lines)
 
 
 # ---- serve ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ what kind of datum stood there.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
@@ -44,8 +45,19 @@ class PiiSpan:
 _MAYBE = re.compile(rf"\d{{4}}|@|[{_PROVINCES}][A-Za-z]|姓|我叫|名叫|车主|[{_SURNAMES}](?:先生|女士|小姐|师傅|总|经理)")
 
 
+# Folded one character for one, so that spans found in the folded text hold for the text as
+# written: full-width letters and digits (粤Ｂ１２３４５) and Traditional provinces (粵B12345).
+# Full-width punctuation, in every Chinese text, is left alone: no pattern needs it folded.
+_FULL_WIDTH = "０-９Ａ-Ｚａ-ｚ＠"
+_FOLD = {**{c: c - 0xFEE0 for c in (*range(0xFF10, 0xFF1A), *range(0xFF20, 0xFF3B), *range(0xFF41, 0xFF5B))},
+         **{ord(t): ord(s) for t, s in zip("滬遼閩貴蘇贛魯陝寧瓊晉雲粵", "沪辽闽贵苏赣鲁陕宁琼晋云粤")}}
+_NEEDS_FOLD = re.compile(f"[{_FULL_WIDTH}滬遼閩貴蘇贛魯陝寧瓊晉雲粵]")
+
+
 def find_pii(text: str) -> list[PiiSpan]:
     """Non-overlapping spans of personal data, earliest and longest first."""
+    if _NEEDS_FOLD.search(text):
+        text = text.translate(_FOLD)
     if not _MAYBE.search(text):
         return []
     found: list[PiiSpan] = []
@@ -60,12 +72,34 @@ def find_pii(text: str) -> list[PiiSpan]:
     return kept
 
 
+KIND_NAMES = {"email": "邮箱", "id_number": "身份证号", "vin": "车架号", "mobile": "电话", "landline": "电话",
+              "plate": "车牌", "name": "姓名"}
+"""What each kind of personal datum is called where the datum itself may not be shown."""
+
+
+def name_pii(text: str, spans: Sequence[PiiSpan], start: int = 0, end: int | None = None) -> str:
+    """text[start:end] with every personal datum in it (spans of find_pii(text)) replaced by
+    the name of its kind in brackets: 车牌粤B12345 reads 车牌[车牌]. The reader learns what kind
+    of datum stood there, and nothing of the datum; the result is not of the same length."""
+    end = len(text) if end is None else end
+    out: list[str] = []
+    pos = start
+    for s in spans:
+        if s.end <= start or s.start >= end:
+            continue
+        out.append(text[pos:max(pos, s.start)])
+        out.append(f"[{KIND_NAMES.get(s.kind, s.kind)}]")
+        pos = min(s.end, end)
+    out.append(text[pos:end])
+    return "".join(out)
+
+
 def _mask_one(kind: str, value: str) -> str:
     if kind == "name":
         return "*" * len(value)
     if kind == "email":
-        user, _, domain = value.partition("@")
-        return user[:1] + "*" * (len(user) - 1) + "@" + domain
+        at = value.translate(_FOLD).index("@")  # the pattern matched it, maybe as a full-width ＠
+        return value[:1] + "*" * (at - 1) + value[at:]
     if kind in ("mobile", "landline"):
         digits = [i for i, c in enumerate(value) if c.isdigit()]
         keep = set(digits[:3] + digits[-2:]) if len(digits) > 6 else set()
