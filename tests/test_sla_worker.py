@@ -61,7 +61,7 @@ def test_first_contact_breach_escalates_once_with_a_notification(engine, small_m
 def test_contact_in_time_stops_the_clock(engine, small_model):
     case_id = dispatched_case(engine, small_model)
     with Session(engine) as s:
-        act(db_session=s, case_id=case_id, action="contact", actor="handler", now=T0 + timedelta(minutes=50))
+        act(db_session=s, case_id=case_id, action="contact", actor="handler", policy=POLICY, now=T0 + timedelta(minutes=50))
         s.commit()
     with Session(engine) as s:
         did = run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(hours=5))
@@ -86,8 +86,8 @@ def test_a_worker_that_was_down_catches_up_each_breach_once(engine, small_model)
 def test_repair_quality_closes_itself_after_3_months_without_callback(engine, small_model):  # 002-A §10
     case_id = dispatched_case(engine, small_model, {"category": "repair_quality"})
     with Session(engine) as s:
-        act(db_session=s, case_id=case_id, action="contact", actor="handler", now=T0 + timedelta(minutes=30))
-        act(db_session=s, case_id=case_id, action="resolve", actor="handler", now=T0 + timedelta(hours=5))
+        act(db_session=s, case_id=case_id, action="contact", actor="handler", policy=POLICY, now=T0 + timedelta(minutes=30))
+        act(db_session=s, case_id=case_id, action="resolve", actor="handler", policy=POLICY, now=T0 + timedelta(hours=5))
         s.commit()
     with Session(engine) as s:
         run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(days=60))
@@ -157,7 +157,7 @@ def test_report_counts_compliance_repeats_and_focus_vehicles(engine, small_model
         review(db_session=s, case_id=case.id, reviewer="care", policy=POLICY, now=T0 + timedelta(days=2),
                corrections={"business_line": "after_sales", "category": "product_quality", "severity": "grumble",
                             "flags": []})
-        act(db_session=s, case_id=first, action="contact", actor="handler", now=T0 + timedelta(minutes=30))
+        act(db_session=s, case_id=first, action="contact", actor="handler", policy=POLICY, now=T0 + timedelta(minutes=30))
         s.commit()
     with Session(engine) as s:
         run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(days=2, hours=5))

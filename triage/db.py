@@ -56,16 +56,47 @@ def database_url() -> str:
     return os.environ.get("TRIAGE_DB_URL", DEFAULT_URL)
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a writer waits for another to finish before giving up: far longer than any
+transaction of the service takes, so that concurrent staff queue instead of failing."""
+
+
 def make_engine(url: str | None = None) -> Engine:
     url = url or database_url()
     engine = create_engine(url, future=True)
-    if url.startswith("sqlite"):
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(conn: Any, _record: Any) -> None:
-            # Foreign keys on, and a writer waits for another instead of failing at once.
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=5000")
+    if engine.dialect.name == "sqlite":
+        _sqlite_transactions(engine)
     return engine
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """SQLite with the transactions the service relies on: every transaction (and so every
+    savepoint in it) is a real one, and writers queue instead of failing.
+
+    pysqlite left to itself emits BEGIN only before an INSERT/UPDATE/DELETE: reads before it
+    run outside any transaction and a SAVEPOINT opened first becomes the transaction itself,
+    so releasing it commits, and a later rollback of the unit of work cannot undo it. Here
+    the driver's own transaction handling is off and each transaction begins explicitly.
+
+    It begins IMMEDIATE, taking the write lock at once: a deferred transaction that read
+    first and then writes has to upgrade its lock, and if another writer holds it or
+    committed meanwhile SQLite answers "database is locked" at once, without waiting (it
+    cannot wait: the other writer may be waiting for this reader). Writers taking the lock
+    up front wait in line for `busy_timeout` instead. WAL lets readers go on during a write.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -70,6 +70,56 @@ def clock_states(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | 
     return out
 
 
+def recorded_marks(events: list[CaseEvent]) -> set[tuple[str, str | None]]:
+    """The warnings and breaches already recorded, as (kind, clock): each is recorded once."""
+    return {(e.kind, e.data.get("clock")) for e in events if e.kind in ("sla_warning", "sla_breach")}
+
+
+def escalation_chain(events: list[CaseEvent]) -> list[str]:
+    """The whole chain from the role a case was last dispatched to: escalation moves one step
+    up it at a time."""
+    dispatched = [e for e in events if e.kind == "dispatched"]
+    if not dispatched:
+        return []
+    return [dispatched[-1].data.get("to"), *dispatched[-1].data.get("routing", {}).get("escalation", [])]
+
+
+def next_due(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | None = None) -> datetime | None:
+    """The next instant the SLA worker has something to do on the case: the earliest warning
+    or breach (and so a breach's escalation, notification or automatic close) of its clocks
+    that is not recorded yet. One already passed comes back as it is, so that a case with
+    something overdue (a backlog imported late, a worker that was down) is due at once.
+
+    None when nothing can come due without a new event: a closed case, or one whose clocks
+    are stopped, paused (a paused clock has no deadline until it resumes) or done."""
+    if case.state == "closed":
+        return None
+    cal = cal or work_calendar(policy)
+    events = list(case.events)
+    marks = recorded_marks(events)
+    case_facts = facts(case)
+    instants: list[datetime] = []
+    for clock in policy.clocks:
+        if ("sla_breach", clock.id) in marks or not clock.when.matches(case_facts):
+            continue  # a clock's breach is recorded once: nothing more is due on it
+        found = clock_events(clock, events)
+        if not found:
+            continue
+        state = evaluate(clock, found, now, cal)
+        if state.breached:
+            instants.append(state.breached_at or now)
+            continue
+        warning_recorded = ("sla_warning", clock.id) in marks
+        if state.warned and not warning_recorded:
+            instants.append(state.warning_at or now)  # a stopped or paused clock keeps no instant: due now
+        if state.status == "running":
+            if not state.warned and not warning_recorded and state.warning_at:
+                instants.append(state.warning_at)
+            if state.deadline:
+                instants.append(state.deadline)
+    return min(instants, default=None)
+
+
 def urgency_key(clocks: list[dict[str, Any]]) -> tuple[int, float]:
     """Breached (and still running) first, then the nearest running deadline."""
     running = [c for c in clocks if c["status"] == "running"]
