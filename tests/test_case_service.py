@@ -72,7 +72,8 @@ def test_accept_then_full_lifecycle_with_unsatisfied_callback(engine, small_mode
         assert case.state == "confirmed" and case.responsible_role == case.suggestion["routing"]["responsible"]
         for action, kw in [("contact", {}), ("resolve", {"form": "returned"}), ("callback", {"satisfied": False}),
                            ("resolve", {}), ("callback", {"satisfied": True}), ("close", {})]:
-            act(db_session=s, case_id=case_id, action=action, actor="handler-1", policy=POLICY, now=T0 + timedelta(hours=1), data=kw)
+            act(db_session=s, case_id=case_id, action=action, actor="handler-1", policy=POLICY,
+                now=T0 + timedelta(hours=1), data=kw)
         s.commit()
         kinds = [e.kind for e in s.get(Case, case_id).events]
     assert kinds == ["received", "suggested", "reviewed", "dispatched", "first_contact", "resolved", "reopened",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session, selectinload
@@ -91,7 +91,8 @@ MAX_LIST = 1000
 
 # ---- the event log -------------------------------------------------------------------------------
 def record_event(case: Case, kind: str, actor: str, at: datetime, **data: Any) -> None:
-    """Append an event to the case's log (the only way events are written: never updated).
+    """Append an event to the case's log. Events are only ever inserted, never updated: here,
+    and in bulk by the SLA worker.
 
     Loading the log must not flush the case's pending change early: a concurrent edit has to
     surface in the service's own flush, where it becomes a Conflict."""
@@ -127,17 +128,21 @@ def refresh_due(*, db_session: Session, case: Case, policy: Policy, now: datetim
         due = next_due(case, policy, now, cal or work_calendar(policy))
     except ValueError:  # CalendarError, ClockError
         due = now
-    store_due(db_session=db_session, case=case, due=due)
+    store_due(db_session=db_session, dues=[(case, due)])
 
 
-def store_due(*, db_session: Session, case: Case, due: datetime | None) -> None:
-    """Write next_due_at without bumping the case's version: it is the clocks' bookkeeping,
-    not a change anyone made, and must not turn a reviewer's open page into a conflict."""
-    if due == case.next_due_at:
+def store_due(*, db_session: Session, dues: list[tuple[Case, datetime | None]]) -> None:
+    """Write next_due_at of (flushed) cases, in one statement, without bumping their version:
+    it is the clocks' bookkeeping, not a change anyone made, and must not turn a reviewer's
+    open page into a conflict."""
+    changed = [(case, due) for case, due in dues if due != case.next_due_at]
+    if not changed:
         return
     table = Case.__table__
-    db_session.execute(update(table).where(table.c.id == case.id).values(next_due_at=due))
-    set_committed_value(case, "next_due_at", due)
+    db_session.execute(update(table).where(table.c.id == bindparam("case_id")).values(next_due_at=bindparam("due")),
+                       [{"case_id": case.id, "due": due} for case, due in changed])
+    for case, due in changed:
+        set_committed_value(case, "next_due_at", due)
 
 
 def _check_version(case: Case, expected_version: int | None) -> None:
@@ -433,11 +438,20 @@ def move(case: Case, action: str, actor: str, now: datetime, data: dict[str, Any
         _transition(case, "verified" if satisfied else "reopened")
         record_event(case, "verified" if satisfied else "reopened", actor, now, **data)
         return
+    state, event = transition(case.state, action, case.number)
+    case.state = state
+    record_event(case, event, actor, now, **data)
+
+
+def transition(state: str, action: str, number: str = "") -> tuple[str, str]:
+    """What `action` does to a case in `state` (actions with one outcome): the state it leads
+    to and the event it logs; refused if the state does not allow it."""
     if action not in _MOVES:
         raise CaseError(f"unknown action {action!r}")
-    state, event = _MOVES[action]
-    _transition(case, state)
-    record_event(case, event, actor, now, **data)
+    to, event = _MOVES[action]
+    if to not in TRANSITIONS[state]:
+        raise InvalidTransition(f"case {number} is {state}; it cannot become {to}")
+    return to, event
 
 
 def act(*, db_session: Session, case_id: int, action: str, actor: str, policy: Policy, now: datetime,
