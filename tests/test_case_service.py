@@ -111,13 +111,13 @@ def test_bad_corrections_are_refused(engine, small_model):
 
 def test_two_reviewers_at_once_one_wins(engine, small_model):
     case_id, _ = new_case(engine, small_model)
-    with Session(engine) as s:
-        version = s.get(Case, case_id).version  # both reviewers opened the case at this version
-    with Session(engine) as a:
+    with Session(engine) as a, Session(engine) as b:
+        version = a.get(Case, case_id).version
+        b.get(Case, case_id)
         review(db_session=a, case_id=case_id, reviewer="care-1", policy=POLICY, now=T0, expected_version=version)
         a.commit()
-    with Session(engine) as b, pytest.raises((Conflict, InvalidTransition)):
-        review(db_session=b, case_id=case_id, reviewer="care-2", policy=POLICY, now=T0, expected_version=version)
+        with pytest.raises((Conflict, InvalidTransition)):
+            review(db_session=b, case_id=case_id, reviewer="care-2", policy=POLICY, now=T0, expected_version=version)
     with Session(engine) as s:
         assert [e.actor for e in s.get(Case, case_id).events if e.kind == "reviewed"] == ["care-1"]
 

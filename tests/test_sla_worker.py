@@ -15,11 +15,8 @@ from sqlalchemy.orm import Session
 from triage.case.models import Case, CaseEvent
 from triage.case.service import IntakeRequest, act, intake, record_event, refresh_due, review, suggest
 from triage.case.worker import RETRY_AFTER, run_sla_pass, sla_loop
-from triage.db import init_db
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
-
-from .conftest import PG_URL, drop_all
 
 POLICY = load_policy()
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
@@ -107,17 +104,10 @@ def test_repair_quality_closes_itself_after_3_months_without_callback(engine, sm
     assert kinds(engine, case_id, "auto_closed")[0]["source"] == "002-A §10"
 
 
-@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (TRIAGE_TEST_PG_URL; .ci/run starts one)")
-def test_several_workers_never_double_escalate(small_model):
-    """Workers on one PostgreSQL database lock the cases they work on (SKIP LOCKED) and
-    read what was done: every breach is escalated exactly once."""
-    import threading
-
-    from sqlalchemy import create_engine
-
-    engine = create_engine(PG_URL, pool_size=10)
-    drop_all(engine)
-    init_db(engine)
+def test_several_workers_never_double_escalate(engine, small_model):
+    """Workers on one database: on PostgreSQL each locks the cases it works on (SKIP
+    LOCKED), on SQLite each takes the write lock before reading the due cases; each reads
+    what was done. Every breach is escalated exactly once."""
     ids = []
     with Session(engine) as s:
         for i in range(8):
@@ -148,7 +138,6 @@ def test_several_workers_never_double_escalate(small_model):
             events = s.get(Case, case_id).events
             assert [e.data["clock"] for e in events if e.kind == "escalated"] == ["first_contact"]
             assert len([e for e in events if e.kind == "sla_breach"]) == 1
-    engine.dispose()
 
 
 def test_report_counts_compliance_repeats_and_focus_vehicles(engine, small_model):  # 002-A §7-3, §8-3; 002-E 七 11

@@ -40,6 +40,7 @@ from triage.case.clocks import (
 )
 from triage.case.models import Case, CaseEvent
 from triage.case.service import transition
+from triage.db import write_lock
 from triage.policy.calendar import WorkCalendar, work_calendar
 from triage.policy.clocks import ClockEvent, ClockState, evaluate
 from triage.policy.model import Policy
@@ -84,6 +85,7 @@ def run_sla_pass(*, db_session: Session, policy: Policy, now: datetime, cal: Wor
     cal = cal or work_calendar(policy)
     done: list[dict[str, Any]] = []
     while True:
+        write_lock(db_session)  # SQLite: no other worker reads these cases before this one has written them
         cases = _read_due(db_session, now, batch)
         if not cases:
             return done
