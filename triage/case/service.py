@@ -418,9 +418,13 @@ _MOVES: dict[str, tuple[str, str]] = {
 USER_ACTIONS = ("contact", "start", "resolve", "callback", "verify", "reopen", "close")
 
 
+def _check_transition(state: str, to: str, number: str) -> None:
+    if to not in TRANSITIONS[state]:
+        raise InvalidTransition(f"case {number} is {state}; it cannot become {to}")
+
+
 def _transition(case: Case, to: str) -> None:
-    if to not in TRANSITIONS[case.state]:
-        raise InvalidTransition(f"case {case.number} is {case.state}; it cannot become {to}")
+    _check_transition(case.state, to, case.number)
     case.state = to
 
 
@@ -439,7 +443,7 @@ def move(case: Case, action: str, actor: str, now: datetime, data: dict[str, Any
         record_event(case, "verified" if satisfied else "reopened", actor, now, **data)
         return
     state, event = transition(case.state, action, case.number)
-    case.state = state
+    _transition(case, state)
     record_event(case, event, actor, now, **data)
 
 
@@ -449,8 +453,7 @@ def transition(state: str, action: str, number: str = "") -> tuple[str, str]:
     if action not in _MOVES:
         raise CaseError(f"unknown action {action!r}")
     to, event = _MOVES[action]
-    if to not in TRANSITIONS[state]:
-        raise InvalidTransition(f"case {number} is {state}; it cannot become {to}")
+    _check_transition(state, to, number)
     return to, event
 
 

@@ -46,7 +46,6 @@ from triage.policy.clocks import ClockEvent, ClockState, evaluate
 from triage.policy.model import Policy
 
 WORKER = "sla-worker"
-OPEN_STATES = ("received", "suggested", "confirmed", "in_progress", "resolved", "reopened", "verified")
 RETRY_AFTER = timedelta(minutes=10)
 """When a case whose check failed is tried again (its sla_error event says why)."""
 log = logging.getLogger("triage.worker")
