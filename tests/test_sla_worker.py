@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from triage.case.models import Case, CaseEvent
 from triage.case.service import IntakeRequest, act, intake, record_event, refresh_due, review, suggest
-from triage.case.worker import RETRY_AFTER, run_sla_pass, sla_loop
+from triage.case.worker import RETRY_AFTER, recheck_all, run_sla_pass, sla_loop
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
 
@@ -308,3 +309,19 @@ def test_the_loop_survives_a_failing_pass(engine, monkeypatch):
     worker.start()
     worker.join(timeout=30)
     assert not worker.is_alive() and len(calls) >= 3
+
+
+def test_after_a_policy_change_every_open_case_is_checked_again(engine, small_model):
+    """A case's due instant was computed with the policy of its last event; when the policy
+    or the calendar changes, recheck_all makes every open case due and the next pass
+    stores the instants of the new policy."""
+    case_id = dispatched_case(engine, small_model)
+    assert due_at(engine, case_id) == T0 + timedelta(minutes=10 + 96)
+    stricter = replace(POLICY, clocks=tuple(replace(c, warning_at=0.5) if c.id == "first_contact" else c
+                                            for c in POLICY.clocks))
+    now = T0 + timedelta(minutes=20)
+    with Session(engine) as s:
+        assert recheck_all(db_session=s, now=now) == 1
+        s.commit()
+        assert run_sla_pass(db_session=s, policy=stricter, now=now) == []
+    assert due_at(engine, case_id) == T0 + timedelta(minutes=10 + 60)

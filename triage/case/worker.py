@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Engine, bindparam, case, insert, select, type_coerce, update
+from sqlalchemy import JSON, ColumnElement, Engine, bindparam, insert, select, type_coerce, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from triage.case.clocks import (
@@ -98,6 +99,15 @@ def run_sla_pass(*, db_session: Session, policy: Policy, now: datetime, cal: Wor
         done.extend(d for due_case in cases for d in due_case.done)
 
 
+def recheck_all(*, db_session: Session, now: datetime) -> int:
+    """Make every open case due now, so that the next pass evaluates each once and stores its
+    real next instant: for when the due instants may have moved under the cases (a policy
+    changed, a year's official holiday notice loaded). Returns how many; the caller commits."""
+    result = db_session.execute(update(Case).where(Case.state != "closed").values(next_due_at=now)
+                                .execution_options(synchronize_session=False))
+    return int(result.rowcount)
+
+
 def _read_due(db_session: Session, now: datetime, batch: int) -> list[_Due]:
     """The next `batch` cases due by `now` (locked, skipping those another worker holds),
     with their logs; only the event data the clocks read."""
@@ -111,14 +121,11 @@ def _read_due(db_session: Session, now: datetime, batch: int) -> list[_Due]:
                         facts_of(r.labels or r.suggested or {}, r.channel, r.in_warranty)) for r in rows}
     if not cases:
         return []
-    def when(kinds: Any, value: Any) -> Any:
-        return type_coerce(case((kinds, value)), JSON)
-
     dispatched = CaseEvent.kind == "dispatched"
     query = (select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.at,
-                    when(CaseEvent.kind.in_(DATA_KINDS), CaseEvent.data).label("data"),
-                    when(dispatched, CaseEvent.data["to"]).label("to"),
-                    when(dispatched, CaseEvent.data[("routing", "escalation")]).label("escalation"))
+                    _json_if(CaseEvent.kind.in_(DATA_KINDS), CaseEvent.data).label("data"),
+                    _json_if(dispatched, CaseEvent.data["to"]).label("to"),
+                    _json_if(dispatched, CaseEvent.data[("routing", "escalation")]).label("escalation"))
              .where(CaseEvent.case_id.in_(cases), CaseEvent.kind.in_(CLOCK_KINDS))
              .order_by(CaseEvent.case_id, CaseEvent.id))
     for case_id, kind, at, data, to, escalation in db_session.execute(query):
@@ -126,6 +133,11 @@ def _read_due(db_session: Session, now: datetime, batch: int) -> list[_Due]:
             data = {"to": to, "routing": {"escalation": escalation or []}}
         cases[case_id].events.append(_Logged(kind, at, data or {}))
     return list(cases.values())
+
+
+def _json_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`value` (JSON) where `condition` holds, else NULL: the database leaves the rest unsent."""
+    return type_coerce(sql_case((condition, value)), JSON)
 
 
 def _plan(due_case: _Due, policy: Policy, now: datetime, cal: WorkCalendar) -> None:
