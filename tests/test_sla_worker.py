@@ -5,12 +5,13 @@ a pass reaches every due case (and only those), and one bad case stops nothing."
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from triage.case.models import Case, CaseEvent
@@ -325,3 +326,28 @@ def test_after_a_policy_change_every_open_case_is_checked_again(engine, small_mo
         s.commit()
         assert run_sla_pass(db_session=s, policy=stricter, now=now) == []
     assert due_at(engine, case_id) == T0 + timedelta(minutes=10 + 60)
+
+
+def test_a_case_the_database_refuses_is_recorded_and_the_rest_are_written(engine, small_model):
+    """The batch is written in a few statements; if the database refuses them, the cases are
+    written one by one and only the refused one is left out, with the failure on its log."""
+    good = [dispatched_case(engine, small_model, text=f"第{i}辆车发动机异响") for i in range(3)]
+    bad = dispatched_case(engine, small_model, text="变速箱顿挫")
+    with Session(engine) as s:  # a role too long for the column: PostgreSQL refuses the escalation
+        dispatched = next(e for e in s.get(Case, bad).events if e.kind == "dispatched")
+        dispatched.data = {**dispatched.data, "routing": {**dispatched.data["routing"], "escalation": ["x" * 100]}}
+        s.commit()
+    if engine.dialect.name == "sqlite":  # SQLite stores any length: refuse it here the way PostgreSQL does
+        @event.listens_for(engine, "before_cursor_execute")
+        def refuse(conn, cursor, statement, parameters, context, executemany):
+            if statement.startswith("UPDATE cases SET state") and "x" * 100 in str(parameters):
+                raise sqlite3.DataError("value too long for type character varying(60)")
+
+    now = T0 + timedelta(hours=3)
+    with Session(engine) as s:
+        did = run_sla_pass(db_session=s, policy=POLICY, now=now)
+    assert {d["case"] for d in did if d["did"] == "escalate"} == {f"2026-11-00000{i}" for i in (1, 2, 3)}
+    assert all(len(kinds(engine, g, "escalated")) == 1 for g in good)
+    assert kinds(engine, bad, "escalated") == [] and kinds(engine, bad, "sla_breach") == []
+    assert "too long" in kinds(engine, bad, "sla_error")[0]["message"]
+    assert due_at(engine, bad) == now + RETRY_AFTER
