@@ -72,7 +72,8 @@ def test_accept_then_full_lifecycle_with_unsatisfied_callback(engine, small_mode
         assert case.state == "confirmed" and case.responsible_role == case.suggestion["routing"]["responsible"]
         for action, kw in [("contact", {}), ("resolve", {"form": "returned"}), ("callback", {"satisfied": False}),
                            ("resolve", {}), ("callback", {"satisfied": True}), ("close", {})]:
-            act(db_session=s, case_id=case_id, action=action, actor="handler-1", now=T0 + timedelta(hours=1), data=kw)
+            act(db_session=s, case_id=case_id, action=action, actor="handler-1", policy=POLICY,
+                now=T0 + timedelta(hours=1), data=kw)
         s.commit()
         kinds = [e.kind for e in s.get(Case, case_id).events]
     assert kinds == ["received", "suggested", "reviewed", "dispatched", "first_contact", "resolved", "reopened",
@@ -129,7 +130,7 @@ def test_stale_write_from_a_second_session_is_a_conflict(engine, small_model):
         stale = b.get(Case, case_id)
         b.expire_all()
         with pytest.raises(Conflict):
-            act(db_session=b, case_id=case_id, action="contact", actor="handler", now=T0,
+            act(db_session=b, case_id=case_id, action="contact", actor="handler", policy=POLICY, now=T0,
                 expected_version=stale.version - 1)
 
 
@@ -138,11 +139,11 @@ def test_invalid_transitions_and_unknown_cases(engine, small_model):
     with Session(engine) as s:
         with pytest.raises(InvalidTransition, match="cannot become resolved"):
             # not confirmed yet: nothing is dispatched unreviewed
-            act(db_session=s, case_id=case_id, action="resolve", actor="handler", now=T0)
+            act(db_session=s, case_id=case_id, action="resolve", actor="handler", policy=POLICY, now=T0)
         with pytest.raises(NotFound):
-            act(db_session=s, case_id=9999, action="resolve", actor="handler", now=T0)
+            act(db_session=s, case_id=9999, action="resolve", actor="handler", policy=POLICY, now=T0)
         with pytest.raises(CaseError, match="unknown action"):
-            act(db_session=s, case_id=case_id, action="teleport", actor="handler", now=T0)
+            act(db_session=s, case_id=case_id, action="teleport", actor="handler", policy=POLICY, now=T0)
 
 
 def test_a_case_goes_only_to_a_handler_the_service_knows(engine, small_model):

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select
+from sqlalchemy.orm import Session
 
-from triage.db import all_tables, init_db
+from triage.case.models import Case, CaseEvent
+from triage.db import alembic_config, all_tables, init_db
+from triage.policy.calendar import TZ
 
 from .conftest import drop_all
 
@@ -21,3 +27,36 @@ def test_migrations_match_the_models(engine):
     tables = set(inspect(engine).get_table_names())
     assert {"cases", "case_events", "case_serials", "api_tokens", "accounts", "web_sessions", "bulk_jobs",
             "alembic_version"} <= tables
+
+
+def upgrade(engine, revision: str) -> None:
+    with engine.begin() as connection:
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def test_cases_from_before_next_due_are_checked_once_by_the_worker(engine):
+    """Open cases written before next_due_at existed are made due by the migration; the
+    worker's first pass evaluates each once and stores its real next instant."""
+    from triage.case.worker import run_sla_pass
+    from triage.policy.loader import load_policy
+
+    received = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
+    drop_all(engine)
+    upgrade(engine, "0003")
+    cases = Case.__table__
+    with engine.begin() as conn:
+        for number, state in (("2026-11-000001", "received"), ("2026-11-000002", "closed")):
+            row = insert(cases).values(number=number, channel="phone", received_at=received, text="发动机异响",
+                                       state=state, version=1)
+            case_id = conn.execute(row).inserted_primary_key[0]
+            conn.execute(insert(CaseEvent.__table__).values(case_id=case_id, kind="received", at=received,
+                                                            actor="care", data={}))
+    upgrade(engine, "head")
+    with Session(engine) as s:
+        assert {n: d for n, d in s.execute(select(Case.number, Case.next_due_at))} == {"2026-11-000001": received,
+                                                                          "2026-11-000002": None}
+        now = received + timedelta(minutes=5)
+        run_sla_pass(db_session=s, policy=load_policy(), now=now)
+        assert s.scalar(select(Case.next_due_at).where(Case.number == "2026-11-000001")) > now

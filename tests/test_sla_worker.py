@@ -1,21 +1,24 @@
 """The SLA worker on a real SQLite database with a clock we move: breaches escalate once,
-a worker that was down catches up, repair-quality cases close themselves after 3 months."""
+a worker that was down catches up, repair-quality cases close themselves after 3 months,
+a pass reaches every due case (and only those), and one bad case stops nothing."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
-from triage.case.models import Case
-from triage.case.service import IntakeRequest, act, intake, review, suggest
-from triage.case.worker import run_sla_pass
-from triage.db import init_db
+from triage.case.models import Case, CaseEvent
+from triage.case.service import IntakeRequest, act, intake, record_event, refresh_due, review, suggest
+from triage.case.worker import RETRY_AFTER, recheck_all, run_sla_pass, sla_loop
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
-
-from .conftest import PG_URL, drop_all
 
 POLICY = load_policy()
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
@@ -61,7 +64,8 @@ def test_first_contact_breach_escalates_once_with_a_notification(engine, small_m
 def test_contact_in_time_stops_the_clock(engine, small_model):
     case_id = dispatched_case(engine, small_model)
     with Session(engine) as s:
-        act(db_session=s, case_id=case_id, action="contact", actor="handler", now=T0 + timedelta(minutes=50))
+        act(db_session=s, case_id=case_id, action="contact", actor="handler", policy=POLICY,
+            now=T0 + timedelta(minutes=50))
         s.commit()
     with Session(engine) as s:
         did = run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(hours=5))
@@ -86,8 +90,10 @@ def test_a_worker_that_was_down_catches_up_each_breach_once(engine, small_model)
 def test_repair_quality_closes_itself_after_3_months_without_callback(engine, small_model):  # 002-A §10
     case_id = dispatched_case(engine, small_model, {"category": "repair_quality"})
     with Session(engine) as s:
-        act(db_session=s, case_id=case_id, action="contact", actor="handler", now=T0 + timedelta(minutes=30))
-        act(db_session=s, case_id=case_id, action="resolve", actor="handler", now=T0 + timedelta(hours=5))
+        act(db_session=s, case_id=case_id, action="contact", actor="handler", policy=POLICY,
+            now=T0 + timedelta(minutes=30))
+        act(db_session=s, case_id=case_id, action="resolve", actor="handler", policy=POLICY,
+            now=T0 + timedelta(hours=5))
         s.commit()
     with Session(engine) as s:
         run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(days=60))
@@ -100,17 +106,10 @@ def test_repair_quality_closes_itself_after_3_months_without_callback(engine, sm
     assert kinds(engine, case_id, "auto_closed")[0]["source"] == "002-A §10"
 
 
-@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (TRIAGE_TEST_PG_URL; .ci/run starts one)")
-def test_several_workers_never_double_escalate(small_model):
-    """Workers on one PostgreSQL database lock the cases they work on (SKIP LOCKED) and
-    read what was done: every breach is escalated exactly once."""
-    import threading
-
-    from sqlalchemy import create_engine
-
-    engine = create_engine(PG_URL, pool_size=10)
-    drop_all(engine)
-    init_db(engine)
+def test_several_workers_never_double_escalate(engine, small_model):
+    """Workers on one database: on PostgreSQL each locks the cases it works on (SKIP
+    LOCKED), on SQLite each takes the write lock before reading the due cases; each reads
+    what was done. Every breach is escalated exactly once."""
     ids = []
     with Session(engine) as s:
         for i in range(8):
@@ -141,7 +140,6 @@ def test_several_workers_never_double_escalate(small_model):
             events = s.get(Case, case_id).events
             assert [e.data["clock"] for e in events if e.kind == "escalated"] == ["first_contact"]
             assert len([e for e in events if e.kind == "sla_breach"]) == 1
-    engine.dispose()
 
 
 def test_report_counts_compliance_repeats_and_focus_vehicles(engine, small_model):  # 002-A §7-3, §8-3; 002-E 七 11
@@ -157,7 +155,8 @@ def test_report_counts_compliance_repeats_and_focus_vehicles(engine, small_model
         review(db_session=s, case_id=case.id, reviewer="care", policy=POLICY, now=T0 + timedelta(days=2),
                corrections={"business_line": "after_sales", "category": "product_quality", "severity": "grumble",
                             "flags": []})
-        act(db_session=s, case_id=first, action="contact", actor="handler", now=T0 + timedelta(minutes=30))
+        act(db_session=s, case_id=first, action="contact", actor="handler", policy=POLICY,
+            now=T0 + timedelta(minutes=30))
         s.commit()
     with Session(engine) as s:
         run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(days=2, hours=5))
@@ -173,3 +172,182 @@ def test_report_counts_compliance_repeats_and_focus_vehicles(engine, small_model
     assert period_bounds(quarter="2026-Q4")[:2] == (datetime(2026, 10, 1, tzinfo=TZ), datetime(2027, 1, 1, tzinfo=TZ))
     with pytest.raises(PeriodError):
         period_bounds(month="2026-1")
+
+
+def due_at(engine, case_id):
+    with Session(engine) as s:
+        return s.get(Case, case_id).next_due_at
+
+
+def test_next_due_follows_every_event(engine, small_model):
+    """The next instant the worker has something to do, kept by every event: the nearest
+    warning or breach not recorded yet; none once closed."""
+    case_id = dispatched_case(engine, small_model)  # dispatched at T0 + 10 min
+    # first contact: 2 hours from dispatch, warned at 80 %
+    assert due_at(engine, case_id) == T0 + timedelta(minutes=10 + 96)
+    with Session(engine) as s:
+        assert [d["did"] for d in run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(hours=2))] == [
+            "warning"]
+    assert due_at(engine, case_id) == T0 + timedelta(minutes=10 + 120)  # then its breach
+    with Session(engine) as s:
+        act(db_session=s, case_id=case_id, action="contact", actor="handler", policy=POLICY,
+            now=T0 + timedelta(hours=2, minutes=5))
+        s.commit()
+    assert due_at(engine, case_id) == T0 + timedelta(hours=24 * 0.8)  # close_ordinary's warning (24 h)
+    with Session(engine) as s:
+        act(db_session=s, case_id=case_id, action="resolve", actor="handler", policy=POLICY,
+            now=T0 + timedelta(hours=3))
+        s.commit()
+    assert due_at(engine, case_id) == T0 + timedelta(hours=3 + 72 * 0.8)  # callback verification's warning
+    with Session(engine) as s:
+        act(db_session=s, case_id=case_id, action="callback", actor="care", policy=POLICY,
+            now=T0 + timedelta(hours=4), data={"satisfied": True})
+        act(db_session=s, case_id=case_id, action="close", actor="care", policy=POLICY, now=T0 + timedelta(hours=4))
+        s.commit()
+    assert due_at(engine, case_id) is None
+
+
+def test_a_paused_clock_is_not_due_until_it_resumes(engine, small_model):
+    case_id = dispatched_case(engine, small_model)
+
+    def log(kind, at):
+        with Session(engine) as s:
+            case = s.get(Case, case_id)
+            record_event(case, kind, "handler", at, clock="first_contact", reason="customer_unreachable")
+            s.flush()
+            refresh_due(db_session=s, case=case, policy=POLICY, now=at)
+            s.commit()
+
+    log("paused", T0 + timedelta(minutes=30))  # 20 of its 120 minutes counted
+    assert due_at(engine, case_id) == T0 + timedelta(hours=24 * 0.8)  # the next clock's warning
+    with Session(engine) as s:
+        assert run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(hours=5)) == []
+    log("resumed", T0 + timedelta(hours=5))
+    assert due_at(engine, case_id) == T0 + timedelta(hours=5, minutes=96 - 20)
+
+
+def test_the_worker_own_actions_keep_next_due(engine, small_model):
+    """An escalation starts the escalation report clock (24 h): the case is due again then
+    (a major complaint's own closing clock runs in working days, later)."""
+    case_id = dispatched_case(engine, small_model, {"severity": "major"})
+    now = T0 + timedelta(hours=3)
+    with Session(engine) as s:
+        assert "escalate" in [d["did"] for d in run_sla_pass(db_session=s, policy=POLICY, now=now)]
+    assert due_at(engine, case_id) == now + timedelta(hours=24 * 0.8)
+
+
+def clone(engine, case_id: int, copies: int) -> None:
+    """`copies` more cases like `case_id`, with its whole log, written in two statements."""
+    columns = [c.name for c in Case.__table__.columns if c.name not in ("id", "number", "external_id")]
+    with engine.begin() as conn:
+        conn.execute(text(
+            f"INSERT INTO cases (number, external_id, {', '.join(columns)}) "
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :copies) "
+            f"SELECT 'C-' || n.i, 'clone-' || n.i, {', '.join('c.' + c for c in columns)} FROM cases c, n "
+            "WHERE c.id = :id"), {"copies": copies, "id": case_id})
+        conn.execute(text(
+            "INSERT INTO case_events (case_id, kind, at, actor, data) "
+            "SELECT c.id, e.kind, e.at, e.actor, e.data FROM cases c JOIN case_events e ON e.case_id = :id "
+            "WHERE c.id <> :id ORDER BY c.id, e.id"), {"id": case_id})
+
+
+def test_every_breached_case_is_escalated_in_one_pass(engine, small_model):
+    """10,000 cases whose first contact ran out: one pass reaches every one of them."""
+    case_id = dispatched_case(engine, small_model)
+    clone(engine, case_id, 9_999)
+    with Session(engine) as s:
+        did = run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(hours=3))
+        s.commit()
+    assert len([d for d in did if d["clock"] == "first_contact"]) == 10_000
+    with Session(engine) as s:
+        escalated = s.scalar(select(func.count(func.distinct(CaseEvent.case_id))).where(CaseEvent.kind == "escalated"))
+        assert escalated == 10_000
+        # Nothing is due any more until the next warnings: a second pass has nothing to read.
+        assert s.scalar(select(func.count()).where(Case.next_due_at <= T0 + timedelta(hours=3))) == 0
+        assert run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(hours=3, minutes=1)) == []
+
+
+def test_a_case_that_cannot_be_evaluated_is_recorded_and_the_rest_go_on(engine, small_model, caplog):
+    good = [dispatched_case(engine, small_model, text=f"第{i}辆车发动机异响") for i in range(3)]
+    bad = dispatched_case(engine, small_model, text="变速箱顿挫")
+    with Session(engine) as s:  # a pause the policy does not allow: its clock cannot be evaluated
+        case = s.get(Case, bad)
+        record_event(case, "paused", "handler", T0 + timedelta(minutes=20), clock="first_contact", reason="lunch")
+        s.flush()
+        refresh_due(db_session=s, case=case, policy=POLICY, now=T0 + timedelta(minutes=20))
+        s.commit()
+    now = T0 + timedelta(hours=3)
+    with caplog.at_level(logging.ERROR, logger="triage.worker"), Session(engine) as s:
+        did = run_sla_pass(db_session=s, policy=POLICY, now=now)
+    assert {d["case"] for d in did if d["did"] == "escalate"} == {f"2026-11-00000{i}" for i in (1, 2, 3)}
+    assert [d["did"] for d in did if d["case"] == "2026-11-000004"] == ["error"]
+    assert "2026-11-000004" in caplog.text and "lunch" in caplog.text
+    errors = kinds(engine, bad, "sla_error")
+    assert len(errors) == 1 and "lunch" in errors[0]["message"]
+    assert kinds(engine, bad, "sla_breach") == [] and due_at(engine, bad) == now + RETRY_AFTER
+    assert all(len(kinds(engine, g, "escalated")) == 1 for g in good)
+    with Session(engine) as s:  # retried later; the same failure is not logged on the case again
+        assert run_sla_pass(db_session=s, policy=POLICY, now=now + timedelta(minutes=1)) == []
+        run_sla_pass(db_session=s, policy=POLICY, now=now + RETRY_AFTER)
+    assert len(kinds(engine, bad, "sla_error")) == 1 and due_at(engine, bad) == now + 2 * RETRY_AFTER
+
+
+def test_the_loop_survives_a_failing_pass(engine, monkeypatch):
+    """`triage serve` runs the loop in a thread: a pass that raises must not end it."""
+    calls = []
+    stop = threading.Event()
+
+    def flaky(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the database went away for a moment")
+        if len(calls) >= 3:
+            stop.set()
+        return []
+
+    monkeypatch.setattr("triage.case.worker.run_sla_pass", flaky)
+    worker = threading.Thread(target=sla_loop, args=(engine, POLICY, 0.01, False, stop))
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and len(calls) >= 3
+
+
+def test_after_a_policy_change_every_open_case_is_checked_again(engine, small_model):
+    """A case's due instant was computed with the policy of its last event; when the policy
+    or the calendar changes, recheck_all makes every open case due and the next pass
+    stores the instants of the new policy."""
+    case_id = dispatched_case(engine, small_model)
+    assert due_at(engine, case_id) == T0 + timedelta(minutes=10 + 96)
+    stricter = replace(POLICY, clocks=tuple(replace(c, warning_at=0.5) if c.id == "first_contact" else c
+                                            for c in POLICY.clocks))
+    now = T0 + timedelta(minutes=20)
+    with Session(engine) as s:
+        assert recheck_all(db_session=s, now=now) == 1
+        s.commit()
+        assert run_sla_pass(db_session=s, policy=stricter, now=now) == []
+    assert due_at(engine, case_id) == T0 + timedelta(minutes=10 + 60)
+
+
+def test_a_case_the_database_refuses_is_recorded_and_the_rest_are_written(engine, small_model):
+    """The batch is written in a few statements; if the database refuses them, the cases are
+    written one by one and only the refused one is left out, with the failure on its log."""
+    good = [dispatched_case(engine, small_model, text=f"第{i}辆车发动机异响") for i in range(3)]
+    bad = dispatched_case(engine, small_model, text="变速箱顿挫")
+    with Session(engine) as s:  # a role too long for the column: PostgreSQL refuses the escalation
+        dispatched = next(e for e in s.get(Case, bad).events if e.kind == "dispatched")
+        dispatched.data = {**dispatched.data, "routing": {**dispatched.data["routing"], "escalation": ["x" * 100]}}
+        s.commit()
+    if engine.dialect.name == "sqlite":  # SQLite stores any length: refuse it here the way PostgreSQL does
+        @event.listens_for(engine, "before_cursor_execute")
+        def refuse(conn, cursor, statement, parameters, context, executemany):
+            if statement.startswith("UPDATE cases SET state") and "x" * 100 in str(parameters):
+                raise sqlite3.DataError("value too long for type character varying(60)")
+
+    now = T0 + timedelta(hours=3)
+    with Session(engine) as s:
+        did = run_sla_pass(db_session=s, policy=POLICY, now=now)
+    assert {d["case"] for d in did if d["did"] == "escalate"} == {f"2026-11-00000{i}" for i in (1, 2, 3)}
+    assert all(len(kinds(engine, g, "escalated")) == 1 for g in good)
+    assert kinds(engine, bad, "escalated") == [] and kinds(engine, bad, "sla_breach") == []
+    assert "too long" in kinds(engine, bad, "sla_error")[0]["message"]
+    assert due_at(engine, bad) == now + RETRY_AFTER

@@ -94,12 +94,12 @@ def review(case_id: PrimaryKey, body: ReviewIn, db_session: DbSession, user: Car
 @router.post("/v1/cases/{case_id}/actions/{action}",
              summary="contact, start, resolve, callback (data.satisfied), reopen, close", response_model=CaseOut)
 def act(case_id: PrimaryKey, action: str, body: ActionIn, db_session: DbSession, user: CurrentUser,
-        now: Now) -> dict[str, Any]:
+        policy: PolicyDep, now: Now) -> dict[str, Any]:
     if not may_act(user, action):
         raise ProblemError(403, "Forbidden", f"role {user.role} may not {action} a case")
     service.get_visible(db_session=db_session, case_id=case_id, user=user)
-    case = service.act(db_session=db_session, case_id=case_id, action=action, actor=user.name, now=now,
-                       expected_version=body.version, data=body.data)
+    case = service.act(db_session=db_session, case_id=case_id, action=action, actor=user.name, policy=policy,
+                       now=now, expected_version=body.version, data=body.data)
     return case_view(case, user, now)
 
 

@@ -59,7 +59,7 @@ def _latest_routing(view: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/cases/{case_id}/actions/{action}")
-def act(case_id: PrimaryKey, action: str, db_session: DbSession, now: Now, viewer: SignedIn,
+def act(case_id: PrimaryKey, action: str, db_session: DbSession, now: Now, policy: PolicyDep, viewer: SignedIn,
         csrf: Annotated[str, Form()], version: Annotated[int, Form()],
         note: Annotated[str, Form(max_length=2000)] = "", satisfied: Annotated[str | None, Form()] = None
         ) -> Response:
@@ -71,8 +71,8 @@ def act(case_id: PrimaryKey, action: str, db_session: DbSession, now: Now, viewe
     if action == "callback":
         data["satisfied"] = satisfied == "yes"
     with case_change():
-        service.act(db_session=db_session, case_id=case_id, action=action, actor=viewer.user.name, now=now,
-                    expected_version=version, data=data)
+        service.act(db_session=db_session, case_id=case_id, action=action, actor=viewer.user.name, policy=policy,
+                    now=now, expected_version=version, data=data)
     return RedirectResponse(f"/cases/{case_id}?done=acted", status_code=303)
 
 

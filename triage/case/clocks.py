@@ -4,12 +4,13 @@ on these; the console shows them as live countdowns."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from triage.case.models import Case, CaseEvent
+from triage.case.models import Case
 from triage.policy.calendar import WorkCalendar, work_calendar
-from triage.policy.clocks import ClockEvent, evaluate
+from triage.policy.clocks import ClockEvent, ClockState, evaluate
 from triage.policy.model import Clock, Policy
 
 # Clock events of the policy -> case event kinds of the log.
@@ -21,12 +22,36 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
+DATA_KINDS = frozenset({"paused", "resumed", "sla_warning", "sla_breach", "sla_error"})
+"""The events whose data the clocks read whole; of a dispatched event they read the role
+and the escalation chain (escalation_chain). The SLA worker loads no other event data
+(whole suggestions and routing decisions among them)."""
+CLOCK_KINDS = frozenset({k for kinds in EVENT_KINDS.values() for k in kinds} | DATA_KINDS)
+"""The events the clocks read at all: the SLA worker loads no others (a case's log also
+holds every read of its personal data, notifications, assignments)."""
+
+
+class LogEntry(Protocol):
+    """An entry of a case's log as the clocks read it: a CaseEvent, or a lighter row."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
 def facts(case: Case) -> dict[str, Any]:
     """What a clock's `when` condition tests on a case."""
-    return {**case.current_labels, "channel": case.channel, "in_warranty": case.in_warranty}
+    return facts_of(case.current_labels, case.channel, case.in_warranty)
 
 
-def clock_events(clock: Clock, events: list[CaseEvent]) -> list[ClockEvent]:
+def facts_of(labels: dict[str, Any], channel: str, in_warranty: bool | None) -> dict[str, Any]:
+    return {**labels, "channel": channel, "in_warranty": in_warranty}
+
+
+def clock_events(clock: Clock, events: Sequence[LogEntry]) -> list[ClockEvent]:
     """The clock's start, pauses and stop, from the case log. A clock that starts on an
     event which happens again (resolved after a reopen) runs from its latest start."""
     # Events are in log order (the relationship orders by id; one not yet written comes last).
@@ -69,6 +94,65 @@ def clock_states(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | 
                     "breached_at": iso(state.breached_at) if state else None,
                     "calendar_provisional": bool(state and state.calendar_provisional)})
     return out
+
+
+def recorded_marks(events: Sequence[LogEntry]) -> set[tuple[str, str | None]]:
+    """The warnings and breaches already recorded, as (kind, clock): each is recorded once."""
+    return {(e.kind, e.data.get("clock")) for e in events if e.kind in ("sla_warning", "sla_breach")}
+
+
+def escalation_chain(events: Sequence[LogEntry]) -> list[str]:
+    """The whole chain from the role a case was last dispatched to: escalation moves one step
+    up it at a time."""
+    dispatched = [e for e in events if e.kind == "dispatched"]
+    if not dispatched:
+        return []
+    return [dispatched[-1].data.get("to"), *dispatched[-1].data.get("routing", {}).get("escalation", [])]
+
+
+def next_due(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | None = None) -> datetime | None:
+    """The next instant the SLA worker has something to do on the case: the earliest warning
+    or breach (and so a breach's escalation, notification or automatic close) of its clocks
+    that is not recorded yet. One already passed comes back as it is, so that a case with
+    something overdue (a backlog imported late, a worker that was down) is due at once.
+
+    None when nothing can come due without a new event: a closed case, or one whose clocks
+    are stopped, paused (a paused clock has no deadline until it resumes) or done."""
+    return next_due_of(facts(case), case.state, list(case.events), policy, now, cal)
+
+
+def next_due_of(case_facts: dict[str, Any], state: str, events: Sequence[LogEntry], policy: Policy, now: datetime,
+                cal: WorkCalendar | None = None,
+                known: dict[str, tuple[list[ClockEvent], ClockState]] | None = None) -> datetime | None:
+    """next_due, from a case's facts, state and log (the worker asks it of the log it is
+    about to write). `known`: clock states already evaluated at `now`, by clock, with the
+    clock events they were evaluated on; one whose clock events are still the same is not
+    evaluated again."""
+    if state == "closed":
+        return None
+    cal = cal or work_calendar(policy)
+    marks = recorded_marks(events)
+    instants: list[datetime] = []
+    for clock in policy.clocks:
+        if ("sla_breach", clock.id) in marks or not clock.when.matches(case_facts):
+            continue  # a clock's breach is recorded once: nothing more is due on it
+        found = clock_events(clock, events)
+        if not found:
+            continue
+        seen_before = (known or {}).get(clock.id)
+        clock_state = seen_before[1] if seen_before and seen_before[0] == found else evaluate(clock, found, now, cal)
+        if clock_state.breached:
+            instants.append(clock_state.breached_at or now)
+            continue
+        warning_recorded = ("sla_warning", clock.id) in marks
+        if clock_state.warned and not warning_recorded:
+            instants.append(clock_state.warning_at or now)  # a stopped or paused clock keeps no instant: due now
+        if clock_state.status == "running":
+            if not clock_state.warned and not warning_recorded and clock_state.warning_at:
+                instants.append(clock_state.warning_at)
+            if clock_state.deadline:
+                instants.append(clock_state.deadline)
+    return min(instants, default=None)
 
 
 def urgency_key(clocks: list[dict[str, Any]]) -> tuple[int, float]:

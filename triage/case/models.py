@@ -51,6 +51,11 @@ class Case(Base):
     assignee: Mapped[str | None] = mapped_column(String(100), index=True)
     """The person (API token name) handling the case; handlers see only their own cases."""
     version: Mapped[int] = mapped_column(Integer, default=1)
+    next_due_at: Mapped[datetime | None] = mapped_column(AwareDateTime(), index=True)
+    """The next instant the SLA worker has something to do on the case (a warning, a breach,
+    an automatic close; case.clocks.next_due), so that a pass reads only the cases due: None
+    when nothing will come due without a new event (closed, every clock stopped or paused).
+    Bookkeeping of the clocks, not a change of the case: writing it does not bump `version`."""
 
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
 

@@ -13,17 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from triage.auth.models import Account, ApiToken
 from triage.auth.permissions import HANDLER, User, may_see
-from triage.case.clocks import clock_states, urgency_key
+from triage.case.clocks import clock_states, next_due, urgency_key
 from triage.case.models import TRANSITIONS, Case, CaseEvent, CaseSerial
 from triage.classify.labels import FLAGS, HEADS, LabelError, is_urgent, parse_label, severity_given_flags
-from triage.policy.calendar import TZ, work_calendar
+from triage.policy.calendar import TZ, WorkCalendar, work_calendar
 from triage.policy.model import Policy
 from triage.policy.routing import Context, route
 from triage.suggestion import classification_of, classify_and_route, labels_of
@@ -89,7 +91,8 @@ MAX_LIST = 1000
 
 # ---- the event log -------------------------------------------------------------------------------
 def record_event(case: Case, kind: str, actor: str, at: datetime, **data: Any) -> None:
-    """Append an event to the case's log (the only way events are written: never updated).
+    """Append an event to the case's log. Events are only ever inserted, never updated: here,
+    and in bulk by the SLA worker.
 
     Loading the log must not flush the case's pending change early: a concurrent edit has to
     surface in the service's own flush, where it becomes a Conflict."""
@@ -106,6 +109,40 @@ def _flush(db_session: Session) -> None:
         db_session.flush()
     except StaleDataError:
         raise Conflict("the case was changed by someone else; reload it and try again") from None
+
+
+def _saved(db_session: Session, case: Case, policy: Policy, now: datetime) -> None:
+    """Write the change, and keep the case's next due instant current (the one hook after
+    a case's events changed in a way that can move its clocks)."""
+    _flush(db_session)
+    refresh_due(db_session=db_session, case=case, policy=policy, now=now)
+
+
+def refresh_due(*, db_session: Session, case: Case, policy: Policy, now: datetime,
+                cal: WorkCalendar | None = None) -> None:
+    """Store the case's next due instant (case.clocks.next_due), which the SLA worker selects
+    cases by. A clock that cannot be evaluated (a date the calendar cannot place) must not
+    refuse the person's action: the case is made due now, and the worker, evaluating it,
+    records the failure on the case."""
+    try:
+        due = next_due(case, policy, now, cal or work_calendar(policy))
+    except ValueError:  # CalendarError, ClockError
+        due = now
+    store_due(db_session=db_session, dues=[(case, due)])
+
+
+def store_due(*, db_session: Session, dues: list[tuple[Case, datetime | None]]) -> None:
+    """Write next_due_at of (flushed) cases, in one statement, without bumping their version:
+    it is the clocks' bookkeeping, not a change anyone made, and must not turn a reviewer's
+    open page into a conflict."""
+    changed = [(case, due) for case, due in dues if due != case.next_due_at]
+    if not changed:
+        return
+    table = Case.__table__
+    db_session.execute(update(table).where(table.c.id == bindparam("case_id")).values(next_due_at=bindparam("due")),
+                       [{"case_id": case.id, "due": due} for case, due in changed])
+    for case, due in changed:
+        set_committed_value(case, "next_due_at", due)
 
 
 def _check_version(case: Case, expected_version: int | None) -> None:
@@ -213,15 +250,18 @@ def feedback_rows(*, db_session: Session) -> list[dict[str, str]]:
 
 # ---- intake and suggestion ---------------------------------------------------------------------
 def _next_number(db_session: Session, when: datetime) -> str:
-    """年度-月份-流水号 (002-G 八): the serial restarts every month."""
+    """年度-月份-流水号 (002-G 八): the serial restarts every month.
+
+    Concurrent first intakes of a month would both insert the month's row (one of them a
+    unique violation); instead the row is created if missing, letting a concurrent creation
+    win, then incremented in one statement, which locks it until the intake commits: two
+    intakes never get the same number. A rolled-back intake takes its increment back."""
     month = when.astimezone(TZ).strftime("%Y-%m")
-    serial = db_session.get(CaseSerial, month, with_for_update=True)
-    if serial is None:
-        serial = CaseSerial(month=month, last=0)
-        db_session.add(serial)
-    serial.last += 1
-    db_session.flush()
-    return f"{month}-{serial.last:06d}"
+    dialect = postgresql if db_session.get_bind().dialect.name == "postgresql" else sqlite
+    db_session.execute(dialect.insert(CaseSerial).values(month=month, last=0).on_conflict_do_nothing())
+    last = db_session.execute(update(CaseSerial).where(CaseSerial.month == month)
+                              .values(last=CaseSerial.last + 1).returning(CaseSerial.last)).scalar_one()
+    return f"{month}-{last:06d}"
 
 
 def _by_ticket(db_session: Session, channel: str, external_id: str | None) -> Case | None:
@@ -253,6 +293,7 @@ def intake(*, db_session: Session, request: IntakeRequest, policy: Policy, actor
         db_session.flush()
         record_event(case, "received", actor, request.received_at, channel=request.channel,
                      external_id=request.external_id)
+        _saved(db_session, case, policy, request.received_at)
         savepoint.commit()
     except IntegrityError:
         # Another intake of the same ticket won the race: return its case.
@@ -283,7 +324,7 @@ def suggest(*, db_session: Session, case: Case, model: Any, policy: Policy, now:
                   "rules": pred.rules, "routing": found.decision.to_dict()}
     move(case, "suggest", "system", now, suggestion)
     case.suggestion = suggestion
-    _flush(db_session)
+    _saved(db_session, case, policy, now)
     return suggestion
 
 
@@ -346,7 +387,7 @@ def review(*, db_session: Session, case_id: int, reviewer: str, policy: Policy, 
     case.labels = labels
     case.responsible_role = responsible
     record_event(case, "dispatched", reviewer, now, to=responsible, routing=decision.to_dict())
-    _flush(db_session)
+    _saved(db_session, case, policy, now)
     return case
 
 
@@ -377,9 +418,13 @@ _MOVES: dict[str, tuple[str, str]] = {
 USER_ACTIONS = ("contact", "start", "resolve", "callback", "verify", "reopen", "close")
 
 
+def _check_transition(state: str, to: str, number: str) -> None:
+    if to not in TRANSITIONS[state]:
+        raise InvalidTransition(f"case {number} is {state}; it cannot become {to}")
+
+
 def _transition(case: Case, to: str) -> None:
-    if to not in TRANSITIONS[case.state]:
-        raise InvalidTransition(f"case {case.number} is {case.state}; it cannot become {to}")
+    _check_transition(case.state, to, case.number)
     case.state = to
 
 
@@ -397,22 +442,31 @@ def move(case: Case, action: str, actor: str, now: datetime, data: dict[str, Any
         _transition(case, "verified" if satisfied else "reopened")
         record_event(case, "verified" if satisfied else "reopened", actor, now, **data)
         return
-    if action not in _MOVES:
-        raise CaseError(f"unknown action {action!r}")
-    state, event = _MOVES[action]
+    state, event = transition(case.state, action, case.number)
     _transition(case, state)
     record_event(case, event, actor, now, **data)
 
 
-def act(*, db_session: Session, case_id: int, action: str, actor: str, now: datetime,
+def transition(state: str, action: str, number: str = "") -> tuple[str, str]:
+    """What `action` does to a case in `state` (actions with one outcome): the state it leads
+    to and the event it logs; refused if the state does not allow it."""
+    if action not in _MOVES:
+        raise CaseError(f"unknown action {action!r}")
+    to, event = _MOVES[action]
+    _check_transition(state, to, number)
+    return to, event
+
+
+def act(*, db_session: Session, case_id: int, action: str, actor: str, policy: Policy, now: datetime,
         expected_version: int | None = None, data: dict[str, Any] | None = None) -> Case:
-    """A person moves a case along its lifecycle; an action that does not fit its state is refused."""
+    """A person moves a case along its lifecycle; an action that does not fit its state is
+    refused. The policy's clocks say when the case is next due."""
     if action not in USER_ACTIONS:
         raise CaseError(f"unknown action {action!r}")
     case = get(db_session=db_session, case_id=case_id)
     _check_version(case, expected_version)
     move(case, action, actor, now, data or {})
-    _flush(db_session)
+    _saved(db_session, case, policy, now)
     return case
 
 

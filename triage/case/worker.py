@@ -1,12 +1,19 @@
-"""The SLA worker: a pass over open cases evaluates every clock of the policy on each case's
-event log at `now`, records warnings and breaches once, and carries out the breach actions
-(escalate to the next role of the chain with a notification, notify, or close
-automatically through the case's state machine). A worker that was down catches up: the
-clocks are evaluated at the present, with the breach instants they had.
+"""The SLA worker: a pass evaluates every clock of the policy on the event log of each case
+that is due (Case.next_due_at, kept by the case service), records warnings and breaches
+once, and carries out the breach actions (escalate to the next role of the chain with a
+notification, notify, or close automatically through the case's state machine). A worker
+that was down catches up: the clocks are evaluated at the present, with the breach instants
+they had. A pass costs what the due cases cost, not what the open backlog holds.
 
 Several workers on one PostgreSQL database never act on the same case at once: each
 locks the case rows it works on with FOR UPDATE SKIP LOCKED, and the events a pass writes
-say what was already done.
+say what was already done. On SQLite the write lock serialises them.
+
+One case that cannot be checked (a date the calendar cannot place, a log the policy cannot
+read) gets the failure on its log and is tried again later; the others go on.
+
+A pass reads and writes rows in bulk, not through the ORM's objects: at a year's volume it
+has to check a thousand cases a second.
 """
 
 from __future__ import annotations
@@ -14,76 +21,235 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, select
+from sqlalchemy import JSON, ColumnElement, Engine, bindparam, insert, select, type_coerce, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
-from triage.case.clocks import clock_events, facts, iso
-from triage.case.models import Case
-from triage.case.service import move, record_event
+from triage.case.clocks import (
+    CLOCK_KINDS,
+    DATA_KINDS,
+    clock_events,
+    escalation_chain,
+    facts_of,
+    iso,
+    next_due_of,
+    recorded_marks,
+)
+from triage.case.models import Case, CaseEvent
+from triage.case.service import transition
+from triage.db import write_lock
 from triage.policy.calendar import WorkCalendar, work_calendar
-from triage.policy.clocks import evaluate
+from triage.policy.clocks import ClockEvent, ClockState, evaluate
 from triage.policy.model import Policy
 
 WORKER = "sla-worker"
-OPEN_STATES = ("received", "suggested", "confirmed", "in_progress", "resolved", "reopened", "verified")
+RETRY_AFTER = timedelta(minutes=10)
+"""When a case whose check failed is tried again (its sla_error event says why)."""
 log = logging.getLogger("triage.worker")
 
 
+class _Logged(NamedTuple):
+    """An entry of a case's log as the clocks read it (clocks.LogEntry)."""
+
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+
+
+@dataclass
+class _Due:
+    """A due case as a pass reads it, and what the pass is about to write on it."""
+
+    id: int
+    number: str
+    state: str
+    role: str | None
+    facts: dict[str, Any]
+    events: list[_Logged] = field(default_factory=list)
+    new_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    new_state: str = ""
+    new_role: str | None = None
+    due: datetime | None = None
+    done: list[dict[str, Any]] = field(default_factory=list)
+
+
 def run_sla_pass(*, db_session: Session, policy: Policy, now: datetime, cal: WorkCalendar | None = None,
-                 batch: int = 200) -> list[dict[str, Any]]:
-    """One pass of the worker; returns what it did. The caller commits."""
+                 batch: int = 500) -> list[dict[str, Any]]:
+    """One pass of the worker: every case due by `now`, `batch` at a time until none is left;
+    returns what it did. Each batch is committed, so that locks are held briefly (SQLite has
+    one writer at a time) and a pass that stops halfway keeps what it did."""
     cal = cal or work_calendar(policy)
-    query = (select(Case).where(Case.state.in_(OPEN_STATES)).order_by(Case.id).limit(batch)
-             .with_for_update(skip_locked=True))
     done: list[dict[str, Any]] = []
-    for case in db_session.scalars(query):
-        events = list(case.events)
-        seen = {(e.kind, e.data.get("clock")) for e in events}
-        dispatched = [e for e in events if e.kind == "dispatched"]
-        # The whole chain from the role first dispatched to: escalation moves one step up it at a time.
-        chain = ([dispatched[-1].data.get("to"), *dispatched[-1].data.get("routing", {}).get("escalation", [])]
-                 if dispatched else [])
-        case_facts = facts(case)
-        for clock in policy.clocks:
-            if not clock.when.matches(case_facts):
-                continue
-            found = clock_events(clock, events)
-            if not found:
-                continue
-            state = evaluate(clock, found, now, cal, chain, case.responsible_role)
-            if state.warned and not state.breached and ("sla_warning", clock.id) not in seen:
-                record_event(case, "sla_warning", WORKER, now, clock=clock.id, deadline=iso(state.deadline))
-                done.append({"case": case.number, "clock": clock.id, "did": "warning"})
-            if state.breached and ("sla_breach", clock.id) not in seen:
-                action = state.action  # evaluate() always gives the action of a breach
-                record_event(case, "sla_breach", WORKER, now, clock=clock.id, breached_at=iso(state.breached_at),
-                             action=action.kind)
-                if action.kind == "escalate":
-                    record_event(case, "escalated", WORKER, now, clock=clock.id, from_role=case.responsible_role,
-                                 to=action.to_role)
-                    case.responsible_role = action.to_role
-                record_event(case, "notification", WORKER, now, clock=clock.id, to=action.to_role,
-                             message=action.message)
-                if action.kind == "auto_close" and case.state == "resolved":
-                    move(case, "auto_close", WORKER, now, {"clock": clock.id, "source": clock.source})
-                done.append({"case": case.number, "clock": clock.id, "did": action.kind})
-                seen.add(("sla_breach", clock.id))
-        db_session.flush()
-    return done
+    while True:
+        write_lock(db_session)  # SQLite: no other worker reads these cases before this one has written them
+        cases = _read_due(db_session, now, batch)
+        if not cases:
+            return done
+        for due_case in cases:
+            try:
+                _plan(due_case, policy, now, cal)
+            except Exception as exc:
+                _failed(due_case, exc, now)
+        _write_batch(db_session, cases, now)
+        db_session.commit()
+        done.extend(d for due_case in cases for d in due_case.done)
+
+
+def recheck_all(*, db_session: Session, now: datetime) -> int:
+    """Make every open case due now, so that the next pass evaluates each once and stores its
+    real next instant: for when the due instants may have moved under the cases (a policy
+    changed, a year's official holiday notice loaded). Returns how many; the caller commits."""
+    result = db_session.execute(update(Case).where(Case.state != "closed").values(next_due_at=now)
+                                .execution_options(synchronize_session=False))
+    return int(result.rowcount)
+
+
+def _read_due(db_session: Session, now: datetime, batch: int) -> list[_Due]:
+    """The next `batch` cases due by `now` (locked, skipping those another worker holds),
+    with their logs; only the event data the clocks read."""
+    rows = db_session.execute(
+        select(Case.id, Case.number, Case.state, Case.responsible_role, Case.channel, Case.in_warranty, Case.labels,
+               Case.suggestion["labels"].label("suggested"))
+        .where(Case.next_due_at <= now).order_by(Case.next_due_at).limit(batch)
+        .with_for_update(skip_locked=True, of=Case)).all()
+    # Case.current_labels: the confirmed labels, else the suggestion's.
+    cases = {r.id: _Due(r.id, r.number, r.state, r.responsible_role,
+                        facts_of(r.labels or r.suggested or {}, r.channel, r.in_warranty)) for r in rows}
+    if not cases:
+        return []
+    dispatched = CaseEvent.kind == "dispatched"
+    query = (select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.at,
+                    _json_if(CaseEvent.kind.in_(DATA_KINDS), CaseEvent.data).label("data"),
+                    _json_if(dispatched, CaseEvent.data["to"]).label("to"),
+                    _json_if(dispatched, CaseEvent.data[("routing", "escalation")]).label("escalation"))
+             .where(CaseEvent.case_id.in_(cases), CaseEvent.kind.in_(CLOCK_KINDS))
+             .order_by(CaseEvent.case_id, CaseEvent.id))
+    for case_id, kind, at, data, to, escalation in db_session.execute(query):
+        if kind == "dispatched":  # what escalation_chain reads of it
+            data = {"to": to, "routing": {"escalation": escalation or []}}
+        cases[case_id].events.append(_Logged(kind, at, data or {}))
+    return list(cases.values())
+
+
+def _json_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`value` (JSON) where `condition` holds, else NULL: the database leaves the rest unsent."""
+    return type_coerce(sql_case((condition, value)), JSON)
+
+
+def _plan(due_case: _Due, policy: Policy, now: datetime, cal: WorkCalendar) -> None:
+    """The warnings and breaches due by `now` that are not recorded yet, the breach actions,
+    and the case's next due instant once they are recorded. Writes nothing, so that a case
+    that cannot be checked leaves nothing half-done."""
+    due_case.new_state, due_case.new_role = due_case.state, due_case.role
+    if due_case.state == "closed":
+        return
+    events = due_case.events
+    seen = recorded_marks(events)
+    chain = escalation_chain(events)
+    planned = due_case.new_events
+    evaluated: dict[str, tuple[list[ClockEvent], ClockState]] = {}
+    for clock in policy.clocks:
+        if not clock.when.matches(due_case.facts):
+            continue
+        found = clock_events(clock, events)
+        if not found:
+            continue
+        state = evaluate(clock, found, now, cal, chain, due_case.new_role)
+        evaluated[clock.id] = (found, state)
+        if state.warned and not state.breached and ("sla_warning", clock.id) not in seen:
+            planned.append(("sla_warning", {"clock": clock.id, "deadline": iso(state.deadline)}))
+            due_case.done.append({"case": due_case.number, "clock": clock.id, "did": "warning"})
+        if state.breached and ("sla_breach", clock.id) not in seen:
+            action = state.action  # evaluate() always gives the action of a breach
+            planned.append(("sla_breach", {"clock": clock.id, "breached_at": iso(state.breached_at),
+                                           "action": action.kind}))
+            if action.kind == "escalate":
+                planned.append(("escalated", {"clock": clock.id, "from_role": due_case.new_role,
+                                              "to": action.to_role}))
+                due_case.new_role = action.to_role
+            planned.append(("notification", {"clock": clock.id, "to": action.to_role, "message": action.message}))
+            if action.kind == "auto_close" and due_case.new_state == "resolved":
+                due_case.new_state, kind = transition(due_case.new_state, "auto_close", due_case.number)
+                planned.append((kind, {"clock": clock.id, "source": clock.source}))
+            due_case.done.append({"case": due_case.number, "clock": clock.id, "did": action.kind})
+    after = [*events, *(_Logged(kind, now, data) for kind, data in planned)]
+    due = next_due_of(due_case.facts, due_case.new_state, after, policy, now, cal, evaluated)
+    # Everything due by now is about to be recorded; a later instant keeps the pass from looping.
+    due_case.due = max(due, now + timedelta(seconds=1)) if due is not None else None
+
+
+def _failed(due_case: _Due, exc: Exception, now: datetime) -> None:
+    """A case the pass could not check: logged, the failure on its log (once while the same
+    failure repeats), nothing else of it written, and due again after RETRY_AFTER."""
+    message = f"{type(exc).__name__}: {exc}"
+    log.error("case %s: SLA check failed, retried after %s: %s", due_case.number, RETRY_AFTER, message,
+              exc_info=exc)
+    latest = due_case.events[-1] if due_case.events else None
+    repeated = latest is not None and latest.kind == "sla_error" and latest.data.get("message") == message
+    due_case.new_events = [] if repeated else [("sla_error", {"message": message,
+                                                              "retry_at": iso(now + RETRY_AFTER)})]
+    due_case.new_state, due_case.new_role = due_case.state, due_case.role
+    due_case.due = now + RETRY_AFTER
+    due_case.done = [{"case": due_case.number, "clock": None, "did": "error", "error": message}]
+
+
+def _write_batch(db_session: Session, cases: list[_Due], now: datetime) -> None:
+    """The batch's events and case rows in a few statements; if the database refuses them,
+    case by case in savepoints, so that only the case it refuses is left out (with the
+    failure on its log)."""
+    try:
+        with db_session.begin_nested():
+            _write(db_session, cases, now)
+        return
+    except Exception:
+        log.exception("SLA pass: writing a batch of %d cases failed; writing them one by one", len(cases))
+    for due_case in cases:
+        try:
+            with db_session.begin_nested():
+                _write(db_session, [due_case], now)
+        except Exception as exc:
+            _failed(due_case, exc, now)
+            with db_session.begin_nested():
+                _write(db_session, [due_case], now)
+
+
+def _write(db_session: Session, cases: list[_Due], now: datetime) -> None:
+    events = [{"case_id": c.id, "kind": kind, "at": now, "actor": WORKER, "data": data}
+              for c in cases for kind, data in c.new_events]
+    if events:
+        db_session.execute(insert(CaseEvent.__table__), events)
+    table = Case.__table__
+    by_id = table.c.id == bindparam("case_id")
+    changed = [c for c in cases if (c.new_state, c.new_role) != (c.state, c.role)]
+    if changed:  # a change of the case: its version moves, as for any other change
+        db_session.execute(
+            update(table).where(by_id).values(state=bindparam("to_state"), responsible_role=bindparam("to_role"),
+                                              version=table.c.version + 1, next_due_at=bindparam("due")),
+            [{"case_id": c.id, "to_state": c.new_state, "to_role": c.new_role, "due": c.due} for c in changed])
+    unchanged = [c for c in cases if (c.new_state, c.new_role) == (c.state, c.role)]
+    if unchanged:  # the clocks' bookkeeping only: no new version
+        db_session.execute(update(table).where(by_id).values(next_due_at=bindparam("due")),
+                           [{"case_id": c.id, "due": c.due} for c in unchanged])
 
 
 def sla_loop(engine: Engine, policy: Policy, interval: float, once: bool = False,
              stop: threading.Event | None = None) -> None:
-    """Passes every `interval` seconds until `stop` is set (or one pass, with `once`)."""
+    """Passes every `interval` seconds until `stop` is set (or one pass, with `once`). A pass
+    that fails (the database gone for a moment) is logged and the next one comes: the
+    worker thread of `triage serve` must not die while the API goes on serving."""
     while True:
-        with Session(engine) as session:
-            done = run_sla_pass(db_session=session, policy=policy, now=datetime.now(UTC))
-            session.commit()
-        for d in done:
-            log.warning("case %s: clock %s: %s", d["case"], d["clock"], d["did"])
+        try:
+            with Session(engine) as session:
+                done = run_sla_pass(db_session=session, policy=policy, now=datetime.now(UTC))
+                session.commit()
+            for d in done:
+                log.warning("case %s: clock %s: %s", d["case"], d["clock"], d["did"])
+        except Exception:
+            log.exception("SLA pass failed; the next one in %s s", interval)
         if once or (stop is not None and stop.wait(interval)):
             return
         if stop is None:
