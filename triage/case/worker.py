@@ -77,13 +77,20 @@ class _Due:
     done: list[dict[str, Any]] = field(default_factory=list)
 
 
+class PassResult(list[dict[str, Any]]):
+    """What a pass did, one item per action ({"case", "clock", "did"}), and how many due cases
+    it examined (`checked`)."""
+
+    checked: int = 0
+
+
 def run_sla_pass(*, db_session: Session, policy: Policy, now: datetime, cal: WorkCalendar | None = None,
-                 batch: int = 500) -> list[dict[str, Any]]:
+                 batch: int = 500) -> PassResult:
     """One pass of the worker: every case due by `now`, `batch` at a time until none is left;
     returns what it did. Each batch is committed, so that locks are held briefly (SQLite has
     one writer at a time) and a pass that stops halfway keeps what it did."""
     cal = cal or work_calendar(policy)
-    done: list[dict[str, Any]] = []
+    done = PassResult()
     while True:
         write_lock(db_session)  # SQLite: no other worker reads these cases before this one has written them
         cases = _read_due(db_session, now, batch)
@@ -97,6 +104,7 @@ def run_sla_pass(*, db_session: Session, policy: Policy, now: datetime, cal: Wor
         _write_batch(db_session, cases, now)
         db_session.commit()
         done.extend(d for due_case in cases for d in due_case.done)
+        done.checked += len(cases)
 
 
 def recheck_all(*, db_session: Session, now: datetime) -> int:

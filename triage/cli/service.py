@@ -47,29 +47,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def one_pass(engine: Any, policy: Any) -> tuple[list[dict[str, Any]], int]:
-    """One SLA pass, committed: what it did (run_sla_pass's list) and how many cases it read."""
+    """One SLA pass, committed: what it did and how many due cases it examined."""
     from datetime import UTC, datetime
 
-    from sqlalchemy import event
     from sqlalchemy.orm import Session
 
-    from triage.case.models import Case
     from triage.case.worker import run_sla_pass
 
-    # The pass does not say how many cases it looked at; every case it reads is loaded once.
-    checked: set[int] = set()
-
-    def count(case: Case, _context: Any) -> None:
-        checked.add(case.id)
-
-    event.listen(Case, "load", count)
-    try:
-        with Session(engine) as session:
-            done = run_sla_pass(db_session=session, policy=policy, now=datetime.now(UTC))
-            session.commit()
-    finally:
-        event.remove(Case, "load", count)
-    return done, len(checked)
+    with Session(engine) as session:
+        done = run_sla_pass(db_session=session, policy=policy, now=datetime.now(UTC))
+        session.commit()
+    return done, done.checked
 
 
 _DID = {"warning": "warning", "escalate": "breach, escalated", "notify": "breach, notified",
