@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from triage.case.clocks import clock_events, facts, iso
 from triage.case.models import Case
-from triage.case.service import move, record_event
+from triage.case.service import mark_breached, move, record_event
 from triage.policy.calendar import WorkCalendar, work_calendar
 from triage.policy.clocks import evaluate
 from triage.policy.model import Policy
@@ -61,6 +61,7 @@ def run_sla_pass(*, db_session: Session, policy: Policy, now: datetime, cal: Wor
                 action = state.action  # evaluate() always gives the action of a breach
                 record_event(case, "sla_breach", WORKER, now, clock=clock.id, breached_at=iso(state.breached_at),
                              action=action.kind)
+                mark_breached(case, clock.id)
                 if action.kind == "escalate":
                     record_event(case, "escalated", WORKER, now, clock=clock.id, from_role=case.responsible_role,
                                  to=action.to_role)
