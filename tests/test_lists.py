@@ -448,8 +448,8 @@ def test_the_migration_fills_the_new_columns_from_existing_cases(engine):
             case = s.get(Case, i)
             want = models.label_columns(lab, sug)
             assert {k: getattr(case, k) for k in ("business_line", "category", "severity", "urgent", "queue_deadline",
-                                                  "focus_vehicle")} == {k: want[k] for k in (
-                "business_line", "category", "severity", "urgent", "queue_deadline", "focus_vehicle")}
+                                                  "focus_owner")} == {k: want[k] for k in (
+                "business_line", "category", "severity", "urgent", "queue_deadline", "focus_owner")}
             assert sorted(r.flag for r in case.flag_rows) == want["flags"]
             assert case.breached == (i == 3)
         got_clocks = {(r.case_id, r.clock, r.breached) for r in s.scalars(select(models.CaseClock))}
@@ -457,3 +457,41 @@ def test_the_migration_fills_the_new_columns_from_existing_cases(engine):
                           (3, "handover", False), (3, "oem_close", True)}
     assert models.label_columns(None, suggested)["urgent"] and not models.label_columns(confirmed, suggested)["urgent"]
     assert models.label_columns(None, suggested)["queue_deadline"] == datetime(2026, 11, 2, 11, tzinfo=TZ)
+
+
+# ---- the console's lists, a page at a time -------------------------------------------------------------------
+def test_the_consoles_lists_page_with_a_next_link(cases, small_model, monkeypatch):
+    import html
+
+    from api.web import cases as case_pages
+    from api.web import queue as queue_page
+    from triage.auth.service import create_account
+
+    monkeypatch.setattr(case_pages, "ALL_CASES_SHOWN", 4)
+    monkeypatch.setattr(queue_page, "QUEUE_SHOWN", 3)
+    with Session(cases) as s:
+        create_account(db_session=s, username="care", display_name="李关爱", role="customer_care",
+                       password="correct-horse-9", now=T0)
+        s.commit()
+    everything = every_case(cases)
+    app = create_app(cases, lambda: small_model, POLICY, clock=lambda: T0 + timedelta(days=8))
+    with TestClient(app, base_url="http://console.test") as c:
+        c.post("/login", data={"username": "care", "password": "correct-horse-9", "next": "/"})
+
+        def walk(path: str, shown: str) -> list[int]:
+            seen, pages_ = [], 0
+            while path:
+                page = c.get(path)
+                assert page.status_code == 200
+                seen += [int(i) for i in re.findall(shown, page.text)]
+                more = re.search(r'<a href="([^"]+)" id="next-page">下一页</a>', page.text)
+                path = html.unescape(more.group(1)) if more else ""
+                pages_ += 1
+            assert pages_ > 1
+            return seen
+
+        assert walk("/cases", r'<td><a href="/cases/(\d+)">') == [x.id for x in everything]
+        assert walk("/cases?state=confirmed", r'<td><a href="/cases/(\d+)">') == [
+            x.id for x in everything if x.state == "confirmed"]
+        assert walk("/queue", r'<article class="card[^"]*" id="case-(\d+)"') == queue_order(cases)
+        assert c.get("/cases?cursor=garbage").status_code == 400

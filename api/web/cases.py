@@ -23,7 +23,7 @@ from triage.policy.model import Policy
 
 router = APIRouter(include_in_schema=False)
 MY_CASES_SHOWN = 200
-ALL_CASES_SHOWN = 300
+ALL_CASES_SHOWN = 100
 
 
 def visible_case(db_session: Session, case_id: int, viewer: Viewer) -> Case:

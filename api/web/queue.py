@@ -18,7 +18,7 @@ from triage.case.views import complaint_text
 from triage.classify.labels import is_urgent
 
 router = APIRouter(include_in_schema=False)
-QUEUE_SHOWN = 200
+QUEUE_SHOWN = 50  # a page of cards: each carries its whole suggestion and two forms
 
 
 @router.get("/queue")

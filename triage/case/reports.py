@@ -49,9 +49,9 @@ def report(*, db_session: Session, start: datetime, end: datetime, label: str, m
     case service keeps, case_flags and case_clocks): a handful of statements, whose answers
     are as long as the figures, whatever the number of cases."""
     in_period = (Case.received_at >= start, Case.received_at < end)
-    counts = _counts(db_session, in_period)
+    counts = _counts(db_session, start, end)
     return {"period": label, "from": start.isoformat(), "to": end.isoformat(), "cases": sum(counts["state"].values()),
-            "counts": counts, "sla_compliance": _compliance(db_session, in_period),
+            "counts": counts, "sla_compliance": _compliance(db_session, start, end),
             "repeated_complaints": _repeated(db_session, in_period, mask),
             "repeat_flagged": counts["flag"].get("repeat", 0), "focus_vehicles": _focus(db_session, in_period, mask)}
 
@@ -59,7 +59,7 @@ def report(*, db_session: Session, start: datetime, end: datetime, label: str, m
 _NONE = {"business_line": "unlabelled", "category": "unlabelled", "severity": "unlabelled", "role": "not dispatched"}
 
 
-def _counts(db_session: Session, in_period: tuple[Any, ...]) -> dict[str, dict[str, int]]:
+def _counts(db_session: Session, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
     """Cases by business line, category, severity, flag, role, channel and state; each most
     frequent first, then in the order of their first case (as Counter.most_common over the
     period's cases in order of receipt, then of id: a tie is ordered by its earliest receipt,
@@ -69,13 +69,14 @@ def _counts(db_session: Session, in_period: tuple[Any, ...]) -> dict[str, dict[s
     tallies: dict[str, dict[str, list[Any]]] = {k: {} for k in (*columns, "flag")}
     # One pass over the period: its cases by every combination (a few hundred at most).
     first = (func.min(Case.received_at), func.min(Case.id))
-    rows = db_session.execute(select(*columns.values(), func.count(), *first).where(*in_period)
-                              .group_by(*columns.values()))
+    rows = db_session.execute(select(*columns.values(), func.count(), *first).where(
+        Case.received_at >= start, Case.received_at < end).group_by(*columns.values()))
     for *values, n, at, case_id in rows:
         for key, value in zip(columns, values, strict=True):
             _tally(tallies[key], value if value is not None else _NONE.get(key, "unlabelled"), n, (at, case_id))
-    for flag, n, at, case_id in db_session.execute(select(CaseFlag.flag, func.count(), *first).join(Case)
-                                                   .where(*in_period).group_by(CaseFlag.flag)):
+    flags = select(CaseFlag.flag, func.count(), func.min(CaseFlag.received_at), func.min(CaseFlag.case_id)).where(
+        CaseFlag.received_at >= start, CaseFlag.received_at < end).group_by(CaseFlag.flag)
+    for flag, n, at, case_id in db_session.execute(flags):
         _tally(tallies["flag"], flag, n, (at, case_id))
     return {key: {k: n for k, (n, _) in sorted(t.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0]))}
             for key, t in tallies.items()}
@@ -89,11 +90,12 @@ def _tally(tally: dict[str, list[Any]], key: str, n: int, first: tuple[datetime,
         tally[key] = [n, first]
 
 
-def _compliance(db_session: Session, in_period: tuple[Any, ...]) -> dict[str, dict[str, Any]]:
+def _compliance(db_session: Session, start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
     """Per clock: the cases it ran on (planned by the suggestion's routing from receipt or
     dispatch, or breached) and those it breached on, against the 100 % target."""
     breached = func.sum(case((CaseClock.breached, 1), else_=0))
-    rows = db_session.execute(select(CaseClock.clock, func.count(), breached).join(Case).where(*in_period)
+    rows = db_session.execute(select(CaseClock.clock, func.count(), breached)
+                              .where(CaseClock.received_at >= start, CaseClock.received_at < end)
                               .group_by(CaseClock.clock).order_by(CaseClock.clock))
     return {clock: {"cases": n, "breached": int(b or 0), "compliance": round(1 - int(b or 0) / n, 4) if n else None,
                     "target": 1.0} for clock, n, b in rows}
@@ -115,9 +117,9 @@ def _repeated(db_session: Session, in_period: tuple[Any, ...], mask: bool) -> li
 
 def _focus(db_session: Session, in_period: tuple[Any, ...], mask: bool) -> list[dict[str, Any]]:
     """Open cases whose suggestion put the vehicle on the focus list (002-A §6)."""
-    owner = Case.suggestion[("routing", "focus_owner")].as_string()
-    rows = db_session.execute(select(Case.number, Case.vin, Case.plate, owner, Case.category).where(
-        *in_period, Case.focus_vehicle, Case.state.not_in(("verified", "closed"))).order_by(Case.received_at, Case.id))
+    rows = db_session.execute(select(Case.number, Case.vin, Case.plate, Case.focus_owner, Case.category).where(
+        *in_period, Case.focus_owner.is_not(None), Case.state.not_in(("verified", "closed")))
+        .order_by(Case.received_at, Case.id))
     return [{"case": number, "vehicle": _show(vin or plate, mask), "owner": who, "category": category}
             for number, vin, plate, who, category in rows]
 

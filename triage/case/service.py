@@ -186,14 +186,16 @@ def _sync_labels(case: Case) -> None:
     suggestion into its columns (Case.business_line ... case_flags, case_clocks): called
     wherever those change."""
     values = label_columns(case.labels, case.suggestion)
-    for key in ("business_line", "category", "severity", "urgent", "queue_deadline", "focus_vehicle"):
+    for key in ("business_line", "category", "severity", "urgent", "queue_deadline", "focus_owner"):
         setattr(case, key, values[key])
     with _no_autoflush(case):
         case.flag_rows = [row for row in case.flag_rows if row.flag in values["flags"]] + [
-            CaseFlag(flag=f) for f in values["flags"] if f not in {row.flag for row in case.flag_rows}]
+            CaseFlag(flag=f, received_at=case.received_at) for f in values["flags"]
+            if f not in {row.flag for row in case.flag_rows}]
         # A clock that breached stays counted whatever the labels say now.
         case.clock_rows = [row for row in case.clock_rows if row.breached or row.clock in values["clocks"]] + [
-            CaseClock(clock=c) for c in values["clocks"] if c not in {row.clock for row in case.clock_rows}]
+            CaseClock(clock=c, received_at=case.received_at) for c in values["clocks"]
+            if c not in {row.clock for row in case.clock_rows}]
 
 
 def mark_breached(case: Case, clock: str) -> None:
@@ -211,7 +213,7 @@ def mark_breached(case: Case, clock: str) -> None:
     with _no_autoflush(case):
         row = next((r for r in case.clock_rows if r.clock == clock), None)
         if row is None:
-            case.clock_rows.append(CaseClock(clock=clock, breached=True))
+            case.clock_rows.append(CaseClock(clock=clock, breached=True, received_at=case.received_at))
         else:
             row.breached = True
 
