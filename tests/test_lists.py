@@ -345,6 +345,31 @@ def test_the_api_pages_lists_and_the_queue_and_filters_by_assignee(cases, small_
             assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
 
 
+def test_a_breach_lists_the_case_as_breached_without_moving_its_version(engine):
+    """A notifying breach (the callback of a resolved case is late) marks the case breached
+    and its clock; the person who opened the case before can still record the callback."""
+    callback_only = replace(POLICY, clocks=tuple(c for c in POLICY.clocks if c.id == "callback_verification"))
+    with Session(engine) as s:
+        case = intake(s, 1, T0, "sev=complaint cat=service", policy=callback_only)
+        service.review(db_session=s, case_id=case.id, reviewer="care-1", policy=callback_only, now=T0)
+        for action in ("contact", "resolve"):
+            service.act(db_session=s, case_id=case.id, action=action, actor="h1", now=T0 + timedelta(hours=1))
+        s.commit()
+        case_id, version = case.id, case.version
+    with Session(engine) as s:
+        done = run_sla_pass(db_session=s, policy=callback_only, now=T0 + timedelta(days=4))
+        s.commit()
+    assert [d["did"] for d in done] == ["notify"]
+    with Session(engine) as s:
+        case = s.get(Case, case_id)
+        assert case.breached and case.version == version
+        assert [(r.clock, r.breached) for r in case.clock_rows] == [("callback_verification", True)]
+        service.act(db_session=s, case_id=case_id, action="callback", actor="care-1", now=T0 + timedelta(days=4),
+                    expected_version=version, data={"satisfied": True})
+        s.commit()
+    assert pages(engine, CaseFilters(breached=True)) == [[case_id]]
+
+
 # ---- reports: the same figures as reading every case of the period ------------------------------------
 def reference_report(engine, start: datetime, end: datetime, mask: bool = True) -> dict[str, Any]:
     """The report as it was computed before it was done in SQL: case by case."""

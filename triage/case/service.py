@@ -192,7 +192,7 @@ def _sync_labels(case: Case) -> None:
         case.flag_rows = [row for row in case.flag_rows if row.flag in values["flags"]] + [
             CaseFlag(flag=f, received_at=case.received_at) for f in values["flags"]
             if f not in {row.flag for row in case.flag_rows}]
-        # A clock that breached stays counted whatever the labels say now.
+        # A clock that breached stays counted, planned or not.
         case.clock_rows = [row for row in case.clock_rows if row.breached or row.clock in values["clocks"]] + [
             CaseClock(clock=c, received_at=case.received_at) for c in values["clocks"]
             if c not in {row.clock for row in case.clock_rows}]
@@ -203,7 +203,8 @@ def mark_breached(case: Case, clock: str) -> None:
     case is listed as breached and the clock counts as breached in reports.
 
     The flag is bookkeeping, not an edit: it is written without moving the case's version, so
-    that a person's pending change made before the breach still applies."""
+    that a person who opened the case before the breach can still save their change (a breach
+    that escalates changes the responsible role, and that does move it)."""
     session = object_session(case)
     if session is None:
         case.breached = True
