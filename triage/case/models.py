@@ -42,7 +42,9 @@ class Case(Base):
     __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_case_channel_external_id"),
                       Index("ix_cases_received", "received_at", "id"), *_LIST_INDEXES,
                       Index("ix_cases_queue", "state", "urgent", "queue_deadline", "id"),
-                      Index("ix_cases_report", *REPORT_COLUMNS))
+                      Index("ix_cases_report", *REPORT_COLUMNS),
+                      # the earlier complaints about a vehicle, counted at every suggestion (routing's `repeat`)
+                      Index("ix_cases_vin", "vin"), Index("ix_cases_plate", "plate"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
