@@ -146,6 +146,8 @@ class CaseSummary(BaseModel):
 
 class CaseListOut(BaseModel):
     cases: list[CaseSummary]
+    next: str | None
+    """The cursor of the next page (`?cursor=`), null on the last page."""
 
 
 class QueueItem(BaseModel):
@@ -157,6 +159,8 @@ class QueueItem(BaseModel):
 
 class QueueOut(BaseModel):
     cases: list[QueueItem]
+    next: str | None
+    """The cursor of the next page (`?cursor=`), null on the last page."""
 
 
 # ---- responses: reports and the model ----------------------------------------------------------

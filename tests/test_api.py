@@ -279,8 +279,8 @@ def test_responses_are_what_the_services_build(server, small_model, utc_clock):
             {"item": 1, "error": "text is empty"}]}
         with Session(engine) as s:
             queue = [{"id": q.id, "number": q.number, "received_at": q.received_at.isoformat(),
-                      "suggestion": q.suggestion} for q in service.review_queue(db_session=s)]
-        assert c.get("/v1/queue").json() == _json({"cases": queue})
+                      "suggestion": q.suggestion} for q in service.review_queue(db_session=s).cases]
+        assert c.get("/v1/queue").json() == _json({"cases": queue, "next": None})
         assert c.post(f"/v1/cases/{cid}/review", json={"version": r.json()["version"]}).json() == view(cid, care)
         assert c.post(f"/v1/cases/{cid}/assign", json={"assignee": "handler-1"}).json() == view(cid, care)
         r = h.post(f"/v1/cases/{cid}/actions/contact", json={"data": {"note": "called"}})
@@ -288,11 +288,11 @@ def test_responses_are_what_the_services_build(server, small_model, utc_clock):
         for user, caller in ((care, c), (handler, h), (manager, m)):
             assert caller.get(f"/v1/cases/{cid}").json() == view(cid, user)
             with Session(engine) as s:
-                cases = service.list_cases(db_session=s, filters=service.CaseFilters(channel="web"), user=user)
+                cases = service.list_cases(db_session=s, filters=service.CaseFilters(channel="web"), user=user).cases
                 listed = [{"id": x.id, "number": x.number, "state": x.state, "channel": x.channel,
                            "received_at": x.received_at.isoformat(), "labels": x.current_labels,
                            "responsible_role": x.responsible_role, "assignee": x.assignee} for x in cases]
-            assert caller.get("/v1/cases", params={"channel": "web"}).json() == _json({"cases": listed})
+            assert caller.get("/v1/cases", params={"channel": "web"}).json() == _json({"cases": listed, "next": None})
 
         r = c.post("/v1/cases", json={**ticket, "external_id": "SAME-2", "customer_phone": "13912345678"})
         pid = r.json()["id"]

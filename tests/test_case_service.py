@@ -172,7 +172,7 @@ def test_review_queue_puts_major_safety_and_media_first(engine, small_model):
     urgent, _ = new_case(engine, small_model, text="行驶中刹车失灵，我要找记者曝光", external_id="B",
                          at=T0 + timedelta(hours=1))
     with Session(engine) as s:
-        queue = [c.id for c in review_queue(db_session=s)]
+        queue = [c.id for c in review_queue(db_session=s).cases]
     assert queue.index(urgent) < queue.index(calm)
 
 

@@ -56,18 +56,21 @@ def intake_batch(body: IntakeBatchIn, db_session: DbSession, user: Care, model: 
     return {"results": results}
 
 
-@router.get("/v1/cases", summary="List cases, newest first; handlers see their own", response_model=CaseListOut)
+@router.get("/v1/cases", summary="List cases, newest first, a page at a time (`next`: the cursor of the next "
+            "page); handlers see their own", response_model=CaseListOut)
 def list_cases(db_session: DbSession, user: CurrentUser, state: str | None = None, channel: str | None = None,
                severity: str | None = None, flag: str | None = None, role: str | None = None,
                received_from: datetime | None = None, received_to: datetime | None = None,
-               breached: bool | None = None, limit: int = 100) -> dict[str, Any]:
+               breached: bool | None = None, assignee: str | None = None, limit: int = 100,
+               cursor: str | None = None) -> dict[str, Any]:
     filters = service.CaseFilters(state=state, channel=channel, role=role, severity=severity, flag=flag,
                                   received_from=received_from, received_to=received_to, breached=breached,
-                                  limit=limit)
-    cases = service.list_cases(db_session=db_session, filters=filters, user=user)
+                                  assignee=assignee, limit=limit)
+    page = service.list_cases(db_session=db_session, filters=filters, user=user, cursor=cursor)
     return {"cases": [{"id": c.id, "number": c.number, "state": c.state, "channel": c.channel,
                        "received_at": c.received_at.isoformat(), "labels": c.current_labels,
-                       "responsible_role": c.responsible_role, "assignee": c.assignee} for c in cases]}
+                       "responsible_role": c.responsible_role, "assignee": c.assignee} for c in page.cases],
+            "next": page.next}
 
 
 @router.get("/v1/cases/{case_id}", response_model=CaseOut)
@@ -103,8 +106,9 @@ def act(case_id: PrimaryKey, action: str, body: ActionIn, db_session: DbSession,
     return case_view(case, user, now)
 
 
-@router.get("/v1/queue", summary="Cases awaiting review: major, safety and media first, then the nearest deadline",
-            response_model=QueueOut)
-def queue(db_session: DbSession, _: Care) -> dict[str, Any]:
+@router.get("/v1/queue", summary="Cases awaiting review: major, safety and media first, then the nearest deadline; "
+            "a page at a time", response_model=QueueOut)
+def queue(db_session: DbSession, _: Care, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+    page = service.review_queue(db_session=db_session, limit=limit, cursor=cursor)
     return {"cases": [{"id": c.id, "number": c.number, "received_at": c.received_at.isoformat(),
-                       "suggestion": c.suggestion} for c in service.review_queue(db_session=db_session)]}
+                       "suggestion": c.suggestion} for c in page.cases], "next": page.next}

@@ -23,7 +23,7 @@ from triage.policy.model import Policy
 
 router = APIRouter(include_in_schema=False)
 MY_CASES_SHOWN = 200
-ALL_CASES_SHOWN = 300
+ALL_CASES_SHOWN = 100
 
 
 def visible_case(db_session: Session, case_id: int, viewer: Viewer) -> Case:
@@ -108,9 +108,13 @@ def my_cases(request: Request, db_session: DbSession, now: Now, policy: PolicyDe
 
 
 @router.get("/cases")
-def all_cases(request: Request, db_session: DbSession, viewer: CareViewer, state: str = "", q: str = ""
-              ) -> HTMLResponse:
+def all_cases(request: Request, db_session: DbSession, viewer: CareViewer, state: str = "", q: str = "",
+              cursor: str = "") -> HTMLResponse:
     filters = service.CaseFilters(state=state if state in STATES else None, number=q.strip()[:20] or None,
                                   limit=ALL_CASES_SHOWN)
-    cases = service.list_cases(db_session=db_session, filters=filters, user=viewer.user)
-    return render(request, "cases.html", viewer, cases=cases, state=state, q=q[:20], states=STATES)
+    try:
+        page = service.list_cases(db_session=db_session, filters=filters, user=viewer.user, cursor=cursor or None)
+    except service.CaseError:
+        raise Refused(400, "翻页链接无效，请从第一页开始 (bad cursor)") from None
+    return render(request, "cases.html", viewer, cases=page.cases, next=page.next, first=not cursor, state=state,
+                  q=q[:20], states=STATES)

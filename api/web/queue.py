@@ -18,13 +18,17 @@ from triage.case.views import complaint_text
 from triage.classify.labels import is_urgent
 
 router = APIRouter(include_in_schema=False)
-QUEUE_SHOWN = 200
+QUEUE_SHOWN = 50  # a page of cards: each carries its whole suggestion and two forms
 
 
 @router.get("/queue")
-def queue(request: Request, db_session: DbSession, viewer: CareViewer) -> HTMLResponse:
-    items = [_card(case, viewer.user) for case in service.review_queue(db_session=db_session, limit=QUEUE_SHOWN)]
-    return render(request, "queue.html", viewer, items=items)
+def queue(request: Request, db_session: DbSession, viewer: CareViewer, cursor: str = "") -> HTMLResponse:
+    try:
+        page = service.review_queue(db_session=db_session, limit=QUEUE_SHOWN, cursor=cursor or None)
+    except service.CaseError:
+        raise Refused(400, "翻页链接无效，请从第一页开始 (bad cursor)") from None
+    return render(request, "queue.html", viewer, items=[_card(case, viewer.user) for case in page.cases],
+                  next=page.next, first=not cursor)
 
 
 def _card(case: Case, user: User) -> dict[str, Any]:

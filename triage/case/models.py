@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from triage.classify.labels import HEADS, is_urgent
 from triage.db import AwareDateTime, Base
 
 STATES = ("received", "suggested", "confirmed", "in_progress", "resolved", "verified", "reopened", "closed")
@@ -26,9 +27,24 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Each filter of a list of cases with the list's order (received_at desc, id desc) behind it, so that a
+# filtered page is a range of one index however many cases there are; the queue's segments likewise.
+_LIST_INDEXES = tuple(Index(f"ix_cases_{column}_received", column, "received_at", "id")
+                      for column in ("state", "channel", "responsible_role", "severity", "assignee", "breached"))
+# What a report counts of each case of a period, so that it reads this index alone and not the wide rows
+# (the JSON makes a row some 900 bytes on PostgreSQL).
+REPORT_COLUMNS = ("received_at", "business_line", "category", "severity", "responsible_role", "channel", "state", "id",
+                  "vin", "plate", "number", "focus_owner")
+
+
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_case_channel_external_id"),)
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_case_channel_external_id"),
+                      Index("ix_cases_received", "received_at", "id"), *_LIST_INDEXES,
+                      Index("ix_cases_queue", "state", "urgent", "queue_deadline", "id"),
+                      Index("ix_cases_report", *REPORT_COLUMNS),
+                      # the earlier complaints about a vehicle, counted at every suggestion (routing's `repeat`)
+                      Index("ix_cases_vin", "vin"), Index("ix_cases_plate", "plate"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -48,7 +64,7 @@ class Case(Base):
     labels: Mapped[dict[str, Any] | None]
     """The labels a person confirmed (or corrected)."""
     responsible_role: Mapped[str | None] = mapped_column(String(60))
-    assignee: Mapped[str | None] = mapped_column(String(100), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(100))
     """The person (API token name) handling the case; handlers see only their own cases."""
     version: Mapped[int] = mapped_column(Integer, default=1)
     next_due_at: Mapped[datetime | None] = mapped_column(AwareDateTime(), index=True)
@@ -57,12 +73,31 @@ class Case(Base):
     when nothing will come due without a new event (closed, every clock stopped or paused).
     Bookkeeping of the clocks, not a change of the case: writing it does not bump `version`."""
 
+    # What lists, the queue and reports filter, sort and group by, copied from the JSON above by
+    # the case service whenever the labels change (`service._sync_labels`, from `label_columns`), and
+    # `breached` by the SLA worker (`worker._mark_breached`): SQL cannot index inside the JSON on
+    # both SQLite and PostgreSQL.
+    business_line: Mapped[str | None] = mapped_column(String(40))
+    category: Mapped[str | None] = mapped_column(String(40))
+    severity: Mapped[str | None] = mapped_column(String(20))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """classify.labels.is_urgent of the current labels: first in the review queue."""
+    queue_deadline: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    """The nearest deadline the suggestion's routing planned: the queue's second key."""
+    focus_owner: Mapped[str | None] = mapped_column(String(60))
+    """Who follows the vehicle when the suggestion's routing put it on the focus list (002-A
+    §6; the policy gives every focus rule an owner); None when it did not."""
+    breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Some SLA clock of the case was breached (an `sla_breach` event is in its log)."""
+
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
+    flag_rows: Mapped[list[CaseFlag]] = relationship(cascade="all, delete-orphan")
+    clock_rows: Mapped[list[CaseClock]] = relationship(cascade="all, delete-orphan")
 
     @property
     def current_labels(self) -> dict[str, Any]:
         """The labels a person confirmed, or else the model's suggestion."""
-        return self.labels or (self.suggestion or {}).get("labels") or {}
+        return current_labels(self.labels, self.suggestion)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own mapping
 
@@ -80,6 +115,53 @@ class CaseEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     case: Mapped[Case] = relationship(back_populates="events")
+
+
+class CaseFlag(Base):
+    """One flag of a case's current labels, one row each, so that SQL can filter on a flag
+    with an index on every backend."""
+
+    __tablename__ = "case_flags"
+    __table_args__ = (Index("ix_case_flags_flag", "flag", "case_id"),
+                      Index("ix_case_flags_received", "received_at", "flag", "case_id"))
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    flag: Mapped[str] = mapped_column(String(20), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(AwareDateTime())
+    """The case's (which never changes): reports count a period's flags from this table alone."""
+
+
+class CaseClock(Base):
+    """A clock that counts in the case's SLA compliance (reports): one the suggestion's routing
+    planned from receipt or dispatch, or one that breached (`breached`, set with the case's)."""
+
+    __tablename__ = "case_clocks"
+    __table_args__ = (Index("ix_case_clocks_received", "received_at", "clock", "breached"),)
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    clock: Mapped[str] = mapped_column(String(40), primary_key=True)
+    breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    received_at: Mapped[datetime] = mapped_column(AwareDateTime())
+    """The case's (which never changes): reports count a period's clocks from this table alone."""
+
+
+def current_labels(labels: dict[str, Any] | None, suggestion: dict[str, Any] | None) -> dict[str, Any]:
+    """The labels a person confirmed, or else the model's suggestion (Case.current_labels)."""
+    return labels or (suggestion or {}).get("labels") or {}
+
+
+def label_columns(labels: dict[str, Any] | None, suggestion: dict[str, Any] | None) -> dict[str, Any]:
+    """The denormalised columns of a case with these confirmed labels and this suggestion:
+    the heads, `urgent`, `flags`, and from the suggestion's routing `queue_deadline`,
+    `focus_owner` and the planned `clocks`."""
+    current = current_labels(labels, suggestion)
+    routing = (suggestion or {}).get("routing") or {}
+    deadlines = [datetime.fromisoformat(c["deadline"]) for c in routing.get("clocks", []) if c.get("deadline")]
+    return {**{head: current.get(head) for head in HEADS}, "urgent": is_urgent(current),
+            "flags": sorted(set(current.get("flags") or [])), "queue_deadline": min(deadlines, default=None),
+            "focus_owner": routing.get("focus_owner") if routing.get("focus_vehicle") else None,
+            "clocks": sorted({c["id"] for c in routing.get("clocks", [])
+                              if c.get("starts_on") in ("received", "dispatched")})}
 
 
 class CaseSerial(Base):

@@ -5,14 +5,13 @@ against the 100 % targets; repeated complaints of the same kind; the focus-vehic
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from triage.case.models import Case, CaseEvent
+from triage.case.models import Case, CaseClock, CaseFlag
 from triage.policy.calendar import TZ
 from triage.text.mask import mask_value
 
@@ -46,49 +45,83 @@ def period_bounds(month: str | None = None, quarter: str | None = None) -> tuple
 
 
 def report(*, db_session: Session, start: datetime, end: datetime, label: str, mask: bool = True) -> dict[str, Any]:
+    """The period's figures, aggregated by the database (GROUP BY on the label columns that the
+    case service keeps, case_flags and case_clocks): a handful of statements, whose answers
+    are as long as the figures, whatever the number of cases."""
     in_period = (Case.received_at >= start, Case.received_at < end)
-    cases = db_session.scalars(select(Case).where(*in_period).order_by(Case.received_at)).all()
-    # Only the breaches of the event log count here: one query for them, not the whole log.
-    breaches: dict[int, list[Any]] = defaultdict(list)
-    for case_id, data in db_session.execute(select(CaseEvent.case_id, CaseEvent.data).join(Case)
-                                         .where(CaseEvent.kind == "sla_breach", *in_period)):
-        breaches[case_id].append((data or {}).get("clock"))
-    counts: dict[str, Counter] = {k: Counter() for k in ("business_line", "category", "severity", "flag", "role",
-                                                         "channel", "state")}
-    clocks_run: Counter = Counter()
-    clocks_breached: Counter = Counter()
-    by_vehicle_kind: dict[tuple[str, str], list[str]] = defaultdict(list)
-    focus = []
-    for case in cases:
-        labels = case.current_labels
-        for key in ("business_line", "category", "severity"):
-            counts[key][labels.get(key, "unlabelled")] += 1
-        for flag in labels.get("flags", []):
-            counts["flag"][flag] += 1
-        counts["role"][case.responsible_role or "not dispatched"] += 1
-        counts["channel"][case.channel] += 1
-        counts["state"][case.state] += 1
-        routing = (case.suggestion or {}).get("routing") or {}
-        started = {c["id"] for c in routing.get("clocks", []) if c.get("starts_on") in ("received", "dispatched")}
-        for clock in breaches[case.id]:
-            clocks_breached[clock] += 1
-            started.add(clock)
-        clocks_run.update(started)
-        vehicle = case.vin or case.plate
-        if vehicle:
-            by_vehicle_kind[(vehicle, labels.get("category", "?"))].append(case.number)
-        if routing.get("focus_vehicle") and case.state not in ("verified", "closed"):
-            focus.append({"case": case.number, "vehicle": _show(vehicle, mask), "owner": routing.get("focus_owner"),
-                          "category": labels.get("category")})
-    compliance = {clock: {"cases": n, "breached": clocks_breached[clock],
-                          "compliance": round(1 - clocks_breached[clock] / n, 4) if n else None, "target": 1.0}
-                  for clock, n in sorted(clocks_run.items())}
-    repeated = [{"vehicle": _show(v, mask), "category": cat, "cases": numbers}
-                for (v, cat), numbers in by_vehicle_kind.items() if len(numbers) >= 2]
-    return {"period": label, "from": start.isoformat(), "to": end.isoformat(), "cases": len(cases),
-            "counts": {k: dict(v.most_common()) for k, v in counts.items()},
-            "sla_compliance": compliance, "repeated_complaints": repeated,
-            "repeat_flagged": counts["flag"].get("repeat", 0), "focus_vehicles": focus}
+    counts = _counts(db_session, start, end)
+    return {"period": label, "from": start.isoformat(), "to": end.isoformat(), "cases": sum(counts["state"].values()),
+            "counts": counts, "sla_compliance": _compliance(db_session, start, end),
+            "repeated_complaints": _repeated(db_session, in_period, mask),
+            "repeat_flagged": counts["flag"].get("repeat", 0), "focus_vehicles": _focus(db_session, in_period, mask)}
+
+
+_NONE = {"business_line": "unlabelled", "category": "unlabelled", "severity": "unlabelled", "role": "not dispatched"}
+
+
+def _counts(db_session: Session, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+    """Cases by business line, category, severity, flag, role, channel and state; each most
+    frequent first, then in the order of their first case (as Counter.most_common over the
+    period's cases in order of receipt, then of id: a tie is ordered by its earliest receipt,
+    then its lowest id)."""
+    columns = {"business_line": Case.business_line, "category": Case.category, "severity": Case.severity,
+               "role": Case.responsible_role, "channel": Case.channel, "state": Case.state}
+    tallies: dict[str, dict[str, list[Any]]] = {k: {} for k in (*columns, "flag")}
+    # One pass over the period: its cases by every combination (a few hundred at most).
+    first = (func.min(Case.received_at), func.min(Case.id))
+    rows = db_session.execute(select(*columns.values(), func.count(), *first).where(
+        Case.received_at >= start, Case.received_at < end).group_by(*columns.values()))
+    for *values, n, at, case_id in rows:
+        for key, value in zip(columns, values, strict=True):
+            _tally(tallies[key], value if value is not None else _NONE.get(key, "unlabelled"), n, (at, case_id))
+    flags = select(CaseFlag.flag, func.count(), func.min(CaseFlag.received_at), func.min(CaseFlag.case_id)).where(
+        CaseFlag.received_at >= start, CaseFlag.received_at < end).group_by(CaseFlag.flag)
+    for flag, n, at, case_id in db_session.execute(flags):
+        _tally(tallies["flag"], flag, n, (at, case_id))
+    return {key: {k: n for k, (n, _) in sorted(t.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[0]))}
+            for key, t in tallies.items()}
+
+
+def _tally(tally: dict[str, list[Any]], key: str, n: int, first: tuple[datetime, int]) -> None:
+    if key in tally:
+        tally[key][0] += n
+        tally[key][1] = min(tally[key][1], first)
+    else:
+        tally[key] = [n, first]
+
+
+def _compliance(db_session: Session, start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
+    """Per clock: the cases it ran on (planned by the suggestion's routing from receipt or
+    dispatch, or breached) and those it breached on, against the 100 % target."""
+    breached = func.sum(case((CaseClock.breached, 1), else_=0))
+    rows = db_session.execute(select(CaseClock.clock, func.count(), breached)
+                              .where(CaseClock.received_at >= start, CaseClock.received_at < end)
+                              .group_by(CaseClock.clock).order_by(CaseClock.clock))
+    return {clock: {"cases": n, "breached": int(b or 0), "compliance": round(1 - int(b or 0) / n, 4) if n else None,
+                    "target": 1.0} for clock, n, b in rows}
+
+
+def _repeated(db_session: Session, in_period: tuple[Any, ...], mask: bool) -> list[dict[str, Any]]:
+    """Complaints of the same kind about the same vehicle (its VIN, else its plate), in the
+    order of their first case."""
+    vehicle = func.coalesce(func.nullif(Case.vin, ""), func.nullif(Case.plate, ""))
+    kind = func.coalesce(Case.category, "?")
+    groups = (select(vehicle, kind).where(*in_period, vehicle.is_not(None)).group_by(vehicle, kind)
+              .having(func.count() >= 2))
+    out: dict[tuple[str, str], list[str]] = {}
+    for number, v, k in db_session.execute(select(Case.number, vehicle, kind).where(
+            *in_period, tuple_(vehicle, kind).in_(groups)).order_by(Case.received_at, Case.id)):
+        out.setdefault((v, k), []).append(number)
+    return [{"vehicle": _show(v, mask), "category": k, "cases": numbers} for (v, k), numbers in out.items()]
+
+
+def _focus(db_session: Session, in_period: tuple[Any, ...], mask: bool) -> list[dict[str, Any]]:
+    """Open cases whose suggestion put the vehicle on the focus list (002-A §6)."""
+    rows = db_session.execute(select(Case.number, Case.vin, Case.plate, Case.focus_owner, Case.category).where(
+        *in_period, Case.focus_owner.is_not(None), Case.state.not_in(("verified", "closed")))
+        .order_by(Case.received_at, Case.id))
+    return [{"case": number, "vehicle": _show(vin or plate, mask), "owner": who, "category": category}
+            for number, vin, plate, who, category in rows]
 
 
 def _show(vehicle: str | None, mask: bool) -> str | None:
@@ -109,18 +142,23 @@ def months_ending(label: str, count: int) -> list[str]:
 
 
 def trend(*, db_session: Session, label: str, count: int = 6) -> list[dict[str, Any]]:
-    """Cases per month by category and by severity, for the months up to the period's end."""
-    out = []
-    for month in months_ending(label, count):
-        start, end, _ = period_bounds(month=month)
-        counts: dict[str, Counter] = {"category": Counter(), "severity": Counter()}
-        rows = db_session.execute(select(Case.labels, Case.suggestion)
-                               .where(Case.received_at >= start, Case.received_at < end))
-        for confirmed, suggestion in rows:
-            labels = confirmed or (suggestion or {}).get("labels") or {}  # as Case.current_labels
-            for key in counts:
-                counts[key][labels.get(key, "unlabelled")] += 1
-        out.append({"month": month, **{k: dict(v) for k, v in counts.items()}})
+    """Cases per month by category and by severity, for the months up to the period's end:
+    one GROUP BY over the months."""
+    months = months_ending(label, count)
+    bounds = [period_bounds(month=m)[:2] for m in months]
+    month = case(*((Case.received_at < end, n) for n, (_, end) in enumerate(bounds))).label("month")
+    # Grouped outside: the month's bounds are parameters, which PostgreSQL would not match between
+    # the select list and a GROUP BY.
+    inner = select(month, Case.category, Case.severity).where(
+        Case.received_at >= bounds[0][0], Case.received_at < bounds[-1][1]).subquery()
+    out: list[dict[str, Any]] = [{"month": m, "category": {}, "severity": {}} for m in months]
+    rows = db_session.execute(select(inner.c.month, inner.c.category, inner.c.severity, func.count())
+                              .group_by(inner.c.month, inner.c.category, inner.c.severity)
+                              .order_by(inner.c.month, inner.c.category, inner.c.severity))
+    for n, category, severity, cases in rows:
+        for key, value in (("category", category), ("severity", severity)):
+            tally = out[n][key]
+            tally[value or "unlabelled"] = tally.get(value or "unlabelled", 0) + cases
     return out
 
 

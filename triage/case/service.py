@@ -9,11 +9,12 @@ action (`act`) and the worker's automatic close both go through it.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session, selectinload
@@ -22,8 +23,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from triage.auth.models import Account, ApiToken
 from triage.auth.permissions import HANDLER, User, may_see
+from triage.case import queries
 from triage.case.clocks import clock_states, next_due, urgency_key
-from triage.case.models import TRANSITIONS, Case, CaseEvent, CaseSerial
+from triage.case.models import TRANSITIONS, Case, CaseClock, CaseEvent, CaseFlag, CaseSerial, label_columns
+from triage.case.queries import CaseFilters, Page
 from triage.classify.labels import FLAGS, HEADS, LabelError, is_urgent, parse_label, severity_given_flags
 from triage.policy.calendar import TZ, WorkCalendar, work_calendar
 from triage.policy.model import Policy
@@ -65,28 +68,6 @@ class IntakeRequest:
     plate: str | None = None
     vin: str | None = None
     in_warranty: bool | None = None
-
-
-@dataclass(frozen=True)
-class CaseFilters:
-    """What a list of cases may be narrowed by; None means any."""
-
-    state: str | None = None
-    channel: str | None = None
-    role: str | None = None
-    """The responsible role."""
-    severity: str | None = None
-    flag: str | None = None
-    received_from: datetime | None = None
-    received_to: datetime | None = None
-    breached: bool | None = None
-    """Whether any SLA clock of the case was breached."""
-    number: str | None = None
-    """Part of the case number (2026-11-000042)."""
-    limit: int = 100
-
-
-MAX_LIST = 1000
 
 
 # ---- the event log -------------------------------------------------------------------------------
@@ -167,45 +148,33 @@ def get_visible(*, db_session: Session, case_id: int, user: User) -> Case:
     return case
 
 
-def list_cases(*, db_session: Session, filters: CaseFilters, user: User) -> list[Case]:
-    """Cases newest first, narrowed by `filters`; a handler sees only their own."""
-    query = select(Case).order_by(Case.received_at.desc())
-    if filters.state:
-        query = query.where(Case.state == filters.state)
-    if filters.channel:
-        query = query.where(Case.channel == filters.channel)
-    if filters.role:
-        query = query.where(Case.responsible_role == filters.role)
-    if filters.received_from:
-        query = query.where(Case.received_at >= filters.received_from)
-    if filters.received_to:
-        query = query.where(Case.received_at < filters.received_to)
-    if filters.number:
-        query = query.where(Case.number.contains(filters.number))
-    if filters.breached is not None:
-        breach = exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind == "sla_breach")
-        query = query.where(breach if filters.breached else ~breach)
-    if user.role == HANDLER:
-        query = query.where(Case.assignee == user.name)
-    limit = max(1, min(filters.limit, MAX_LIST))
-    if not (filters.severity or filters.flag):
-        return list(db_session.scalars(query.limit(limit)))
-    # Labels are the confirmed ones, else the suggestion's (Case.current_labels): JSON, read here.
-    return [c for c in db_session.scalars(query)
-            if (not filters.severity or c.current_labels.get("severity") == filters.severity)
-            and (not filters.flag or filters.flag in c.current_labels.get("flags", []))][:limit]
+def list_cases(*, db_session: Session, filters: CaseFilters, user: User, cursor: str | None = None) -> Page:
+    """A page of cases newest first (received_at, then id, descending), narrowed by
+    `filters`, after the cursor's case; a handler sees only their own."""
+    size = queries.page_size(filters.limit)
+    try:
+        query = queries.list_query(filters, cursor=cursor, only_assignee=user.name if user.role == HANDLER else None)
+    except queries.BadCursor as exc:
+        raise CaseError(str(exc)) from None
+    cases = list(db_session.scalars(query.limit(size + 1)))
+    return Page(cases[:size], queries.list_cursor(cases[size - 1]) if len(cases) > size else None)
 
 
-def review_queue(*, db_session: Session, limit: int = 100) -> list[Case]:
-    """Suggested cases: major, safety and media first, then the nearest deadline."""
-    cases = db_session.scalars(select(Case).where(Case.state == "suggested")).all()
-
-    def key(case: Case) -> tuple[int, str]:
-        suggestion = case.suggestion or {}
-        deadlines = [c["deadline"] for c in suggestion.get("routing", {}).get("clocks", []) if c.get("deadline")]
-        return (0 if is_urgent(suggestion.get("labels", {})) else 1, min(deadlines) if deadlines else "9999")
-
-    return sorted(cases, key=key)[:limit]
+def review_queue(*, db_session: Session, limit: int = 100, cursor: str | None = None) -> Page:
+    """A page of the suggested cases: urgent first (major, safety, media:
+    classify.labels.is_urgent), then the nearest deadline of the suggestion's routing, then
+    the id; after the cursor's case."""
+    size = queries.page_size(limit)
+    try:
+        segments = queries.queue_segments(cursor)
+    except queries.BadCursor as exc:
+        raise CaseError(str(exc)) from None
+    cases: list[Case] = []
+    for query in segments:
+        cases += db_session.scalars(query.limit(size + 1 - len(cases)))
+        if len(cases) > size:
+            break
+    return Page(cases[:size], queries.queue_cursor(cases[size - 1]) if len(cases) > size else None)
 
 
 def worklist(*, db_session: Session, user: User, policy: Policy, now: datetime) -> list[dict[str, Any]]:
@@ -246,6 +215,30 @@ def feedback_rows(*, db_session: Session) -> list[dict[str, str]]:
                      **{h: labels.get(h, "") for h in HEADS},
                      "flags": "|".join(f for f in FLAGS if f in labels.get("flags", [])) or "none"})
     return rows
+
+
+# ---- the columns lists and reports read -----------------------------------------------------------
+def _sync_labels(case: Case) -> None:
+    """Copy what lists, the queue and reports filter and group by out of the case's labels and
+    suggestion into its columns (Case.business_line ... case_flags, case_clocks): called
+    wherever those change."""
+    values = label_columns(case.labels, case.suggestion)
+    for key in ("business_line", "category", "severity", "urgent", "queue_deadline", "focus_owner"):
+        setattr(case, key, values[key])
+    with _no_autoflush(case):
+        case.flag_rows = [row for row in case.flag_rows if row.flag in values["flags"]] + [
+            CaseFlag(flag=f, received_at=case.received_at) for f in values["flags"]
+            if f not in {row.flag for row in case.flag_rows}]
+        # A clock that breached stays counted, planned or not.
+        case.clock_rows = [row for row in case.clock_rows if row.breached or row.clock in values["clocks"]] + [
+            CaseClock(clock=c, received_at=case.received_at) for c in values["clocks"]
+            if c not in {row.clock for row in case.clock_rows}]
+
+
+def _no_autoflush(case: Case) -> Any:
+    """Loading a collection of the case must not flush its pending change early (see record_event)."""
+    session = object_session(case)
+    return session.no_autoflush if session is not None else nullcontext()
 
 
 # ---- intake and suggestion ---------------------------------------------------------------------
@@ -324,6 +317,7 @@ def suggest(*, db_session: Session, case: Case, model: Any, policy: Policy, now:
                   "rules": pred.rules, "routing": found.decision.to_dict()}
     move(case, "suggest", "system", now, suggestion)
     case.suggestion = suggestion
+    _sync_labels(case)
     _saved(db_session, case, policy, now)
     return suggestion
 
@@ -385,6 +379,7 @@ def review(*, db_session: Session, case_id: int, reviewer: str, policy: Policy, 
     move(case, "review", reviewer, now, {"accepted": not changed, "corrections": changed,
                                          "model": case.suggestion.get("model")})
     case.labels = labels
+    _sync_labels(case)
     case.responsible_role = responsible
     record_event(case, "dispatched", reviewer, now, to=responsible, routing=decision.to_dict())
     _saved(db_session, case, policy, now)

@@ -39,7 +39,7 @@ from triage.case.clocks import (
     next_due_of,
     recorded_marks,
 )
-from triage.case.models import Case, CaseEvent
+from triage.case.models import Case, CaseClock, CaseEvent
 from triage.case.service import transition
 from triage.db import write_lock
 from triage.policy.calendar import WorkCalendar, work_calendar
@@ -69,6 +69,7 @@ class _Due:
     state: str
     role: str | None
     facts: dict[str, Any]
+    received_at: datetime
     events: list[_Logged] = field(default_factory=list)
     new_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     new_state: str = ""
@@ -121,12 +122,13 @@ def _read_due(db_session: Session, now: datetime, batch: int) -> list[_Due]:
     with their logs; only the event data the clocks read."""
     rows = db_session.execute(
         select(Case.id, Case.number, Case.state, Case.responsible_role, Case.channel, Case.in_warranty, Case.labels,
-               Case.suggestion["labels"].label("suggested"))
+               Case.suggestion["labels"].label("suggested"), Case.received_at)
         .where(Case.next_due_at <= now).order_by(Case.next_due_at).limit(batch)
         .with_for_update(skip_locked=True, of=Case)).all()
     # Case.current_labels: the confirmed labels, else the suggestion's.
     cases = {r.id: _Due(r.id, r.number, r.state, r.responsible_role,
-                        facts_of(r.labels or r.suggested or {}, r.channel, r.in_warranty)) for r in rows}
+                        facts_of(r.labels or r.suggested or {}, r.channel, r.in_warranty), r.received_at)
+             for r in rows}
     if not cases:
         return []
     dispatched = CaseEvent.kind == "dispatched"
@@ -242,6 +244,26 @@ def _write(db_session: Session, cases: list[_Due], now: datetime) -> None:
     if unchanged:  # the clocks' bookkeeping only: no new version
         db_session.execute(update(table).where(by_id).values(next_due_at=bindparam("due")),
                            [{"case_id": c.id, "due": c.due} for c in unchanged])
+    _mark_breached(db_session, [(c, data["clock"]) for c in cases for kind, data in c.new_events
+                                if kind == "sla_breach"])
+
+
+def _mark_breached(db_session: Session, breaches: list[tuple[_Due, str]]) -> None:
+    """The lists' and reports' bookkeeping of breaches: the case is listed as breached, and
+    its clock counts as breached. Not a change anyone made, so no new version."""
+    if not breaches:
+        return
+    db_session.execute(update(Case.__table__).where(Case.__table__.c.id.in_({c.id for c, _ in breaches}))
+                       .values(breached=True))
+    clocks = CaseClock.__table__
+    existing = set(db_session.execute(select(clocks.c.case_id, clocks.c.clock).where(
+        clocks.c.case_id.in_({c.id for c, _ in breaches}))).tuples())
+    db_session.execute(update(clocks).where(clocks.c.case_id == bindparam("cid"), clocks.c.clock == bindparam("ck"))
+                       .values(breached=True), [{"cid": c.id, "ck": clock} for c, clock in breaches])
+    new = {(c.id, clock): c.received_at for c, clock in breaches if (c.id, clock) not in existing}
+    if new:
+        db_session.execute(insert(clocks), [{"case_id": cid, "clock": clock, "breached": True, "received_at": at}
+                                            for (cid, clock), at in new.items()])
 
 
 def sla_loop(engine: Engine, policy: Policy, interval: float, once: bool = False,
