@@ -370,8 +370,9 @@ def test_every_console_page_is_chinese(site):
         for key in ("routine", "safety"):
             service.review(db_session=s, case_id=ids[key], reviewer="care", policy=policy, now=START)
             service.assign(db_session=s, case_id=ids[key], assignee="handler1", actor="care", now=START)
-        service.act(db_session=s, case_id=ids["safety"], action="contact", actor="handler1", now=START, data={})
-        service.act(db_session=s, case_id=ids["safety"], action="resolve", actor="handler1", now=START,
+        service.act(db_session=s, case_id=ids["safety"], action="contact", actor="handler1", policy=policy, now=START,
+                    data={})
+        service.act(db_session=s, case_id=ids["safety"], action="resolve", actor="handler1", policy=policy, now=START,
                     data={"note": "已更换刹车总泵"})
         s.commit()
     clock.now = START + timedelta(days=5)

@@ -95,7 +95,7 @@ def build(engine) -> None:
                                now=at + timedelta(minutes=6))
             if n % 10 == 0:
                 for action, data in (("contact", {}), ("resolve", {}), ("callback", {"satisfied": True})):
-                    service.act(db_session=s, case_id=case.id, action=action, actor="h1",
+                    service.act(db_session=s, case_id=case.id, action=action, actor="h1", policy=POLICY,
                                 now=at + timedelta(minutes=30), data=data)
         s.commit()
     with Session(engine) as s:  # the oldest cases breach their clocks, the later ones come after the pass
@@ -353,7 +353,8 @@ def test_a_breach_lists_the_case_as_breached_without_moving_its_version(engine):
         case = intake(s, 1, T0, "sev=complaint cat=service", policy=callback_only)
         service.review(db_session=s, case_id=case.id, reviewer="care-1", policy=callback_only, now=T0)
         for action in ("contact", "resolve"):
-            service.act(db_session=s, case_id=case.id, action=action, actor="h1", now=T0 + timedelta(hours=1))
+            service.act(db_session=s, case_id=case.id, action=action, actor="h1", policy=callback_only,
+                        now=T0 + timedelta(hours=1))
         s.commit()
         case_id, version = case.id, case.version
     with Session(engine) as s:
@@ -364,8 +365,8 @@ def test_a_breach_lists_the_case_as_breached_without_moving_its_version(engine):
         case = s.get(Case, case_id)
         assert case.breached and case.version == version
         assert [(r.clock, r.breached) for r in case.clock_rows] == [("callback_verification", True)]
-        service.act(db_session=s, case_id=case_id, action="callback", actor="care-1", now=T0 + timedelta(days=4),
-                    expected_version=version, data={"satisfied": True})
+        service.act(db_session=s, case_id=case_id, action="callback", actor="care-1", policy=callback_only,
+                    now=T0 + timedelta(days=4), expected_version=version, data={"satisfied": True})
         s.commit()
     assert pages(engine, CaseFilters(breached=True)) == [[case_id]]
 

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import Integer, column, insert, inspect, select, table
 from sqlalchemy.orm import Session
 
 from triage.case.models import Case, CaseEvent
-from triage.db import alembic_config, all_tables, init_db
+from triage.db import AwareDateTime, alembic_config, all_tables, init_db
 from triage.policy.calendar import TZ
 
 from .conftest import drop_all
@@ -45,12 +45,14 @@ def test_cases_from_before_next_due_are_checked_once_by_the_worker(engine):
     received = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
     drop_all(engine)
     upgrade(engine, "0003")
-    cases = Case.__table__
+    # The cases table as it stood at 0003 (the model's own has columns added since).
+    cases = table("cases", column("id", Integer), column("number"), column("channel"),
+                  column("received_at", AwareDateTime()), column("text"), column("state"), column("version"))
     with engine.begin() as conn:
         for number, state in (("2026-11-000001", "received"), ("2026-11-000002", "closed")):
             row = insert(cases).values(number=number, channel="phone", received_at=received, text="发动机异响",
                                        state=state, version=1)
-            case_id = conn.execute(row).inserted_primary_key[0]
+            case_id = conn.execute(row.returning(cases.c.id)).scalar_one()
             conn.execute(insert(CaseEvent.__table__).values(case_id=case_id, kind="received", at=received,
                                                             actor="care", data={}))
     upgrade(engine, "head")

@@ -257,7 +257,7 @@ def _mark_breached(db_session: Session, breaches: list[tuple[_Due, str]]) -> Non
                        .values(breached=True))
     clocks = CaseClock.__table__
     existing = set(db_session.execute(select(clocks.c.case_id, clocks.c.clock).where(
-        clocks.c.case_id.in_({c.id for c, _ in breaches}))).tuples())
+        clocks.c.case_id.in_({c.id for c, _ in breaches}))))
     db_session.execute(update(clocks).where(clocks.c.case_id == bindparam("cid"), clocks.c.clock == bindparam("ck"))
                        .values(breached=True), [{"cid": c.id, "ck": clock} for c, clock in breaches])
     new = {(c.id, clock): c.received_at for c, clock in breaches if (c.id, clock) not in existing}
