@@ -1,10 +1,16 @@
 """API tokens: a random secret with a role, shown once; only its SHA-256 is stored. The same
-digest keeps console session tokens out of the database."""
+digest keeps console session tokens out of the database.
+
+A server asks who a token belongs to on every request; `UserCache` keeps the answer for a
+few seconds, so that a triage request is not a database query plus the model."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -32,3 +38,41 @@ def get_user(*, db_session: Session, token: str) -> User | None:
     """Who a presented token belongs to, or None."""
     row = db_session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest(token)))
     return User(row.name, row.role) if row else None
+
+
+class UserCache:
+    """Who each token belongs to, remembered for `ttl` seconds after it was read from the
+    database.
+
+    Only tokens that were found are kept: a token just created, by `triage token create` in
+    another process, works at once. A token deleted from the database (or its role changed)
+    goes on working for at most `ttl` seconds in each server process that had seen it; that
+    is the price of not asking the database on every request, and why the default is short.
+    """
+
+    def __init__(self, ttl: float = 5.0, max_size: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.max_size, self.clock = ttl, max_size, clock
+        self._users: dict[str, tuple[float, User]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> User | None:
+        """The user of `token` if it was seen less than `ttl` seconds ago, else None."""
+        entry = self._users.get(digest(token))
+        if entry is None or self.clock() - entry[0] >= self.ttl:
+            return None
+        return entry[1]
+
+    def put(self, token: str, user: User) -> None:
+        with self._lock:
+            if len(self._users) >= self.max_size:  # many distinct tokens: start afresh rather than grow
+                self._users.clear()
+            self._users[digest(token)] = (self.clock(), user)
+
+    def forget(self, token: str | None = None) -> None:
+        """Drop one token (or all): the next request reads the database again."""
+        with self._lock:
+            if token is None:
+                self._users.clear()
+            else:
+                self._users.pop(digest(token), None)

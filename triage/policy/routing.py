@@ -5,7 +5,7 @@ the rules that fired. Pure and deterministic: the same inputs give the same deci
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from triage.classify.labels import flags_forcing_major
@@ -148,17 +148,11 @@ def _plan(cal: WorkCalendar, clock: Clock, received: datetime) -> ClockPlan:
 def _warning_time(cal: WorkCalendar, start: datetime, end: datetime, fraction: float, basis: str) -> datetime:
     """The instant at which `fraction` of the clock's counting time has passed.
 
-    Found by bisection on the calendar's own elapsed-time measure, so it is right on every
-    basis (nights, weekends and holidays do not count where the basis says so)."""
+    The calendar's `add` is the exact inverse of its `elapsed`, so this is right on every basis
+    (nights, weekends and holidays do not count where the basis says so); a bisection on
+    `elapsed` found the same instant at fifty times the cost, on every routing call."""
     target = cal.elapsed(start, end, basis) * fraction
-    lo, hi = start, end
-    for _ in range(48):
-        mid = lo + (hi - lo) / 2
-        if cal.elapsed(start, mid, basis) < target:
-            lo = mid
-        else:
-            hi = mid
-    return hi.replace(microsecond=0)
+    return cal.add(start, target / timedelta(minutes=1), "minutes", basis).replace(microsecond=0)
 
 
 def _describe(tests: dict[str, tuple[Any, ...]]) -> str:
