@@ -386,7 +386,7 @@ def test_the_served_model_is_not_checked_on_disk_on_every_request(small_registry
 
     monkeypatch.setenv("TRIAGE_MODELS_DIR", str(small_registry))
     monkeypatch.setenv("TRIAGE_DB_URL", f"sqlite:///{tmp_path / 'models.db'}")
-    monkeypatch.delenv(api.main.SERVE_MODEL, raising=False)
+    monkeypatch.delenv("TRIAGE_SERVE_MODEL", raising=False)
     stamps = []
     real_stamp = registry._stamp
     monkeypatch.setattr(registry, "_stamp", lambda folder: stamps.append(folder) or real_stamp(folder))
