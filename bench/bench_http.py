@@ -101,7 +101,11 @@ async def _load(host: str, port: int, requests: list[bytes], clients: int, warmu
 
 
 def _loadgen(args: tuple[str, int, list[bytes], int, float, float], out: Any) -> None:
-    out.put(asyncio.run(_load(*args)))
+    import resource
+
+    result = asyncio.run(_load(*args))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.put({**result, "cpu_seconds": usage.ru_utime + usage.ru_stime})
 
 
 def _summary(latencies: list[float], seconds: float, errors: list[str]) -> dict[str, Any]:
@@ -189,6 +193,7 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--db", default=None, help="database URL (default: a fresh SQLite file)")
     ap.add_argument("--wrk", action="store_true", help="load with wrk instead of the built-in client")
+    ap.add_argument("--no-access-log", action="store_true", help="serve without uvicorn's line per request")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="bench-http-")
@@ -200,6 +205,7 @@ def main() -> int:
            "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     cmd = [sys.executable, "-m", "triage.cli", "serve", "--port", str(port)]
     cmd += ["--workers", str(args.workers)] if args.workers != 1 else []
+    cmd += ["--no-access-log"] if args.no_access_log else []
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_until_up(url, proc)
@@ -226,6 +232,8 @@ def main() -> int:
     summary = _summary(result["latencies"], result["seconds"], result["errors"])
     # CPU per request does not depend on what else the shared machine is doing, unlike the rate.
     summary["server_cpu_ms_per_request"] = round(1000 * cpu / max(summary["requests"], 1), 2)
+    # The load generator's, over its whole run (warm-up included), per measured request: an upper bound.
+    summary["client_cpu_ms_per_request"] = round(1000 * result["cpu_seconds"] / max(summary["requests"], 1), 2)
     print(json.dumps({"server": " ".join(cmd[2:]), "clients": args.clients, **summary,
                       "load_average": os.getloadavg()[0]}, ensure_ascii=False))
     if result["errors"]:

@@ -228,6 +228,23 @@ def test_the_token_must_come_as_a_bearer_token(api):
         assert httpx.get(f"{base}/v1/model", headers={"Authorization": header}).status_code == 200, header
 
 
+def test_security_headers_stay_on_the_console_only(api):
+    """The console's headers, now set by a plain ASGI middleware: pages and static files as
+    before, nothing on the JSON API and its documents."""
+    base, tokens, _ = api
+    page = httpx.get(f"{base}/login")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["x-content-type-options"] == "nosniff"
+    static = httpx.get(f"{base}/static/console.css")
+    assert static.headers["content-security-policy"] and "no-store" not in static.headers.get("cache-control", "")
+    redirect = httpx.get(f"{base}/queue")
+    assert redirect.status_code == 303 and redirect.headers["cache-control"] == "no-store"
+    for path in ("/v1/model", "/openapi.json", "/docs"):
+        r = httpx.get(f"{base}{path}", headers={"Authorization": f"Bearer {tokens['manager']}"})
+        assert r.status_code == 200 and "content-security-policy" not in r.headers, path
+
+
 # ---- the OpenAPI document and a client generated from it -------------------------------------------
 def test_every_route_documents_its_problems(api):
     doc = httpx.get(f"{api[0]}/openapi.json").json()

@@ -41,6 +41,8 @@ def add_serve(sub: argparse._SubParsersAction) -> None:
                    help="server processes (default 1; one per core for throughput); the SLA worker runs once, "
                         "in the supervising process, whatever their number")
     p.add_argument("--interval", type=float, default=60.0, help="seconds between SLA passes")
+    p.add_argument("--no-access-log", dest="access_log", action="store_false",
+                   help="no line per request on standard output (behind a proxy that logs them)")
     with_db(p)
     p.set_defaults(func=cmd_serve)
 
@@ -78,9 +80,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"the SLA worker (a pass every {args.interval:g} s) runs in process {os.getpid()}", file=sys.stderr)
     try:
         if args.workers == 1:
-            uvicorn.run(serving_app(engine), host=args.host, port=args.port)
+            uvicorn.run(serving_app(engine), host=args.host, port=args.port, access_log=args.access_log)
         else:  # uvicorn supervises the server processes from this one, where the SLA worker runs
-            uvicorn.run("api.main:serving_app", factory=True, workers=args.workers, host=args.host, port=args.port)
+            uvicorn.run("api.main:serving_app", factory=True, workers=args.workers, host=args.host, port=args.port,
+                        access_log=args.access_log)
     finally:
         stop.set()
     return 0
