@@ -118,7 +118,7 @@ def _summary(latencies: list[float], seconds: float, errors: list[str]) -> dict[
 
 # ---- wrk, for a second opinion -------------------------------------------------------------------
 WRK_SCRIPT = """
-local body = %s
+local body = [==[%s]==]
 wrk.method = "POST"
 wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
@@ -130,7 +130,7 @@ def _wrk(url: str, token: str, clients: int, seconds: float) -> str:
     body = json.dumps({"text": _texts(1)[0], "channel": "phone", "received_at": "2026-11-23T10:00:00+08:00"},
                       ensure_ascii=False)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False, encoding="utf-8") as f:
-        f.write(WRK_SCRIPT % (json.dumps(body), token))
+        f.write(WRK_SCRIPT % (body, token))
     return subprocess.run(["wrk", "-t", "2", "-c", str(clients), "-d", f"{int(seconds)}s", "--latency", "-s", f.name,
                            f"{url}/v1/triage"], capture_output=True, text=True, check=True).stdout
 
