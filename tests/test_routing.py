@@ -203,3 +203,25 @@ def test_escalation_goes_up_from_the_responsible_role():  # 002-A §5-1, §8-2
     assert decide("sales", "service").escalation == ["sales_director", "general_manager"]
     assert decide(cat="service").escalation == ["service_director", "general_manager"]
     assert decide(flags=["media"]).escalation == []
+
+
+@pytest.mark.parametrize("start", [MONDAY_10, datetime(2026, 9, 30, 16, 45, tzinfo=TZ), datetime(2026, 10, 3, 9, 0,
+                                                                                                tzinfo=TZ),
+                                   datetime(2026, 2, 13, 17, 29, 59, tzinfo=TZ)])
+def test_warning_times_are_the_instant_the_fraction_is_reached(start):
+    """A warning is the instant `warning_at` of the clock's counted time has passed: found with
+    the calendar's `add` (once), the same instant a bisection on `elapsed` found (48 times)."""
+    from triage.policy.routing import _warning_time
+
+    cal = work_calendar(POLICY)
+    for clock in POLICY.clocks:
+        if clock.limit.unit == "months":
+            continue
+        end = deadline(cal, start, clock.limit, clock.basis)
+        for fraction in (clock.warning_at, 0.5, 0.37):
+            target = cal.elapsed(start, end, clock.basis) * fraction
+            lo, hi = start, end
+            for _ in range(48):
+                mid = lo + (hi - lo) / 2
+                lo, hi = (mid, hi) if cal.elapsed(start, mid, clock.basis) < target else (lo, mid)
+            assert _warning_time(cal, start, end, fraction, clock.basis) == hi.replace(microsecond=0), clock.id
