@@ -205,9 +205,11 @@ def test_escalation_goes_up_from_the_responsible_role():  # 002-A §5-1, §8-2
     assert decide(flags=["media"]).escalation == []
 
 
-@pytest.mark.parametrize("start", [MONDAY_10, datetime(2026, 9, 30, 16, 45, tzinfo=TZ), datetime(2026, 10, 3, 9, 0,
-                                                                                                tzinfo=TZ),
-                                   datetime(2026, 2, 13, 17, 29, 59, tzinfo=TZ)])
+WARNING_STARTS = [MONDAY_10, datetime(2026, 9, 30, 16, 45, tzinfo=TZ), datetime(2026, 10, 3, 9, 0, tzinfo=TZ),
+                  datetime(2026, 2, 13, 17, 29, 59, tzinfo=TZ)]
+
+
+@pytest.mark.parametrize("start", WARNING_STARTS)
 def test_warning_times_are_the_instant_the_fraction_is_reached(start):
     """A warning is the instant `warning_at` of the clock's counted time has passed: found with
     the calendar's `add` (once), the same instant a bisection on `elapsed` found (48 times)."""
