@@ -84,9 +84,10 @@ def install(app: FastAPI) -> None:
         # FastAPI documents a 422 of its own shape wherever it validates a parameter; ours is a problem.
         for operation in (op for ops in doc.get("paths", {}).values() for op in ops.values()):
             if "HTTPValidationError" in str(operation.get("responses", {}).get("422", "")):
-                operation["responses"].update(problems(422))
-        for name in ("HTTPValidationError", "ValidationError"):
-            if f"#/components/schemas/{name}" not in json.dumps(doc["paths"]):
+                operation["responses"]["422"] = problems(422)[422]
+        for name in ("HTTPValidationError", "ValidationError"):  # in this order: the first refers to the second
+            rest = json.dumps([doc["paths"], [schema for other, schema in schemas.items() if other != name]])
+            if f"#/components/schemas/{name}" not in rest:
                 schemas.pop(name, None)
         return doc
 
