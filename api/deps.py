@@ -98,11 +98,16 @@ def _lookup(engine: Engine, token: str) -> User | None:
 
 async def get_current_user(context: Context, authorization: Annotated[str | None, Header()] = None) -> User:
     token = bearer_token(authorization)
-    user = context.users.get(token) if token else None
+    user = (context.users.get(token) or context.users.last(token)) if token else None
     if token and user is None:
-        user = await run_in_threadpool(_lookup, context.engine, token)
-        if user is not None:
-            context.users.put(token, user)
+        context.users.claim(token)
+        try:
+            user = await run_in_threadpool(_lookup, context.engine, token)
+        finally:
+            if user is None:
+                context.users.forget(token)
+            else:
+                context.users.put(token, user)
     if user is None:
         raise ProblemError(401, "Unauthorized", "send an API token: Authorization: Bearer <token>",
                            headers={"WWW-Authenticate": "Bearer"})

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, event
 from sqlalchemy.orm import Session
 
+from api.errors import ProblemError
 from api.main import MAX_BODY_BYTES, body_limit, create_app
 from triage.auth.models import ApiToken
 from triage.auth.service import create_account
@@ -401,6 +402,47 @@ def test_a_known_token_is_not_looked_up_on_every_request(small_model, tmp_path):
             s.commit()
         time.sleep(0.6)
         assert c.get("/v1/model", headers=headers).status_code == 401
+
+
+def test_an_expired_token_is_read_once_not_by_every_request_in_flight(small_model, tmp_path, monkeypatch):
+    """When a token's entry expired, every request in flight read the database at once: a stall
+    of the server every TTL seconds under load (its p99)."""
+    import asyncio
+
+    from api import deps
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'herd.db'}")
+    init_db(engine)
+    with Session(engine) as s:
+        token = create_token(db_session=s, name="care-1", role="customer_care", now=NOW)
+        s.commit()
+    now = [0.0]
+    context = create_app(engine, lambda: small_model, clock=lambda: NOW).state.context
+    context.users.clock = lambda: now[0]
+    lookups = []
+    real_lookup = deps._lookup
+
+    def slow_lookup(engine, token):
+        lookups.append(token)
+        time.sleep(0.05)
+        return real_lookup(engine, token)
+
+    monkeypatch.setattr(deps, "_lookup", slow_lookup)
+
+    async def requests_in_flight(n: int) -> list:
+        return await asyncio.gather(*(deps.get_current_user(context, f"Bearer {token}") for _ in range(n)))
+
+    assert {u.name for u in asyncio.run(requests_in_flight(1))} == {"care-1"} and len(lookups) == 1
+    now[0] += context.users.ttl + 1  # expired: one of the 30 reads it again, the others keep the last answer
+    assert {u.name for u in asyncio.run(requests_in_flight(30))} == {"care-1"}
+    assert len(lookups) == 2
+    with Session(engine) as s:  # removed: refused once the entry expired and was read again
+        s.execute(delete(ApiToken))
+        s.commit()
+    now[0] += context.users.ttl + 1
+    with pytest.raises(ProblemError) as refused:
+        asyncio.run(requests_in_flight(1))
+    assert refused.value.status == 401
 
 
 def test_the_served_model_is_not_checked_on_disk_on_every_request(small_registry, tmp_path, monkeypatch):
