@@ -173,13 +173,18 @@ def _token(db_url: str) -> str:
     return token
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
+def _wait_until_up(url: str, token: str, proc: subprocess.Popen[bytes]) -> None:
+    """Until the server answers a request (its processes load and warm their model first)."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{url}/v1/model", headers={"Authorization": f"Bearer {token}"})
+    for _ in range(600):
         if proc.poll() is not None:
             raise SystemExit(f"the server exited with {proc.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=1):
-                return
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                if answer.status == 200:
+                    return
         except OSError:
             time.sleep(0.1)
     raise SystemExit("the server did not start")
@@ -206,9 +211,10 @@ def main() -> int:
     cmd = [sys.executable, "-m", "triage.cli", "serve", "--port", str(port)]
     cmd += ["--workers", str(args.workers)] if args.workers != 1 else []
     cmd += ["--no-access-log"] if args.no_access_log else []
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = Path(tmp) / "server.log"  # a file, not a pipe nobody reads (a full pipe would stall the server)
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     try:
-        _wait_until_up(url, proc)
+        _wait_until_up(url, token, proc)
         if args.wrk:
             print(_wrk(url, token, args.clients, args.seconds))
             return 0
@@ -237,7 +243,7 @@ def main() -> int:
     print(json.dumps({"server": " ".join(cmd[2:]), "clients": args.clients, **summary,
                       "load_average": os.getloadavg()[0]}, ensure_ascii=False))
     if result["errors"]:
-        print("first errors:", *result["errors"][:3], sep="\n  ", file=sys.stderr)
+        print("first errors:", *result["errors"][:3], f"server log: {log}", sep="\n  ", file=sys.stderr)
         return 1
     return 0
 
