@@ -1,6 +1,10 @@
 """What routes depend on, injected by FastAPI: the app's context (database, model, policy,
 clock), one database session per request, the current time, the API caller and the
-permission checks. The console's sign-in dependencies are in api/web/deps.py."""
+permission checks. The console's sign-in dependencies are in api/web/deps.py.
+
+The dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in
+its thread pool, and a hop to a thread and back for each of them cost more than the model
+on a triage request. The database session stays a plain generator (it blocks)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import ProblemError
 from triage.auth import tokens
@@ -28,13 +33,18 @@ class AppContext:
     model_loader: Callable[[], Any]
     policy: Policy
     clock: Callable[[], datetime]
+    users: tokens.UserCache
 
 
 def get_context(request: Request) -> AppContext:
     return request.app.state.context
 
 
-Context = Annotated[AppContext, Depends(get_context)]
+async def _context(request: Request) -> AppContext:
+    return get_context(request)
+
+
+Context = Annotated[AppContext, Depends(_context)]
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -46,7 +56,7 @@ def get_db(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def get_now(context: Context) -> datetime:
+async def get_now(context: Context) -> datetime:
     """One instant per request, from the app's clock (a clock the tests set)."""
     return context.clock()
 
@@ -54,15 +64,16 @@ def get_now(context: Context) -> datetime:
 Now = Annotated[datetime, Depends(get_now)]
 
 
-def get_policy(context: Context) -> Policy:
+async def get_policy(context: Context) -> Policy:
     return context.policy
 
 
 PolicyDep = Annotated[Policy, Depends(get_policy)]
 
 
-def get_model(context: Context) -> Any:
-    """The serving model, loaded (and cached by the registry) on first use."""
+async def get_model(context: Context) -> Any:
+    """The serving model, loaded (and cached by the registry) on first use; after that the
+    loader costs no more than a look at a clock (registry.ServingModel)."""
     return context.model_loader()
 
 
@@ -72,11 +83,34 @@ PrimaryKey = Annotated[int, Path(gt=0, le=2**31 - 1, description="a case id")]
 """An id that fits the database's integer column: a larger one is a 422, never a 500."""
 
 
-def get_current_user(db_session: DbSession, authorization: Annotated[str | None, Header()] = None) -> User:
-    token = (authorization or "").removeprefix("Bearer ").strip()
-    user = tokens.get_user(db_session=db_session, token=token) if token else None
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (the scheme in any case, RFC 9110
+    §11.1), or None for any other header: a bare token is not accepted."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _lookup(engine: Engine, token: str) -> User | None:
+    with Session(engine) as db_session:
+        return tokens.get_user(db_session=db_session, token=token)
+
+
+async def get_current_user(context: Context, authorization: Annotated[str | None, Header()] = None) -> User:
+    token = bearer_token(authorization)
+    user = (context.users.get(token) or context.users.last(token)) if token else None
+    if token and user is None:
+        context.users.claim(token)
+        try:
+            user = await run_in_threadpool(_lookup, context.engine, token)
+        finally:
+            if user is None:
+                context.users.forget(token)
+            else:
+                context.users.put(token, user)
     if user is None:
-        raise ProblemError(401, "Unauthorized", "send an API token: Authorization: Bearer <token>")
+        raise ProblemError(401, "Unauthorized", "send an API token: Authorization: Bearer <token>",
+                           headers={"WWW-Authenticate": "Bearer"})
     return user
 
 
@@ -90,7 +124,7 @@ class PermissionsDependency:
     def __init__(self, roles: tuple[str, ...]) -> None:
         self.roles = roles
 
-    def __call__(self, user: CurrentUser) -> User:
+    async def __call__(self, user: CurrentUser) -> User:
         if user.role not in self.roles:
             raise ProblemError(403, "Forbidden",
                                f"role {user.role} may not do this (allowed: {', '.join(self.roles)})")

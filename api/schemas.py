@@ -6,37 +6,77 @@ ISO strings `.isoformat()` makes ("2026-11-23T01:30:00+00:00"), hence `str`, not
 policy's routing, labels, event data, report sections, the model card) are passed through
 as they are. Keys that a route leaves out (routing without a channel, the fields of an error
 item) are left unset, and the route answers with `response_model_exclude_unset`.
+
+A request body with a field the API does not know is refused (422), not ignored: a typo
+such as `recieved_at` would otherwise be a request that silently means something else.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from triage.policy.calendar import TZ
 
 MAX_BATCH = 1000
 
+RECEIVED_FROM = datetime(2000, 1, 1, tzinfo=TZ)
+RECEIVED_UNTIL = datetime(2100, 1, 1, tzinfo=TZ)
+"""The instants a complaint may be received at: the calendar places them (statutory holidays,
+working days, the clocks' deadlines), and their UTC and local forms stay within what a
+datetime and the database hold. Year 1 or 9999 is a client's mistake, answered as one."""
+
+
+def _placeable(value: datetime) -> datetime:
+    # A naive time passes: the services answer that it needs its zone (400), as they always did.
+    if value.tzinfo is not None and not RECEIVED_FROM <= value < RECEIVED_UNTIL:
+        raise ValueError(f"must be from {RECEIVED_FROM.isoformat()} up to (not including) "
+                         f"{RECEIVED_UNTIL.isoformat()}")
+    return value
+
+
+ReceivedAt = Annotated[datetime, AfterValidator(_placeable)]
+_RECEIVED_AT = (f"When the complaint was received: ISO 8601 with its UTC offset, from {RECEIVED_FROM.isoformat()} "
+                f"up to (not including) {RECEIVED_UNTIL.isoformat()}; outside that range the request is a 422.")
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457, application/problem+json)."""
+
+    type: str = Field(description='"about:blank": the status and title say what kind of error it is')
+    title: str
+    status: int
+    detail: str = Field(description="What was wrong, for a person to read")
+
 
 # ---- requests ----------------------------------------------------------------------------------
-class TriageIn(BaseModel):
+class StrictIn(BaseModel):
+    """A request body: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TriageIn(StrictIn):
     text: str = Field(max_length=100_000)
-    channel: str | None = None
-    received_at: datetime | None = None
+    channel: str | None = Field(default=None, description="Without a channel the text is classified, not routed")
+    received_at: ReceivedAt | None = Field(default=None, description=_RECEIVED_AT + " Default: now.",
+                                           examples=["2026-11-23T10:00:00+08:00"])
 
 
 class BatchItem(TriageIn):
     id: str
 
 
-class BatchIn(BaseModel):
+class BatchIn(StrictIn):
     items: list[BatchItem] = Field(max_length=MAX_BATCH)
 
 
-class IntakeIn(BaseModel):
+class IntakeIn(StrictIn):
     channel: str
     text: str = Field(max_length=100_000)
-    received_at: datetime
+    received_at: ReceivedAt = Field(description=_RECEIVED_AT, examples=["2026-11-23T10:00:00+08:00"])
     external_id: str | None = Field(default=None, max_length=120)
     customer_name: str | None = Field(default=None, max_length=100)
     customer_phone: str | None = Field(default=None, max_length=40)
@@ -45,21 +85,21 @@ class IntakeIn(BaseModel):
     in_warranty: bool | None = None
 
 
-class IntakeBatchIn(BaseModel):
+class IntakeBatchIn(StrictIn):
     items: list[IntakeIn] = Field(max_length=MAX_BATCH)
 
 
-class AssignIn(BaseModel):
+class AssignIn(StrictIn):
     assignee: str = Field(min_length=1, max_length=100)
     version: int | None = None
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(StrictIn):
     version: int
     corrections: dict[str, Any] | None = None
 
 
-class ActionIn(BaseModel):
+class ActionIn(StrictIn):
     version: int | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 

@@ -362,3 +362,27 @@ def test_console_case_page_marks_provisional_deadlines_until_the_notice_is_loade
         invalidate_calendars()  # what `triage policy load-notice` does; other processes recheck every second
         page = client.get(f"/cases/{ids['safety']}").text
         assert "暂定" not in page.split('id="clocks"')[1].split("</table>")[0]
+
+
+WARNING_STARTS = [MONDAY_10, datetime(2026, 9, 30, 16, 45, tzinfo=TZ), datetime(2026, 10, 3, 9, 0, tzinfo=TZ),
+                  datetime(2026, 2, 13, 17, 29, 59, tzinfo=TZ)]
+
+
+@pytest.mark.parametrize("start", WARNING_STARTS)
+def test_warning_times_are_the_instant_the_fraction_is_reached(start):
+    """A warning is the instant `warning_at` of the clock's counted time has passed: found with
+    the calendar's `add` (once), the same instant a bisection on `elapsed` found (48 times)."""
+    from triage.policy.routing import _warning_time
+
+    cal = work_calendar(POLICY)
+    for clock in POLICY.clocks:
+        if clock.limit.unit == "months":
+            continue
+        end = deadline(cal, start, clock.limit, clock.basis)
+        for fraction in (clock.warning_at, 0.5, 0.37):
+            target = cal.elapsed(start, end, clock.basis) * fraction
+            lo, hi = start, end
+            for _ in range(48):
+                mid = lo + (hi - lo) / 2
+                lo, hi = (mid, hi) if cal.elapsed(start, mid, clock.basis) < target else (lo, mid)
+            assert _warning_time(cal, start, end, fraction, clock.basis) == hi.replace(microsecond=0), clock.id

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from api.deps import DbSession, PermissionsDependency
-from api.errors import ProblemError
+from api.errors import ProblemError, problems
 from api.schemas import ReportOut
 from triage.auth.permissions import REPORT_READERS, User, sees_personal_data
 from triage.case import reports
@@ -27,11 +27,12 @@ def _report(db_session: Session, user: User, **period: str) -> dict[str, Any]:
 
 
 @router.get("/v1/reports/monthly", summary="Counts, SLA compliance, repeats and focus vehicles of a month",
-            response_model=ReportOut)
+            response_model=ReportOut, responses=problems(400, 401, 403, 422))
 def monthly(month: str, db_session: DbSession, user: Reader) -> dict[str, Any]:
     return _report(db_session, user, month=month)
 
 
-@router.get("/v1/reports/quarterly", summary="The same figures for a quarter (YYYY-Qn)", response_model=ReportOut)
+@router.get("/v1/reports/quarterly", summary="The same figures for a quarter (YYYY-Qn)", response_model=ReportOut,
+            responses=problems(400, 401, 403, 422))
 def quarterly(quarter: str, db_session: DbSession, user: Reader) -> dict[str, Any]:
     return _report(db_session, user, quarter=quarter)

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -204,3 +205,28 @@ def load(name: str | None = None):
 
 def clear_cache() -> None:
     _load.cache_clear()
+
+
+RECHECK_SECONDS = 2.0
+
+
+class ServingModel:
+    """The model a server serves, as a loader to call on every request: `load(name)`, whose
+    answer is kept for `recheck` seconds. `load` reads CURRENT and the time stamp of every
+    file of the model folder (its members' too, for an ensemble); a server asking that on
+    each request spent more on it than on classifying. So a new CURRENT, or a model folder
+    rewritten, is served at most `recheck` seconds later (and its files' hashes are checked
+    again then, as by `load`)."""
+
+    def __init__(self, name: str | None = None, recheck: float = RECHECK_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name, self.recheck, self.clock = name, recheck, clock
+        self._model: Any = None
+        self._checked = 0.0
+
+    def __call__(self) -> Any:
+        now = self.clock()
+        if self._model is None or now - self._checked >= self.recheck:
+            self._model = load(self.name)  # raises, as `load` does, for a model that cannot be served
+            self._checked = now
+        return self._model

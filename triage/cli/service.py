@@ -80,35 +80,53 @@ def add_serve(sub: argparse._SubParsersAction) -> None:
     p = with_model(sub.add_parser("serve", help="the HTTP API and web console, with an embedded SLA worker"))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes (default 1; one per core for throughput); the SLA worker runs once, "
+                        "in the supervising process, whatever their number")
     p.add_argument("--interval", type=float, default=60.0, help="seconds between SLA passes")
+    p.add_argument("--no-access-log", dest="access_log", action="store_false",
+                   help="no line per request on standard output (behind a proxy that logs them)")
     with_db(p)
     p.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
     import threading
 
     import uvicorn
 
-    from api.main import create_app
+    from api.main import SERVE_MODEL, serving_app
     from triage.case.worker import sla_loop
     from triage.classify import registry
     from triage.db import init_db, make_engine
     from triage.policy.loader import load_policy
 
-    name = args.model
+    if args.workers < 1:
+        print("triage serve: --workers must be at least 1", file=sys.stderr)
+        return 2
     try:
-        registry.load(name)  # fail now, not on the first request (e.g. a transformer without torch)
+        registry.load(args.model)  # fail now, not on the first request (e.g. a transformer without torch)
     except (registry.RegistryError, RuntimeError) as exc:
         print(f"triage serve: {exc}", file=sys.stderr)
         return 2
     engine = make_engine(args.db)
-    init_db(engine)
+    init_db(engine)  # once, here: the server processes find the schema up to date
+    # What each server process builds its app from (api.main.serving_app).
+    os.environ["TRIAGE_DB_URL"] = engine.url.render_as_string(hide_password=False)
+    os.environ[SERVE_MODEL] = args.model or ""
     stop = threading.Event()
-    worker = threading.Thread(target=sla_loop, args=(engine, load_policy(), args.interval, False, stop), daemon=True)
+    worker = threading.Thread(target=sla_loop, args=(engine, load_policy(), args.interval, False, stop), daemon=True,
+                              name="sla-worker")
     worker.start()
+    print(f"triage serve: {args.workers} server process(es) on http://{args.host}:{args.port}; "
+          f"the SLA worker (a pass every {args.interval:g} s) runs in process {os.getpid()}", file=sys.stderr)
     try:
-        uvicorn.run(create_app(engine, lambda: registry.load(name)), host=args.host, port=args.port)
+        if args.workers == 1:
+            uvicorn.run(serving_app(engine), host=args.host, port=args.port, access_log=args.access_log)
+        else:  # uvicorn supervises the server processes from this one, where the SLA worker runs
+            uvicorn.run("api.main:serving_app", factory=True, workers=args.workers, host=args.host, port=args.port,
+                        access_log=args.access_log)
     finally:
         stop.set()
     return 0
