@@ -351,3 +351,40 @@ def test_a_case_the_database_refuses_is_recorded_and_the_rest_are_written(engine
     assert kinds(engine, bad, "escalated") == [] and kinds(engine, bad, "sla_breach") == []
     assert "too long" in kinds(engine, bad, "sla_error")[0]["message"]
     assert due_at(engine, bad) == now + RETRY_AFTER
+
+
+def test_the_loop_checks_every_open_case_again_when_a_notice_is_loaded(engine, monkeypatch, tmp_path):
+    """A year's official notice moves deadlines: a worker that sees the calendar change makes
+    every open case due again, so that stored due instants computed by the rules are redone."""
+    from triage.policy.calendar import invalidate_calendars
+    from triage.policy.notice import install_notice
+
+    from .test_routing import NOTICE_2027, _notice_policy
+
+    policy = load_policy(_notice_policy(tmp_path, None))
+    rechecks, passes = [], []
+    stop = threading.Event()
+
+    def counted_recheck(**kwargs):
+        rechecks.append(kwargs["now"])
+        return 0
+
+    def one_pass(**kwargs):
+        passes.append(kwargs["cal"].signature)
+        if len(passes) == 1:  # an administrator loads the 2027 notice between two passes
+            notice = tmp_path / "2027-notice.yaml"
+            notice.write_text(NOTICE_2027, encoding="utf-8")
+            install_notice(notice, tmp_path / "notices")
+            invalidate_calendars()
+        if len(passes) >= 3:
+            stop.set()
+        return []
+
+    monkeypatch.setattr("triage.case.worker.run_sla_pass", one_pass)
+    monkeypatch.setattr("triage.case.worker.recheck_all", counted_recheck)
+    worker = threading.Thread(target=sla_loop, args=(engine, policy, 0.01, False, stop))
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert passes[0] != passes[1] == passes[2]  # the calendar changed once
+    assert len(rechecks) == 1

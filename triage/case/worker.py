@@ -271,10 +271,18 @@ def sla_loop(engine: Engine, policy: Policy, interval: float, once: bool = False
     """Passes every `interval` seconds until `stop` is set (or one pass, with `once`). A pass
     that fails (the database gone for a moment) is logged and the next one comes: the
     worker thread of `triage serve` must not die while the API goes on serving."""
+    calendar_seen: str | None = None
     while True:
         try:
             with Session(engine) as session:
-                done = run_sla_pass(db_session=session, policy=policy, now=datetime.now(UTC))
+                cal = work_calendar(policy)
+                if calendar_seen is not None and cal.signature != calendar_seen:
+                    # A year's official notice was loaded: the stored due instants may have moved.
+                    log.warning("the working-day calendar changed: %d open cases to check again",
+                                recheck_all(db_session=session, now=datetime.now(UTC)))
+                    session.commit()
+                calendar_seen = cal.signature
+                done = run_sla_pass(db_session=session, policy=policy, now=datetime.now(UTC), cal=cal)
                 session.commit()
             for d in done:
                 log.warning("case %s: clock %s: %s", d["case"], d["clock"], d["did"])
