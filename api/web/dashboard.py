@@ -20,6 +20,8 @@ from triage.case import reports
 from triage.classify.labels import LABELS
 
 router = APIRouter(include_in_schema=False)
+LIST_SHOWN = 100
+"""Rows of the repeated-complaint and focus-vehicle lists on the page; the CSV has them all."""
 
 
 def period_of(period: str | None, now: datetime) -> tuple[datetime, datetime, str]:
@@ -44,7 +46,7 @@ def dashboard(request: Request, db_session: DbSession, now: Now, policy: PolicyD
         by_category=_by_month(months, "category"), by_severity=_by_month(months, "severity"),
         compliance=charts.compliance_bars([(clock_names.get(k, k), c["compliance"], c["cases"], c["breached"])
                                            for k, c in rep["sla_compliance"].items()]),
-        clock_names=clock_names)
+        clock_names=clock_names, shown=LIST_SHOWN)
 
 
 def _by_month(months: list[dict[str, Any]], head: str) -> charts.Chart:

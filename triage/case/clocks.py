@@ -1,14 +1,19 @@
 """A case's SLA clocks, read from its event log: which clocks of the policy apply to it, when
 each started, paused and stopped, and where each stands at a given instant. The worker acts
-on these; the console shows them as live countdowns."""
+on these; the console shows them as live countdowns. `read_clock_logs` reads the part of
+many cases' logs that the clocks need, in one query."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from triage.case.models import Case
+from sqlalchemy import JSON, ColumnElement, select, type_coerce
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session
+
+from triage.case.models import Case, CaseEvent
 from triage.policy.calendar import WorkCalendar, work_calendar
 from triage.policy.clocks import ClockEvent, ClockState, evaluate
 from triage.policy.model import Clock, Policy
@@ -42,6 +47,46 @@ class LogEntry(Protocol):
     def data(self) -> dict[str, Any]: ...
 
 
+class Logged(NamedTuple):
+    """A log entry reduced to what the clocks read (a LogEntry without the ORM's cost)."""
+
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+
+
+def clock_log(events: Sequence[CaseEvent]) -> list[Logged]:
+    """The entries of a case's log that the clocks read, with the data of those whose data
+    they read (the others' payloads stay unloaded when deferred)."""
+    return [Logged(e.kind, e.at, e.data if e.kind in DATA_KINDS else {}) for e in events if e.kind in CLOCK_KINDS]
+
+
+def read_clock_logs(db_session: Session, case_ids: Sequence[int]) -> dict[int, list[Logged]]:
+    """The clocks' part of the logs of many cases in one query (in log order): the entries
+    they read, the data of those whose data they read, and of a dispatch the role and the
+    escalation chain (escalation_chain); the database sends no other payload."""
+    out: dict[int, list[Logged]] = {case_id: [] for case_id in case_ids}
+    if not out:
+        return out
+    dispatched = CaseEvent.kind == "dispatched"
+    query = (select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.at,
+                    _json_if(CaseEvent.kind.in_(DATA_KINDS), CaseEvent.data).label("data"),
+                    _json_if(dispatched, CaseEvent.data["to"]).label("to"),
+                    _json_if(dispatched, CaseEvent.data[("routing", "escalation")]).label("escalation"))
+             .where(CaseEvent.case_id.in_(out), CaseEvent.kind.in_(CLOCK_KINDS))
+             .order_by(CaseEvent.case_id, CaseEvent.id))
+    for case_id, kind, at, data, to, escalation in db_session.execute(query):
+        if kind == "dispatched":
+            data = {"to": to, "routing": {"escalation": escalation or []}}
+        out[case_id].append(Logged(kind, at, data or {}))
+    return out
+
+
+def _json_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`value` (JSON) where `condition` holds, else NULL: the database leaves the rest unsent."""
+    return type_coerce(sql_case((condition, value)), JSON)
+
+
 def facts(case: Case) -> dict[str, Any]:
     """What a clock's `when` condition tests on a case."""
     return facts_of(case.current_labels, case.channel, case.in_warranty)
@@ -72,18 +117,24 @@ def clock_events(clock: Clock, events: Sequence[LogEntry]) -> list[ClockEvent]:
     return out
 
 
-def clock_states(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | None = None
-                 ) -> list[dict[str, Any]]:
+def clock_states(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | None = None,
+                 running_only: bool = False, labels: dict[str, Any] | None = None,
+                 log: Sequence[LogEntry] | None = None) -> list[dict[str, Any]]:
     """Every clock of the policy that applies to the case, as it stands at `now`: for live
-    countdowns and for sorting a handler's cases (breached first, then the nearest deadline)."""
+    countdowns and for sorting a handler's cases (breached first, then the nearest deadline).
+    With `running_only`, the clocks not started or already stopped are left out unevaluated;
+    `labels` and `log`, when given, are the case's current labels (from its list columns) and
+    its clocks' log (read_clock_logs), read for many cases at once."""
     cal = cal or work_calendar(policy)
-    events = list(case.events)
-    case_facts = facts(case)
+    events = list(log) if log is not None else clock_log(case.events)
+    case_facts = facts(case) if labels is None else facts_of(labels, case.channel, case.in_warranty)
     out = []
     for clock in policy.clocks:
         if not clock.when.matches(case_facts):
             continue
         found = clock_events(clock, events)
+        if running_only and (not found or found[-1].kind == "stop"):
+            continue
         state = evaluate(clock, found, now, cal) if found else None
         out.append({"id": clock.id, "name": clock.name, "limit": str(clock.limit), "source": clock.source,
                     "starts_on": clock.starts_on,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from triage.classify.labels import HEADS, is_urgent
+from triage.classify.labels import FLAGS, HEADS, is_urgent
 from triage.db import AwareDateTime, Base
 
 STATES = ("received", "suggested", "confirmed", "in_progress", "resolved", "verified", "reopened", "closed")
@@ -98,6 +98,14 @@ class Case(Base):
     def current_labels(self) -> dict[str, Any]:
         """The labels a person confirmed, or else the model's suggestion."""
         return current_labels(self.labels, self.suggestion)
+
+    @property
+    def column_labels(self) -> dict[str, Any]:
+        """The current labels as the list columns hold them (the same as current_labels, read
+        without the JSON: for pages that show many cases)."""
+        flags = {row.flag for row in self.flag_rows}
+        return {"business_line": self.business_line, "category": self.category, "severity": self.severity,
+                "flags": [f for f in FLAGS if f in flags]}
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own mapping
 

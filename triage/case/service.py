@@ -17,17 +17,17 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm import Session, defer, object_session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from triage.auth.models import Account, ApiToken
 from triage.auth.permissions import HANDLER, User, may_see
 from triage.case import queries
-from triage.case.clocks import clock_states, next_due, urgency_key
+from triage.case.clocks import clock_states, next_due, read_clock_logs, urgency_key
 from triage.case.models import TRANSITIONS, Case, CaseClock, CaseEvent, CaseFlag, CaseSerial, label_columns
 from triage.case.queries import CaseFilters, Page
-from triage.classify.labels import FLAGS, HEADS, LabelError, is_urgent, parse_label, severity_given_flags
+from triage.classify.labels import FLAGS, HEADS, LabelError, parse_label, severity_given_flags
 from triage.policy.calendar import TZ, WorkCalendar, work_calendar
 from triage.policy.model import Policy
 from triage.policy.routing import Context, route
@@ -180,16 +180,19 @@ def review_queue(*, db_session: Session, limit: int = 100, cursor: str | None = 
 def worklist(*, db_session: Session, user: User, policy: Policy, now: datetime) -> list[dict[str, Any]]:
     """A handler's open cases with their clocks at `now`: breached first, then the nearest
     deadline. Each row: case, its running clocks, breached, urgent."""
-    # The clocks need each event's kind and time; the payloads (whole suggestions) stay unread.
-    mine = select(Case).where(Case.assignee == user.name, Case.state != "closed").options(
-        selectinload(Case.events).defer(CaseEvent.data))
+    # The clocks read their part of the logs and the labels from the list columns: the JSON
+    # (whole suggestions, event payloads) and the text stay unread.
+    mine = list(db_session.scalars(select(Case).where(Case.assignee == user.name, Case.state != "closed").options(
+        selectinload(Case.flag_rows), defer(Case.suggestion), defer(Case.labels), defer(Case.text))))
+    logs = read_clock_logs(db_session, [c.id for c in mine])
     cal = work_calendar(policy)
     rows = []
-    for case in db_session.scalars(mine):
-        states = clock_states(case, policy, now, cal)
-        key = urgency_key(states)
-        rows.append({"case": case, "clocks": [c for c in states if c["status"] == "running"],
-                     "breached": key[0] == 0, "key": key, "urgent": is_urgent(case.current_labels)})
+    for case in mine:
+        labels = case.column_labels
+        running = clock_states(case, policy, now, cal, running_only=True, labels=labels, log=logs[case.id])
+        key = urgency_key(running)
+        rows.append({"case": case, "labels": labels, "clocks": [c for c in running if c["status"] == "running"],
+                     "breached": key[0] == 0, "key": key, "urgent": case.urgent})
     rows.sort(key=lambda r: r["key"])
     return rows
 

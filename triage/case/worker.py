@@ -23,20 +23,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Engine, bindparam, insert, select, type_coerce, update
-from sqlalchemy import case as sql_case
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from triage.case.clocks import (
-    CLOCK_KINDS,
-    DATA_KINDS,
+    Logged,
     clock_events,
     escalation_chain,
     facts_of,
     iso,
     next_due_of,
+    read_clock_logs,
     recorded_marks,
 )
 from triage.case.models import Case, CaseClock, CaseEvent
@@ -52,14 +51,6 @@ RETRY_AFTER = timedelta(minutes=10)
 log = logging.getLogger("triage.worker")
 
 
-class _Logged(NamedTuple):
-    """An entry of a case's log as the clocks read it (clocks.LogEntry)."""
-
-    kind: str
-    at: datetime
-    data: dict[str, Any]
-
-
 @dataclass
 class _Due:
     """A due case as a pass reads it, and what the pass is about to write on it."""
@@ -70,7 +61,7 @@ class _Due:
     role: str | None
     facts: dict[str, Any]
     received_at: datetime
-    events: list[_Logged] = field(default_factory=list)
+    events: list[Logged] = field(default_factory=list)
     new_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     new_state: str = ""
     new_role: str | None = None
@@ -129,25 +120,9 @@ def _read_due(db_session: Session, now: datetime, batch: int) -> list[_Due]:
     cases = {r.id: _Due(r.id, r.number, r.state, r.responsible_role,
                         facts_of(r.labels or r.suggested or {}, r.channel, r.in_warranty), r.received_at)
              for r in rows}
-    if not cases:
-        return []
-    dispatched = CaseEvent.kind == "dispatched"
-    query = (select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.at,
-                    _json_if(CaseEvent.kind.in_(DATA_KINDS), CaseEvent.data).label("data"),
-                    _json_if(dispatched, CaseEvent.data["to"]).label("to"),
-                    _json_if(dispatched, CaseEvent.data[("routing", "escalation")]).label("escalation"))
-             .where(CaseEvent.case_id.in_(cases), CaseEvent.kind.in_(CLOCK_KINDS))
-             .order_by(CaseEvent.case_id, CaseEvent.id))
-    for case_id, kind, at, data, to, escalation in db_session.execute(query):
-        if kind == "dispatched":  # what escalation_chain reads of it
-            data = {"to": to, "routing": {"escalation": escalation or []}}
-        cases[case_id].events.append(_Logged(kind, at, data or {}))
+    for case_id, log_ in read_clock_logs(db_session, list(cases)).items():
+        cases[case_id].events = log_
     return list(cases.values())
-
-
-def _json_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
-    """`value` (JSON) where `condition` holds, else NULL: the database leaves the rest unsent."""
-    return type_coerce(sql_case((condition, value)), JSON)
 
 
 def _plan(due_case: _Due, policy: Policy, now: datetime, cal: WorkCalendar) -> None:
@@ -186,7 +161,7 @@ def _plan(due_case: _Due, policy: Policy, now: datetime, cal: WorkCalendar) -> N
                 due_case.new_state, kind = transition(due_case.new_state, "auto_close", due_case.number)
                 planned.append((kind, {"clock": clock.id, "source": clock.source}))
             due_case.done.append({"case": due_case.number, "clock": clock.id, "did": action.kind})
-    after = [*events, *(_Logged(kind, now, data) for kind, data in planned)]
+    after = [*events, *(Logged(kind, now, data) for kind, data in planned)]
     due = next_due_of(due_case.facts, due_case.new_state, after, policy, now, cal, evaluated)
     # Everything due by now is about to be recorded; a later instant keeps the pass from looping.
     due_case.due = max(due, now + timedelta(seconds=1)) if due is not None else None
