@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.orm import Session
 
 from api.main import create_app
+from tests.live import LiveServer
 from triage.auth.tokens import create as create_token
 from triage.db import init_db, make_engine
 from triage.policy.calendar import TZ
@@ -31,20 +30,8 @@ def server(small_model, tmp_path_factory):
         for role in ("customer_care", "handler", "manager"):
             tokens[role] = create_token(db_session=s, name=f"{role}-1", role=role, now=NOW[0])
         s.commit()
-    app = create_app(engine, lambda: small_model, clock=lambda: NOW[0])
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", tokens, engine
-    srv.should_exit = True
-    thread.join(timeout=5)
+    with LiveServer(create_app(engine, lambda: small_model, clock=lambda: NOW[0])) as server:
+        yield server.url, tokens, engine
 
 
 def client(server, role):

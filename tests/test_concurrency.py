@@ -7,25 +7,23 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.main import create_app
+from tests.live import LiveServer
 from triage.auth.tokens import create as create_token
 from triage.case.models import Case, CaseEvent, CaseSerial
 from triage.case.service import IntakeRequest, intake_and_suggest
@@ -129,20 +127,8 @@ def sqlite_server(tmp_path, small_model):
     with Session(engine) as s:
         token = create_token(db_session=s, name="care-1", role="customer_care", now=T0)
         s.commit()
-    app = create_app(engine, lambda: small_model, clock=lambda: T0)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", token, engine
-    server.should_exit = True
-    thread.join(timeout=10)
+    with LiveServer(create_app(engine, lambda: small_model, clock=lambda: T0)) as server:
+        yield server.url, token, engine
     engine.dispose()
 
 
