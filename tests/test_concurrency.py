@@ -31,8 +31,6 @@ from triage.db import init_db, make_engine
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
 
-from .conftest import PG_URL, drop_all
-
 POLICY = load_policy()
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,16 +255,11 @@ def test_kill_9_mid_intake_leaves_no_stuck_case(tmp_path, small_model, where):
 
 
 # ---- case numbers on PostgreSQL -----------------------------------------------------------------
-@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (TRIAGE_TEST_PG_URL; .ci/run starts one)")
-def test_concurrent_first_intakes_of_a_month_get_distinct_numbers():
-    """Eight intakes race for the first number of a new month: none fails, none repeats."""
-    from sqlalchemy import create_engine
-
+def test_concurrent_first_intakes_of_a_month_get_distinct_numbers(engine):
+    """Eight intakes race for the first number of a new month: none fails, none repeats (on
+    PostgreSQL they raced on the serial row's insert; on SQLite they wait for the write lock)."""
     from triage.case.service import intake
 
-    engine = create_engine(PG_URL, pool_size=10)
-    drop_all(engine)
-    init_db(engine)
     writers = 8
     for month in (12, 1):  # two fresh months, two races
         at = datetime(2026 if month == 12 else 2027, month, 1, 9, 0, tzinfo=TZ)
@@ -283,4 +276,3 @@ def test_concurrent_first_intakes_of_a_month_get_distinct_numbers():
         with ThreadPoolExecutor(writers) as pool:
             numbers = list(pool.map(write, range(writers)))
         assert sorted(numbers) == [f"{at:%Y-%m}-{k:06d}" for k in range(1, writers + 1)]
-    engine.dispose()
