@@ -73,7 +73,7 @@ PolicyDep = Annotated[Policy, Depends(get_policy)]
 
 async def get_model(context: Context) -> Any:
     """The serving model, loaded (and cached by the registry) on first use; after that the
-    loader costs no more than a look at a clock (registry.ServingModel)."""
+    loader costs no more than a look at a clock (registry.ModelLoader)."""
     return context.model_loader()
 
 

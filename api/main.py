@@ -76,7 +76,7 @@ def serving_app(engine: Engine | None = None) -> FastAPI:
     from triage.classify import registry
     from triage.db import make_engine
 
-    model = registry.ServingModel(os.environ.get(SERVE_MODEL) or None)
+    model = registry.ModelLoader(os.environ.get(SERVE_MODEL) or None)
     # Loaded and used once before the first request: the tokenizer reads its dictionary on first
     # use, a second or two that would otherwise fall on the first caller of each server process.
     model().predict(["发动机异响"])

@@ -475,7 +475,7 @@ def test_the_serving_model_rechecks_the_registry_every_few_seconds(small_registr
     calls = []
     monkeypatch.setattr(registry, "load", lambda name=None: calls.append(name) or f"model-{len(calls)}")
     now = [100.0]
-    serving = registry.ServingModel(recheck=2.0, clock=lambda: now[0])
+    serving = registry.ModelLoader(recheck=2.0, clock=lambda: now[0])
     assert serving() == "model-1" and serving() == "model-1" and len(calls) == 1
     now[0] += 1.9
     assert serving() == "model-1"

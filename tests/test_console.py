@@ -168,6 +168,15 @@ def _wait_for_job(client: TestClient, job_id: int) -> dict:
     raise AssertionError("the job did not finish")
 
 
+def _tag(site, name: str, content: bytes) -> tuple[int, dict]:
+    """Upload a file for bulk tagging as the signed-in person; (job id, its final status)."""
+    client = site[0]
+    assert client.post("/bulk", data={"csrf": csrf_of(client)}, files={"file": (name, content)}).status_code == 200
+    with Session(site[3]) as s:
+        job_id = s.scalar(select(BulkJob.id).order_by(BulkJob.id.desc()))
+    return job_id, _wait_for_job(client, job_id)
+
+
 def _jobs(engine) -> int:
     with Session(engine) as s:
         return s.scalar(select(func.count()).select_from(BulkJob))
@@ -189,11 +198,7 @@ def test_bad_uploads_are_refused_and_leave_nothing(site, tmp_path, monkeypatch):
 def test_a_file_that_cannot_be_read_fails_its_job_with_the_reason(site):
     client, _, _, _ = site
     sign_in(client, "care")
-    r = client.post("/bulk", data={"csrf": csrf_of(client)}, files={"file": ("x.csv", b"\xff\xfe\x00garbage\n")})
-    assert r.status_code == 200
-    with Session(site[3]) as s:
-        job_id = s.scalar(select(BulkJob.id))
-    status = _wait_for_job(client, job_id)
+    job_id, status = _tag(site, "x.csv", b"\xff\xfe\x00garbage\n")
     assert status["status"] == "failed" and "header" in status["message"]
     assert client.get(f"/bulk/{job_id}/download").status_code == 409
 
@@ -202,10 +207,7 @@ def test_tagged_csv_is_safe_to_open_in_a_spreadsheet(site):
     client, _, _, _ = site
     sign_in(client, "care")
     data = "id,text\n\"=HYPERLINK(\"\"http://x\"\")\",刹车失灵很危险\nok,\n".encode()
-    client.post("/bulk", data={"csrf": csrf_of(client)}, files={"file": ("h.csv", data)})
-    with Session(site[3]) as s:
-        job_id = s.scalar(select(BulkJob.id))
-    status = _wait_for_job(client, job_id)
+    job_id, status = _tag(site, "h.csv", data)
     assert (status["status"], status["rows"], status["errors"]) == ("done", 2, 1)
     rows = list(csv.reader(io.StringIO(client.get(f"/bulk/{job_id}/download?format=csv").text.lstrip("\ufeff"))))
     assert rows[1][0].startswith("'=")
@@ -220,10 +222,7 @@ def test_bulk_tagging_reports_an_unclosed_quote_and_tags_the_rows_after_it(site)
     client, _, _, _ = site
     sign_in(client, "care")
     data = 'id,text\n1,发动机异响\n2,"刹车失灵\n3,空调不制冷\n4,变速箱顿挫\n'.encode()
-    client.post("/bulk", data={"csrf": csrf_of(client)}, files={"file": ("q.csv", data)})
-    with Session(site[3]) as s:
-        job_id = s.scalar(select(BulkJob.id))
-    status = _wait_for_job(client, job_id)
+    job_id, status = _tag(site, "q.csv", data)
     assert (status["status"], status["rows"], status["errors"]) == ("done", 4, 1)
     rows = list(csv.reader(io.StringIO(client.get(f"/bulk/{job_id}/download?format=csv").text.lstrip("\ufeff"))))
     assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4"] and "never closed" in rows[2][-1]

@@ -77,11 +77,7 @@ def record_event(case: Case, kind: str, actor: str, at: datetime, **data: Any) -
 
     Loading the log must not flush the case's pending change early: a concurrent edit has to
     surface in the service's own flush, where it becomes a Conflict."""
-    session = object_session(case)
-    if session is None:
-        case.events.append(CaseEvent(kind=kind, actor=actor, at=at, data=data))
-        return
-    with session.no_autoflush:
+    with _no_autoflush(case):
         case.events.append(CaseEvent(kind=kind, actor=actor, at=at, data=data))
 
 
@@ -239,7 +235,8 @@ def _sync_labels(case: Case) -> None:
 
 
 def _no_autoflush(case: Case) -> Any:
-    """Loading a collection of the case must not flush its pending change early (see record_event)."""
+    """Loading a collection of the case must not flush its pending change early: a concurrent
+    edit has to surface in the service's own flush, where it becomes a Conflict."""
     session = object_session(case)
     return session.no_autoflush if session is not None else nullcontext()
 

@@ -210,7 +210,7 @@ def clear_cache() -> None:
 RECHECK_SECONDS = 2.0
 
 
-class ServingModel:
+class ModelLoader:
     """The model a server serves, as a loader to call on every request: `load(name)`, whose
     answer is kept for `recheck` seconds. `load` reads CURRENT and the time stamp of every
     file of the model folder (its members' too, for an ensemble); a server asking that on
