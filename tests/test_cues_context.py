@@ -209,3 +209,19 @@ def test_real_one_liners_with_infotainment_warning_lights_or_accident_repair_rai
                 fired.append((row["id"], text, hits))
     assert n > 300
     assert not fired, fired
+
+
+# ---- speed: cue matching runs on every prediction ----------------------------------------
+
+def test_every_cue_pattern_lets_re_skip_ahead_to_the_characters_a_cue_starts_with():
+    """A pattern whose alternatives all begin with a character gets a first-character set from
+    `re`, and is scanned several times faster than one that begins with a group, a class or a
+    look-behind (tried at every position). bench/bench_cues.py measures it."""
+    from triage.classify import cues
+
+    parser, compiler = pytest.importorskip("re._parser"), pytest.importorskip("re._compiler")
+    prefix = getattr(compiler, "_get_charset_prefix", None)
+    if prefix is None:
+        pytest.skip("this Python's re compiler has no _get_charset_prefix")
+    slow = [f"{flag}:{name}" for flag, name, pattern in cues._CUES if prefix(parser.parse(pattern), 0) is None]
+    assert not slow
