@@ -1,60 +1,43 @@
-"""The peer to beat, measured on the same held-out month as the shipped model: character
-1-3-gram TF-IDF with logistic regression, one per head, trained on the same real rows
-(first gold label of each row), plus a bare keyword list for safety.
+"""Our model beside the peers, trained on exactly the same real rows, in one run: character
+1-3-gram TF-IDF with logistic regression, and fastText over characters plus jieba words.
+Figures per register (one-liners of 2020-12, narratives of 2024-03) and per class.
 
-    .venv/bin/python bench/peer_baseline.py
+    .venv/bin/python bench/peer_baseline.py [--model models/<version>] [--json out.json]
+
+fastText is a dev dependency (`pip install -e .[dev]`).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-
-from training import dataset
+from training import compare, dataset
 from triage.classify import registry
-from triage.classify.evaluate import Scorer
-
-SAFETY_KEYWORDS = ("刹车失灵", "失灵", "熄火", "自燃", "起火", "着火", "事故", "安全", "隐患", "失控", "气囊", "受伤",
-                   "爆胎", "断裂")
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="a model folder (default: the registry's current model)")
+    ap.add_argument("--json", help="also write the figures to this file")
+    args = ap.parse_args()
+    model = registry.load_from(Path(args.model)) if args.model else registry.load()
     real = dataset.real_examples()
     train = [e for e in real if e.split == "train"]
     test = [e for e in real if e.split == "test"]
-    out = {}
-    for head in ("business_line", "category"):
-        rows = [e for e in train if e.gold[head]]
-        vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3))
-        clf = LogisticRegression(max_iter=2000).fit(vec.fit_transform([e.text for e in rows]),
-                                                    [e.gold[head][0] for e in rows])
-        scored = [e for e in test if e.gold[head]]
-        s = Scorer()
-        for e, p in zip(scored, clf.predict(vec.transform([e.text for e in scored]))):
-            s.add({head: e.gold[head]}, None, {head: p}, [])
-        out[f"peer_{head}"] = s.result()[head]
-    s = Scorer()
-    for e in test:
-        s.add({}, frozenset({"safety"}) if e.flags["safety"] else frozenset(), {},
-              ["safety"] if any(k in e.text for k in SAFETY_KEYWORDS) else [])
-    out["keyword_safety"] = s.result()["flags"]["per_flag"]["safety"]
-    out["ours"] = {k: registry.card()["evaluation"]["real_test"][k] for k in ("business_line", "category")}
-    out["ours"]["safety"] = registry.card()["evaluation"]["real_test"]["flags"]["per_flag"]["safety"]
-    for name, fig in out.items():
-        if "accuracy" in fig:
-            print(name, {"accuracy": fig["accuracy"], **{c: v["recall"] for c, v in fig["per_class"].items()}})
-        elif name == "ours":
-            for k, v in fig.items():
-                extra = {c: x["recall"] for c, x in v["per_class"].items()} if "per_class" in v else v
-                print(f"ours_{k}", {"accuracy": v.get("accuracy"), **extra} if "accuracy" in v else extra)
-        else:
-            print(name, json.dumps(fig))
+    print(f"train {len(train)} real rows, test {len(test)} real rows; ours: {model.version}", file=sys.stderr)
+    figures = compare.run(train, test, {f"ours ({model.version})": model},
+                          log=lambda m: print(m, file=sys.stderr))
+    print(compare.table(figures))
+    print("\nwhere a peer is ahead:")
+    for line in compare.shortfalls(figures, next(iter(figures))) or ["(nowhere)"]:
+        print(f"- {line}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":

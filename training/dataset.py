@@ -13,28 +13,34 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.codes import REPEAT_CODES, labels_from_codes
+from training.codes import REPEAT_CODES, labels_from_area, labels_from_codes
 from triage.classify.labels import FLAGS, HEADS, parse_gold, parse_gold_flags
 from triage.io import RowError, read_rows
 
 DATA = Path(__file__).parent / "data"
-REAL_CSV = DATA / "real" / "complaints_12365auto_2020.csv"
+SUMMARIES_CSV = DATA / "real" / "complaints_12365auto_2020-06_12.csv"
+NARRATIVES_CSV = DATA / "real" / "complaints_aqsiq_2024-01_03.csv"
 WRITTEN = DATA / "written"
 ANNOTATIONS = DATA / "annotations"
 
-TEST_MONTH = "2020-10"
-"""The latest month of the real data: held out, never trained on."""
+TEST_MONTHS = {"summary": "2020-12", "narrative": "2024-03"}
+"""The latest month of each real source: held out, never trained on, never used for a choice."""
+TEST_MONTH = TEST_MONTHS["summary"]
 WRITTEN_HOLDOUT_PERCENT = 20
 """Written examples held out (by a hash of their id) to report on the longer registers."""
 
 HOW_LABELLED: dict[str, str] = {
-    "business_line/category": "real rows: the site's problem codes mapped by shared/data/README.md "
-                              "(union when several codes); written rows: labelled by their writers",
-    "severity": "real rows: the team's annotator (a sample of 2020-06..08 and all of 2020-10); "
-                "written rows: their writers",
-    "flags": "safety on real rows: the annotator's reading of every row matched by a broad filter plus "
-             "a random sample, the rest negative; repeat on real rows: code J298; media/legal/government/"
-             "extreme: negative on real rows (the site's summaries hold none); written rows: their writers",
+    "business_line/category": "real one-liners: the site's problem codes mapped by shared/data/README.md (union when "
+                              "several codes); real narratives: the other site's problem area and type, mapped by "
+                              "the same README; written rows: labelled by their writers",
+    "severity": "real rows: the team's annotators (one-liners: a sample of 2020-06..08, all of 2020-10 and a "
+                "stratified 1,884 of 2020-12; narratives: a stratified 875 of 2024-01..03); written rows: their "
+                "writers",
+    "flags": "safety on one-liners: the annotators' reading of every 2020-06..08 row matched by a broad filter "
+             "plus a random sample (the rest negative), and the annotated rows of 2020-10 and 2020-12; on narratives: "
+             "the 875 annotated rows; repeat on one-liners: code J298 or the annotators; media/legal/government/"
+             "extreme: negative on one-liners (the site's summaries hold none), the annotators on narratives; "
+             "written rows: their writers",
 }
 """For the model cards: where each head's gold comes from."""
 
@@ -63,32 +69,40 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def real_examples() -> list[Example]:
-    """The real complaints with labels from codes and annotations.
+def _annotated(pattern: str) -> dict[str, dict[str, str]]:
+    """Annotator rows (id, severity, flags) of the files matching `pattern`, by id."""
+    return {r["id"]: r for path in sorted(ANNOTATIONS.glob(pattern)) for r in _read_csv(path)}
 
-    Safety is labelled on every row of 2020-06..08: rows the annotator read carry the
-    annotator's call; the rest did not match a broad safety filter and count as negative.
-    Media, legal, government and extreme do not occur in this site's summaries
-    (shared/data/README.md), so they are negative unless annotated. Repeat comes from
-    the code J298 (多次返修) or the annotator.
+
+def _annotation_labels(note: dict[str, str]) -> tuple[tuple[str, ...] | None, dict[str, bool | None]]:
+    gold_flags = parse_gold_flags(note.get("flags")) or frozenset()
+    return parse_gold("severity", note.get("severity")), {f: f in gold_flags for f in FLAGS}
+
+
+def summary_examples() -> list[Example]:
+    """The one-line complaints (12365auto, 2020-06..12) with labels from codes and annotations.
+
+    Rows an annotator read carry the annotator's severity and flags. Otherwise, on the
+    training months: safety is labelled on every row of 2020-06..08 (rows outside the
+    annotator's broad filter count as negative); media, legal, government and extreme do
+    not occur in this site's summaries (shared/data/README.md), so they are negative;
+    repeat comes from the code J298 (多次返修). Unread rows of the test month carry no
+    severity or flags: they are scored on business line and category only.
     """
     safety = {r["id"]: r["safety"] == "1" for r in _read_csv(ANNOTATIONS / "safety_2020-06_08.csv")}
-    test_notes = {r["id"]: r for r in _read_csv(ANNOTATIONS / f"test_{TEST_MONTH}.csv")}
     severity = {r["id"]: r["severity"] for r in _read_csv(ANNOTATIONS / "severity_2020-06_08.csv")}
+    notes = {**_annotated("test_2020-10.csv"), **_annotated("summaries_2020-12*.csv")}
     out = []
-    for r in _read_csv(REAL_CSV):
+    for r in _read_csv(SUMMARIES_CSV):
         codes = [c for c in r["problem_codes"].split(",") if c.strip()]
         bl, cat = labels_from_codes(codes)
-        split = "test" if r["date"].startswith(TEST_MONTH) else "train"
+        split = "test" if r["date"].startswith(TEST_MONTHS["summary"]) else "train"
         flags: dict[str, bool | None] = {f: None for f in FLAGS}
         sev = None
-        if r["id"] in test_notes:
-            note = test_notes[r["id"]]
-            gold_flags = parse_gold_flags(note["flags"]) or frozenset()
-            flags = {f: f in gold_flags for f in FLAGS}
-            sev = parse_gold("severity", note["severity"])
+        if r["id"] in notes:
+            sev, flags = _annotation_labels(notes[r["id"]])
         elif split == "train":
-            if safety:
+            if r["date"][:7] in ("2020-06", "2020-07", "2020-08"):
                 flags["safety"] = safety.get(r["id"], False)
             for f in ("media", "legal", "government", "extreme"):
                 flags[f] = False
@@ -99,6 +113,28 @@ def real_examples() -> list[Example]:
         out.append(Example(r["id"], r["text"], "real", split, "summary", r["date"],
                            {"business_line": bl, "category": cat, "severity": sev}, flags))
     return out
+
+
+def narrative_examples() -> list[Example]:
+    """The complaints told in full (中国汽车质量网, 2024-01..03): business line and category
+    from the site's problem area and type; severity and flags on the rows the annotators
+    read (training/data/annotations/narratives_2024.csv), unlabelled elsewhere."""
+    notes = _annotated("narratives_2024*.csv")
+    out = []
+    for r in _read_csv(NARRATIVES_CSV):
+        bl, cat = labels_from_area(r["problem_area"], r["problem_type"])
+        split = "test" if r["date"].startswith(TEST_MONTHS["narrative"]) else "train"
+        flags: dict[str, bool | None] = {f: None for f in FLAGS}
+        sev = None
+        if r["id"] in notes:
+            sev, flags = _annotation_labels(notes[r["id"]])
+        out.append(Example(r["id"], r["text"], "real", split, "narrative", r["date"],
+                           {"business_line": bl, "category": cat, "severity": sev}, flags))
+    return out
+
+
+def real_examples() -> list[Example]:
+    return [*summary_examples(), *narrative_examples()]
 
 
 def _written_split(example_id: str) -> str:
@@ -141,7 +177,8 @@ def written_examples() -> list[Example]:
 
 def sources(extra: Iterable[Path] = ()) -> list[dict[str, str]]:
     """Every file the labelled set is built from, with its hash, for the model card."""
-    paths = [REAL_CSV, *sorted(ANNOTATIONS.glob("*.csv")), *sorted(WRITTEN.glob("*.jsonl")), *extra]
+    paths = [SUMMARIES_CSV, NARRATIVES_CSV, *sorted(ANNOTATIONS.glob("*.csv")), *sorted(WRITTEN.glob("*.jsonl")),
+             *extra]
     return [{"path": str(p.relative_to(DATA.parent.parent) if p.is_relative_to(DATA.parent.parent) else p),
              "sha256": file_sha256(p)} for p in paths if p.exists()]
 

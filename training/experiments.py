@@ -1,116 +1,120 @@
-"""Model selection on the development split: train on real 2020-06..07 (plus the written
-training examples), score on real 2020-08. The test month is not touched here.
+"""Choices made on the development rows only, never on the test months.
 
-    python -m training.experiments
+The development split holds out, from the training months, the one-liners of 2020-11 and
+half of the narratives of 2024-02 (by a hash of their id); the model is fitted on the rest
+(written examples included) and its probabilities on the held-out rows decide:
+
+- the decision biases of each register: the grid point with the highest mean recall of the
+  classes whose accuracy stays within `ACCURACY_SLACK` of the best grid point's;
+- the flag thresholds on longer texts: the highest F1 on the annotated narratives.
+
+    python -m training.experiments          # prints the grid and the chosen settings (JSON)
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import sys
-import time
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
+
+import numpy as np
 
 from training import dataset
-from training.train import TrainConfig, fit, score
+from training.dataset import Example
+from training.train import TrainConfig, fit
+from triage.classify.evaluate import Scorer
 from triage.classify.labels import FLAGS
+from triage.text.normalize import normalize
 
-
-def _cfg(share: float, cw: str | None, **kw) -> TrainConfig:
-    cfg = TrainConfig(**kw)
-    cfg.rare_share = {**cfg.rare_share, "category": share}
-    cfg.class_weight = {**cfg.class_weight, "category": cw}
-    return cfg
-
-
-GRID: dict[str, TrainConfig] = {
-    "default": TrainConfig(),
-    "cat-rarest-balanced": _cfg(1.0, "balanced"),
-    "cat-split-balanced": _cfg(0.5, "balanced"),
-    "cat-split": _cfg(0.5, None),
-    "cat-share.65": _cfg(0.65, None),
-    "cat-share.75-balanced": _cfg(0.75, "balanced"),
-    "C=1": TrainConfig(C={"business_line": 1.0, "category": 1.0, "severity": 1.0, "flags": 1.0}),
-    "C=16": TrainConfig(C={"business_line": 16.0, "category": 16.0, "severity": 8.0, "flags": 8.0}),
-    "min_df=1": TrainConfig(min_df=1),
-    "written-0.5": TrainConfig(written_weight=0.5),
-    "written-0.25": TrainConfig(written_weight=0.25),
-    "written-2": TrainConfig(written_weight=2.0),
+ACCURACY_SLACK = 0.003
+DEV_MONTHS = {"summary": "2020-11", "narrative": "2024-02"}
+BIAS_GRID: dict[str, dict[str, tuple[float, ...]]] = {
+    "business_line": {"sales": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)},
+    "category": {"service": (0.0, 0.2, 0.4, 0.6, 0.8), "repair_quality": (0.0, 0.3, 0.6, 0.9, 1.2)},
 }
+THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)
 
 
-def month_cv(cfg: TrainConfig) -> None:
-    """Month-fold cross-validation on the real training months (each of 2020-06, -07, -08
-    held out in turn, written examples always in training), pooled: ~4,900 scored rows,
-    enough to read the small classes. Prints accuracy and small-class recall over a grid of
-    decision biases and flag thresholds; the defaults of TrainConfig were read off it."""
-    import numpy as np
+def is_dev(e: Example) -> bool:
+    if e.source != "real" or not e.date.startswith(DEV_MONTHS[e.register]):
+        return False
+    return e.register == "summary" or int(hashlib.sha256(e.id.encode()).hexdigest()[:8], 16) % 2 == 1
 
-    from triage.classify.evaluate import Scorer
-    from triage.text.normalize import normalize
 
-    examples = [e for e in dataset.build() if e.split == "train"]
-    cfg = replace(cfg, decision_bias={})
-    scored, probs, classes = [], {}, {}
-    for month in ("2020-06", "2020-07", "2020-08"):
-        train = [e for e in examples if e.source != "real" or not e.date.startswith(month)]
-        held = [e for e in examples if e.source == "real" and e.date.startswith(month)]
-        model, _ = fit(train, cfg, f"cv-{month}")
-        X = model.space.transform([normalize(e.text).text for e in held])
-        for name, head in model.heads.items():
-            probs.setdefault(name, []).append(head.predict_proba(X))
-            classes[name] = head.classes
-        scored += held
-    P = {k: np.vstack(v) for k, v in probs.items()}
+def head_figures(rows: Sequence[Example], probs: np.ndarray, classes: list[str], head: str,
+                 bias: dict[str, float]) -> dict[str, Any]:
+    logp = np.log(probs + 1e-12) + np.array([bias.get(c, 0.0) for c in classes])
+    s = Scorer()
+    for ex, j in zip(rows, logp.argmax(axis=1)):
+        s.add({head: ex.gold[head]}, None, {head: classes[j]}, [])
+    r = s.result()[head]
+    return {"accuracy": r["accuracy"], "recall": {c: v["recall"] for c, v in r["per_class"].items() if v["n"]}}
 
-    def figures(head: str, bias: dict[str, float]) -> dict:
-        logp = np.log(P[head] + 1e-12) + np.array([bias.get(c, 0.0) for c in classes[head]])
-        s = Scorer()
-        for ex, j in zip(scored, logp.argmax(axis=1)):
-            if ex.gold.get(head):
-                s.add({head: ex.gold[head]}, None, {head: classes[head][j]}, [])
-        r = s.result()[head]
-        return {"acc": r["accuracy"], **{c: v["recall"] for c, v in r["per_class"].items()}}
 
-    for b in (0.0, 0.2, 0.4, 0.6):
-        print("business_line sales bias", b, figures("business_line", {"sales": b}))
-    for brq in (0.0, 0.6, 1.0, 1.2, 1.4):
-        for bsv in (0.0, 0.3, 0.5):
-            print("category bias rq", brq, "service", bsv,
-                  figures("category", {"repair_quality": brq, "service": bsv}))
+def choose_bias(rows: Sequence[Example], probs: np.ndarray, classes: list[str], head: str,
+                log: Any = print) -> dict[str, float]:
+    grid = BIAS_GRID[head]
+    points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    scored = []
+    for bias in points:
+        f = head_figures(rows, probs, classes, head, bias)
+        scored.append((bias, f))
+        log(json.dumps({"head": head, "bias": bias, **f}, ensure_ascii=False))
+    best_accuracy = max(f["accuracy"] for _, f in scored)
+    eligible = [(b, f) for b, f in scored if f["accuracy"] >= best_accuracy - ACCURACY_SLACK]
+    bias, _ = max(eligible, key=lambda bf: (np.mean(list(bf[1]["recall"].values())), bf[1]["accuracy"]))
+    return {c: b for c, b in bias.items() if b}
+
+
+def choose_thresholds(rows: Sequence[Example], probs: dict[str, np.ndarray], log: Any = print) -> dict[str, float]:
+    out = {}
     for flag in FLAGS:
-        gold = np.array([ex.flags[flag] is True for ex in scored])
-        known = np.array([ex.flags[flag] is not None for ex in scored])
-        for t in (0.2, 0.3, 0.4, 0.5, 0.6):
-            hit = (P[f"flags.{flag}"][:, 1] >= t) & known
+        if f"flags.{flag}" not in probs:
+            continue
+        known = np.array([e.flags.get(flag) is not None for e in rows])
+        gold = np.array([e.flags.get(flag) is True for e in rows])
+        if gold.sum() < 3:
+            continue
+        best = None
+        for t in THRESHOLDS:
+            hit = (probs[f"flags.{flag}"][:, 1] >= t) & known
             tp = int((hit & gold).sum())
-            print(f"{flag} threshold {t}: precision {tp / max(hit.sum(), 1):.3f} "
-                  f"recall {tp / max(int((gold & known).sum()), 1):.3f} (n={int(known.sum())})")
+            p, r = tp / max(int(hit.sum()), 1), tp / int(gold.sum())
+            f1 = 2 * p * r / (p + r) if p + r else 0.0
+            log(json.dumps({"flag": flag, "threshold": t, "precision": round(p, 3), "recall": round(r, 3),
+                            "support": int(gold.sum())}))
+            if best is None or f1 > best[0]:
+                best = (f1, t)
+        out[flag] = best[1]
+    return out
 
 
-def main(names: list[str]) -> None:
-    if names == ["--month-cv"]:
-        month_cv(TrainConfig())
-        return
+def tune(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
     examples = [e for e in dataset.build() if e.split == "train"]
-    train = [e for e in examples if e.source != "real" or e.date < "2020-08"]
-    dev = [e for e in examples if e.source == "real" and e.date.startswith("2020-08")]
-    for name in names or list(GRID):
-        cfg = replace(GRID[name])
-        t = time.perf_counter()
-        flags = [f for f in FLAGS if len({e.flags[f] for e in train} - {None}) == 2]
-        model, _ = fit(train, cfg, name, flags)
-        r = score(model, dev)
-        row = {"name": name, "fit_s": round(time.perf_counter() - t, 1)}
-        for head in ("business_line", "category", "severity"):
-            if head in r:
-                row[head] = {"acc": r[head]["accuracy"], "macro_f1": r[head]["macro_f1"],
-                             "recall": {c: v["recall"] for c, v in r[head]["per_class"].items()}}
-        safety = r.get("safety_only") or r.get("flags", {}).get("per_flag", {}).get("safety")
-        if safety:
-            row["safety"] = {k: safety[k] for k in ("precision", "recall")}
-        print(json.dumps(row, ensure_ascii=False), flush=True)
+    fit_rows = [e for e in examples if not is_dev(e)]
+    dev = [e for e in examples if is_dev(e)]
+    cfg = replace(cfg, decision_bias={}, decision_bias_long={})
+    model, _ = fit(fit_rows, cfg, "development")
+    X = model.space.transform([normalize(e.text).text for e in dev])
+    probs = {name: head.predict_proba(X) for name, head in model.heads.items()}
+    chosen: dict[str, Any] = {"decision_bias": {}, "decision_bias_long": {}}
+    for register, key in (("summary", "decision_bias"), ("narrative", "decision_bias_long")):
+        for head in BIAS_GRID:
+            idx = [i for i, e in enumerate(dev) if e.register == register and e.gold.get(head)]
+            bias = choose_bias([dev[i] for i in idx], probs[head][idx], model.heads[head].classes, head,
+                               log=lambda line, r=register: log(f"{r} {line}"))
+            if bias:
+                chosen[key][head] = bias
+    narr = [i for i, e in enumerate(dev) if e.register == "narrative"]
+    chosen["flag_thresholds_long"] = choose_thresholds([dev[i] for i in narr],
+                                                       {k: v[narr] for k, v in probs.items()}, log=log)
+    return chosen
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    settings = tune(TrainConfig(), log=lambda line: print(line, file=sys.stderr))
+    print(json.dumps(settings, ensure_ascii=False, indent=1))

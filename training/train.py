@@ -51,29 +51,39 @@ class TrainConfig:
     low_confidence: dict[str, float] = field(default_factory=lambda: {
         "business_line": 0.7, "category": 0.6, "severity": 0.6, "flags": 0.15})
     flag_thresholds: dict[str, float] = field(default_factory=lambda: {**{f: 0.5 for f in FLAGS}, "safety": 0.3})
-    """Safety is raised from p >= 0.3: on month-fold cross-validation of the real rows
-    (python -m training.experiments --month-cv) that kept recall at 0.95 for precision 0.88;
-    a missed safety case costs more than a second look at a false one."""
-    decision_bias: dict[str, dict[str, float]] = field(default_factory=lambda: {
-        "business_line": {"sales": 0.4}, "category": {"repair_quality": 1.2, "service": 0.3}})
-    """Added to a head's log-probabilities before the argmax. Chosen on month-fold
-    cross-validation of the real rows for the recall of the small classes (sales >= 0.93,
-    repair quality >= 0.78, service >= 0.92) at the least loss of accuracy. Applied to
-    one-line texts only (`decision_bias_max_chars`): that is the register they were read
-    off, and on the held-out written transcripts and letters they cost category accuracy."""
-    decision_bias_max_chars: int = 60
+    """On one-line texts. Safety is raised from p >= 0.3: on month-fold cross-validation of
+    the real rows that kept recall at 0.95 for precision 0.88; a missed safety case costs
+    more than a second look at a false one."""
+    flag_thresholds_long: dict[str, float] = field(default_factory=dict)
+    """On longer texts (narratives, letters, transcripts); chosen on the development rows of
+    the narratives (python -m training.experiments)."""
+    flags_need_cue: tuple[str, ...] = ("media", "legal", "government", "extreme")
+    decision_bias: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Added to a head's log-probabilities before the argmax on one-line texts, so that a
+    small class wins a close call; chosen on the development months
+    (python -m training.experiments)."""
+    decision_bias_long: dict[str, dict[str, float]] = field(default_factory=dict)
+    """The same on longer texts, chosen on the development narratives."""
+    decision_bias_max_chars: int = 40
+    """The longest one-line text: every real summary is under 30 characters; a quarter of
+    the narratives are too, and are read as one-liners."""
     seed: int = 13
 
 
 def _fit_head(X: sp.csr_matrix, y: Sequence[str], w: np.ndarray, C: float, cfg: TrainConfig,
-              class_weight: str | None = "balanced") -> LinearHead:
+              class_weight: str | None = "balanced", softmax: bool = False) -> LinearHead:
+    """A flag: logistic regression with Platt scaling (its threshold is chosen on that
+    scale). A head (`softmax`): logistic regression, its softmax tempered by one factor
+    fitted on cross-validated decision values, so that the argmax stays the model's own."""
     y = np.asarray(y)
     folds = min(cfg.folds, int(min(Counter(y).values())))
     if folds < 2:
         raise ValueError(f"a class has fewer than 2 examples: {Counter(y)}")
+    cv = StratifiedKFold(folds, shuffle=True, random_state=cfg.seed)
     base = LogisticRegression(C=C, class_weight=class_weight, max_iter=3000)
-    clf = CalibratedClassifierCV(base, method="sigmoid", ensemble=False,
-                                 cv=StratifiedKFold(folds, shuffle=True, random_state=cfg.seed))
+    if softmax:
+        return _fit_softmax_head(X, y, w, base, cv)
+    clf = CalibratedClassifierCV(base, method="sigmoid", ensemble=False, cv=cv)
     clf.fit(X, y, sample_weight=w)
     cal = clf.calibrated_classifiers_[0]
     est = cal.estimator
@@ -83,6 +93,35 @@ def _fit_head(X: sp.csr_matrix, y: Sequence[str], w: np.ndarray, C: float, cfg: 
         calib_a=np.array([c.a_ for c in cal.calibrators], dtype=np.float64),
         calib_b=np.array([c.b_ for c in cal.calibrators], dtype=np.float64),
     )
+
+
+def _fit_softmax_head(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, base: LogisticRegression,
+                      cv: StratifiedKFold) -> LinearHead:
+    from scipy.optimize import minimize_scalar
+    from sklearn.base import clone
+
+    est = clone(base).fit(X, y, sample_weight=w)
+    classes = [str(c) for c in est.classes_]
+    column = {c: i for i, c in enumerate(classes)}
+    decision = np.zeros((len(y), len(classes)))
+    for train_idx, test_idx in cv.split(X, y):
+        fold = clone(base).fit(X[train_idx], y[train_idx], sample_weight=w[train_idx])
+        d = fold.decision_function(X[test_idx])
+        if d.ndim == 1:
+            d = np.column_stack([np.zeros_like(d), d])
+        decision[np.ix_(test_idx, [column[str(c)] for c in fold.classes_])] = d
+    truth = np.array([column[str(c)] for c in y])
+
+    def nll(inverse_t: float) -> float:
+        z = decision * inverse_t
+        z -= z.max(axis=1, keepdims=True)
+        logp = z[np.arange(len(y)), truth] - np.log(np.exp(z).sum(axis=1))
+        return float(-(w * logp).sum() / w.sum())
+
+    inverse_t = float(minimize_scalar(nll, bounds=(0.05, 5.0), method="bounded").x)
+    return LinearHead(classes=classes, coef=est.coef_.astype(np.float32),
+                      intercept=est.intercept_.astype(np.float64),
+                      calib_a=np.array([inverse_t]), calib_b=np.zeros(1), method="softmax")
 
 
 def _expand(examples: Sequence[Example], head: str, rare_share: float = 1.0
@@ -117,7 +156,7 @@ def fit(examples: Sequence[Example], cfg: TrainConfig, version: str,
     for head in HEADS:
         idx, ys, ws = _expand(examples, head, cfg.rare_share[head])
         ws = ws * np.where([examples[i].source == "written" for i in idx], cfg.written_weight, 1.0)
-        heads[head] = _fit_head(X[idx], ys, ws, cfg.C[head], cfg, cfg.class_weight[head])
+        heads[head] = _fit_head(X[idx], ys, ws, cfg.C[head], cfg, cfg.class_weight[head], softmax=True)
         counts[head] = dict(Counter(ys))
     counts["flags"] = {}
     for flag in flags:
@@ -128,8 +167,9 @@ def fit(examples: Sequence[Example], cfg: TrainConfig, version: str,
                                            cfg.class_weight["flags"])
         counts["flags"][flag] = {"positive": ys.count("1"), "negative": ys.count("0")}
     config = {"version": version, "backend": "sklearn", "low_confidence": cfg.low_confidence,
-              "flag_thresholds": cfg.flag_thresholds, "decision_bias": cfg.decision_bias,
-              "decision_bias_max_chars": cfg.decision_bias_max_chars,
+              "flag_thresholds": cfg.flag_thresholds, "flag_thresholds_long": cfg.flag_thresholds_long,
+              "flags_need_cue": list(cfg.flags_need_cue), "decision_bias": cfg.decision_bias,
+              "decision_bias_long": cfg.decision_bias_long, "decision_bias_max_chars": cfg.decision_bias_max_chars,
               "features": len(space.names_)}
     return SklearnModel(space, heads, config), counts
 

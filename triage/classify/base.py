@@ -47,29 +47,52 @@ class Decoder:
         self.classes = classes
         self.version: str = config.get("version", "unversioned")
         self.low_confidence: dict[str, float] = config.get("low_confidence", {})
+        # The register of a text: one-line summaries (up to `decision_bias_max_chars`) and
+        # longer text (narratives, letters, transcripts) have their own decision biases and
+        # flag thresholds, each chosen on its own register's development rows.
+        self.short_max_chars: int = config.get("decision_bias_max_chars", 10**9)
         self.flag_thresholds: dict[str, float] = config.get("flag_thresholds", {})
+        self.flag_thresholds_long: dict[str, float] = {**self.flag_thresholds,
+                                                       **config.get("flag_thresholds_long", {})}
         # Log-probability offsets per class, so a small class wins a close call (model.json).
-        self.bias = {name: np.array([config.get("decision_bias", {}).get(name, {}).get(c, 0.0) for c in cls])
-                     for name, cls in classes.items()}
-        self.bias_max_chars: int = config.get("decision_bias_max_chars", 10**9)
+        self.bias = self._biases(classes, config.get("decision_bias", {}))
+        self.bias_long = self._biases(classes, config.get("decision_bias_long", {}))
+        self.flags_need_cue = frozenset(config.get("flags_need_cue", ()))
+        """Flags raised only with a cue of theirs in the text: the model's weights for a rare
+        flag lean on other cues, and a media flag with no word of the press is no media case."""
+
+    @staticmethod
+    def _biases(classes: dict[str, list[str]], table: dict[str, dict[str, float]]) -> dict[str, np.ndarray]:
+        return {name: np.array([table.get(name, {}).get(c, 0.0) for c in cls]) for name, cls in classes.items()}
+
+    def short(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array([len(t) <= self.short_max_chars for t in texts], dtype=bool)
 
     def choose(self, texts: Sequence[str], probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The class index per head and row: argmax of log-probability plus the decision bias."""
-        # The decision biases were chosen on one-line complaints and apply to those only.
-        short = (np.array([len(t) for t in texts]) <= self.bias_max_chars)[:, None]
+        """The class index per head and row: argmax of log-probability plus the decision bias
+        of the text's register."""
+        short = self.short(texts)[:, None]
         with np.errstate(divide="ignore"):
-            return {h: (np.log(probs[h]) + self.bias[h] * short).argmax(axis=1) for h in HEADS}
+            return {h: (np.log(probs[h]) + np.where(short, self.bias[h], self.bias_long[h])).argmax(axis=1)
+                    for h in HEADS}
 
     def decode(self, items: Sequence[tuple[str, NormalizedText]], probs: dict[str, np.ndarray],
                cues: Sequence[Sequence[Cue]], evidence_of: EvidenceFn) -> list[Prediction]:
-        chosen = self.choose([nt.text for _, nt in items], probs)
+        texts = [nt.text for _, nt in items]
+        chosen = self.choose(texts, probs)
         evidence = evidence_of(chosen)
         n = len(items)
         flag_names = [f for f in FLAGS if f"flags.{f}" in probs]
         fp = np.column_stack([probs[f"flags.{f}"][:, 1] for f in flag_names]) if flag_names else np.zeros((n, 0))
-        thresholds = np.array([self.flag_thresholds.get(f, 0.5) for f in flag_names])
+        for j, f in enumerate(flag_names):
+            if f in self.flags_need_cue:
+                fp[:, j] *= np.array([any(c.flag == f for c in row) for row in cues], dtype=float)
+        short = self.short(texts)
+        thresholds = np.where(short[:, None], [self.flag_thresholds.get(f, 0.5) for f in flag_names],
+                              [self.flag_thresholds_long.get(f, 0.5) for f in flag_names])
         on = fp >= thresholds
         near = np.abs(fp - thresholds) < self.low_confidence.get("flags", 0.15)
+        long_text = (~short).tolist()
         rows = np.arange(n)
         label_of = {h: [self.classes[h][i] for i in chosen[h].tolist()] for h in HEADS}
         conf_of = {h: np.round(probs[h][rows, chosen[h]], 4).tolist() for h in HEADS}
@@ -99,17 +122,19 @@ class Decoder:
             preds.append(Prediction(
                 id=row_id, business_line=labels["business_line"], category=labels["category"],
                 severity=labels["severity"], flags=flags, confidence=conf,
-                evidence=to_evidence(nt, labels, flags, cues[r], spans),
+                evidence=to_evidence(nt, labels, flags, cues[r], spans, clause=long_text[r]),
                 low_confidence=low, rules=rules, model=self.version))
         return preds
 
 
 def to_evidence(nt: NormalizedText, labels: dict[str, str], flags: list[str], cues: Sequence[Cue],
-                spans: dict[str, Sequence[Span]]) -> list[Evidence]:
+                spans: dict[str, Sequence[Span]], clause: bool = False) -> list[Evidence]:
     """The cues of the raised flags, then each head's spans, as offsets into the original text;
-    each snippet names the kind of any personal datum in it instead of showing it."""
+    each snippet names the kind of any personal datum in it instead of showing it. With
+    `clause` (a long text), a flag's evidence is the whole clause its cue was read in: in a
+    narrative, "报警" alone does not show whether the customer called the police."""
     found: list[tuple[str, str, int, int, str, float]] = [
-        (f"flags.{cue.flag}", cue.flag, cue.start, cue.end, f"cue:{cue.key}", 1.0)
+        (f"flags.{cue.flag}", cue.flag, *(cue.clause if clause else (cue.start, cue.end)), f"cue:{cue.key}", 1.0)
         for cue in cues if cue.flag in flags]
     for head in HEADS:
         for s in spans[head]:

@@ -1,0 +1,144 @@
+"""The simple peers a model is judged against, trained on exactly the same real rows:
+
+- character 1-3-gram TF-IDF with logistic regression, one per head;
+- fastText, supervised, over characters plus jieba words (word bigrams on).
+
+Each is an estimator with fit / predict over texts, one per head or flag, so that
+`compare` can put them beside the shipped model per register and per class in one run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from training.dataset import Example
+from triage.classify.evaluate import Scorer
+from triage.classify.labels import FLAGS, HEADS
+from triage.text.normalize import normalize
+from triage.text.tokenize import words
+
+
+def expand(examples: Sequence[Example], head: str) -> tuple[list[str], list[str], np.ndarray]:
+    """Rows with gold for `head`, one per acceptable label, the row's weight split evenly."""
+    texts, ys, ws = [], [], []
+    for ex in examples:
+        gold = ex.gold.get(head)
+        for g in gold or ():
+            texts.append(ex.text)
+            ys.append(g)
+            ws.append(1.0 / len(gold))
+    return texts, ys, np.asarray(ws)
+
+
+def flag_rows(examples: Sequence[Example], flag: str) -> tuple[list[str], list[str]]:
+    rows = [e for e in examples if e.flags.get(flag) is not None]
+    return [e.text for e in rows], ["1" if e.flags[flag] else "0" for e in rows]
+
+
+class CharTfidfLR:
+    """Character 1-3-gram TF-IDF (sublinear tf) and logistic regression."""
+
+    name = "char TF-IDF + LR"
+
+    def fit(self, texts: Sequence[str], y: Sequence[str], sample_weight: np.ndarray | None = None) -> CharTfidfLR:
+        self.vec_ = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+        self.clf_ = LogisticRegression(C=10.0, max_iter=3000)
+        self.clf_.fit(self.vec_.fit_transform(texts), y, sample_weight=sample_weight)
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return [str(p) for p in self.clf_.predict(self.vec_.transform(texts))]
+
+
+def fasttext_tokens(text: str) -> str:
+    """jieba words and single characters, space-separated (fastText's own char n-grams
+    work inside a token; Chinese has no spaces to make tokens of)."""
+    text = normalize(text).text
+    chars = [c for c in text if not c.isspace()]
+    return " ".join([*words(text), *chars]).replace("\n", " ")
+
+
+class FastTextPeer:
+    """fastText supervised: jieba words plus characters, word bigrams, 25 epochs."""
+
+    name = "fastText"
+
+    def __init__(self, epoch: int = 25, lr: float = 0.5, seed: int = 13) -> None:
+        self.epoch, self.lr, self.seed = epoch, lr, seed
+
+    def fit(self, texts: Sequence[str], y: Sequence[str], sample_weight: np.ndarray | None = None) -> FastTextPeer:
+        import fasttext  # a bench/dev dependency only
+
+        # fastText takes no weights: a row of weight 1/k is one of k lines, which is the same thing.
+        fd, path = tempfile.mkstemp(suffix=".txt")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                for text, label in zip(texts, y):
+                    f.write(f"__label__{label} {fasttext_tokens(text)}\n")
+            self.model_ = fasttext.train_supervised(path, epoch=self.epoch, lr=self.lr, wordNgrams=2, minCount=1,
+                                                    dim=100, loss="softmax", seed=self.seed, verbose=0, thread=1)
+        finally:
+            os.unlink(path)
+        return self
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        # model.f.predict: the Python wrapper's predict breaks on NumPy 2 (np.array(copy=False)).
+        return [self.model_.f.predict(fasttext_tokens(t) + "\n", 1, 0.0, "strict")[0][1].removeprefix("__label__")
+                for t in texts]
+
+
+PEERS: dict[str, Callable[[], Any]] = {"char TF-IDF + LR": CharTfidfLR, "fastText": FastTextPeer}
+
+
+class PeerModel:
+    """One peer estimator per head and per flag that has both classes in the training rows."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+        self.heads: dict[str, Any] = {}
+        self.flags: dict[str, Any] = {}
+
+    def fit(self, examples: Sequence[Example]) -> PeerModel:
+        for head in HEADS:
+            texts, ys, ws = expand(examples, head)
+            if len(set(ys)) > 1:
+                self.heads[head] = self.make().fit(texts, ys, ws)
+        for flag in FLAGS:
+            texts, ys = flag_rows(examples, flag)
+            if len(set(ys)) > 1:
+                self.flags[flag] = self.make().fit(texts, ys)
+        return self
+
+    def predict(self, texts: Sequence[str]) -> tuple[dict[str, list[str]], list[list[str]]]:
+        heads = {h: est.predict(texts) for h, est in self.heads.items()}
+        fired = {f: est.predict(texts) for f, est in self.flags.items()}
+        return heads, [[f for f, ps in fired.items() if ps[i] == "1"] for i in range(len(texts))]
+
+
+def score_rows(examples: Sequence[Example], heads: dict[str, list[str]], flags: list[list[str]]) -> dict[str, Any]:
+    """Figures per register (and all together) of one set of predictions."""
+    out: dict[str, Any] = {}
+    registers = sorted({e.register for e in examples})
+    for register in registers:
+        s = Scorer()
+        for i, ex in enumerate(examples):
+            if ex.register != register:
+                continue
+            gold_flags = _gold_flags(ex)
+            gold = {h: ex.gold.get(h) if h in heads else None for h in HEADS}
+            s.add(gold, gold_flags, {h: heads[h][i] for h in heads}, flags[i])
+        out[register] = s.result()
+    return out
+
+
+def _gold_flags(ex: Example) -> frozenset[str] | None:
+    if any(v is None for v in ex.flags.values()):
+        return None
+    return frozenset(f for f, v in ex.flags.items() if v)
