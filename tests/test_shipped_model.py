@@ -19,13 +19,20 @@ def test_card_documents_data_metrics_and_versions():
     card = registry.card()
     assert card["artifacts"]["model.npz"] and card["artifacts"]["model.json"]
     paths = [s["path"] for s in card["data"]["sources"]]
-    assert any(p.endswith("complaints_12365auto_2020.csv") for p in paths)
+    assert any(p.endswith("complaints_12365auto_2020-06_12.csv") for p in paths)
+    assert any(p.endswith("complaints_aqsiq_2024-01_03.csv") for p in paths)
     assert all(len(s["sha256"]) == 64 for s in card["data"]["sources"])
     assert card["training_seconds"] > 0 and "scikit-learn" in card["libraries"]
     real = card["evaluation"]["real_test"]
     for head in ("business_line", "category"):
         assert real[head]["n"] > 100 and real[head]["per_class"]
     assert real["flags"]["per_flag"]["safety"]["support"] > 0
+    by_register = card["evaluation"]["real_test_by_register"]
+    assert set(by_register) == {"summary", "narrative"}
+    assert by_register["narrative"]["category"]["n"] > 1000 and by_register["narrative"]["major"]["n"] > 500
+    # The peers, trained on the same rows in the same run, are in the card beside it.
+    table = card["evaluation"]["peers"]["table"]
+    assert "fastText" in table and "char TF-IDF + LR" in table
     counts = card["data"]["train_label_counts"]
     assert set(counts["flags"]) == set(FLAGS)
 

@@ -68,11 +68,11 @@ def narrative_sample() -> list[dict[str, str]]:
     return out
 
 
-def summary_sample() -> list[dict[str, str]]:
-    """The one-line test month (2020-12): every safety candidate, every flag-trap row and a
-    random 300 of the rest."""
-    rows = [r for r in _read(SUMMARIES) if r["date"].startswith("2020-12")]
-    rng = random.Random(13)
+def summary_sample(month: str = "2020-12", seed: int = 13) -> list[dict[str, str]]:
+    """A month of one-liners (the test month 2020-12; 2020-11 for development and training):
+    every safety candidate, every flag-trap row and a random 300 of the rest."""
+    rows = [r for r in _read(SUMMARIES) if r["date"].startswith(month)]
+    rng = random.Random(seed)
     cand = [r for r in rows if _has(r["text"], SAFETY_WORDS) or _has(r["text"], TRAP_WORDS)]
     rest = [r for r in rows if r not in cand]
     out = [{"id": r["id"], "date": r["date"], "selected_by": "filter", "text": r["text"]} for r in cand]
@@ -106,7 +106,11 @@ def main(out_dir: str) -> None:
     for b in range(3):
         # batch b's second pass goes to annotator (b + 1) % 3
         write([r for r in second if batch_of(r["id"], 3) == b], out / f"second_pass_of_batch{b + 1}.csv")
-    print(f"{len(narratives)} narratives, {len(summaries)} one-liners, {len(second)} second-pass rows in {out}")
+    november = summary_sample("2020-11", seed=15)
+    for b in range(2):
+        write([r for r in november if batch_of(r["id"], 2) == b], out / f"summaries_2020-11_batch{b + 1}.csv")
+    print(f"{len(narratives)} narratives, {len(summaries)} + {len(november)} one-liners, {len(second)} second-pass "
+          f"rows in {out}")
 
 
 if __name__ == "__main__":

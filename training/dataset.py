@@ -91,7 +91,7 @@ def summary_examples() -> list[Example]:
     """
     safety = {r["id"]: r["safety"] == "1" for r in _read_csv(ANNOTATIONS / "safety_2020-06_08.csv")}
     severity = {r["id"]: r["severity"] for r in _read_csv(ANNOTATIONS / "severity_2020-06_08.csv")}
-    notes = {**_annotated("test_2020-10.csv"), **_annotated("summaries_2020-12*.csv")}
+    notes = {**_annotated("test_2020-10.csv"), **_annotated("summaries_2020-*.csv")}
     out = []
     for r in _read_csv(SUMMARIES_CSV):
         codes = [c for c in r["problem_codes"].split(",") if c.strip()]

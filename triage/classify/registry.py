@@ -116,6 +116,12 @@ def card_markdown(card: dict[str, Any]) -> str:
     if "safety_only" in ev["real_test"]:
         parts += ["", f"safety only: {json.dumps(ev['real_test']['safety_only'])}"]
     parts += ["", f"calibration error (ECE, 10 bins): {json.dumps(ev['real_test']['calibration_ece'])}"]
+    for register, fig in ev.get("real_test_by_register", {}).items():
+        parts += ["", f"### {register}: {fig['description']}", "", "```", format_report(fig), "```"]
+    if "peers" in ev:
+        parts += ["", "## Beside the peers, trained on the same real rows", "", ev["peers"]["table"], "",
+                  "Where a peer is ahead:", ""]
+        parts += [f"- {line}" for line in ev["peers"]["shortfalls"]] or ["- nowhere"]
     parts += ["", "## Held-out written examples (not real data)", "", ev["written_test"]["description"], "", "```",
               format_report(ev["written_test"]), "```", "", "## How each head was labelled", ""]
     parts += [f"- {k}: {v}" for k, v in card["data"]["how_each_head_was_labelled"].items()]

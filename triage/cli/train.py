@@ -30,6 +30,9 @@ def add_train(sub: argparse._SubParsersAction) -> None:
                    help="also train on these labelled files (reviewers' corrections)")
     p.add_argument("--no-current", action="store_true", help="write the model but keep serving the current one")
     p.add_argument("--registry", help="model registry folder (default: models/)")
+    p.add_argument("--compare-peers", action="store_true",
+                   help="sklearn: also train the peers (char TF-IDF + LR, fastText) on the same real rows and put "
+                        "the comparison in the model card (a few minutes; fastText comes with the dev extra)")
     p.set_defaults(func=cmd_train)
 
 
@@ -45,7 +48,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_transformer(args, feedback, sources)
     from training.train import train
 
-    print(train(feedback, sources, make_current=not args.no_current, registry=_registry(args), log=_log))
+    print(train(feedback, sources, make_current=not args.no_current, registry=_registry(args), log=_log,
+                peers=args.compare_peers))
     return 0
 
 

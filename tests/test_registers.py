@@ -1,0 +1,155 @@
+"""Both registers of real complaints: the labelled set keeps each source's test month unseen,
+heads keep their own argmax, each register has its own biases and thresholds, a major
+flag needs a word of its own, and a long text's evidence is the clause that decided it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from training import compare, dataset
+from training.codes import labels_from_area
+from training.peers import CharTfidfLR, FastTextPeer
+from training.train import TrainConfig, _fit_head
+from triage.classify.labels import FLAGS
+from triage.classify.sklearn import LinearHead, SklearnModel
+
+TEXTS = ["大众朗逸变速箱顿挫", "4S店服务态度恶劣", "多次维修未解决", "新车加价提车", "发动机异响", "销售承诺不兑现"] * 8
+Y3 = ["pq", "service", "rq", "service", "pq", "service"] * 8
+
+
+@pytest.mark.parametrize(("area", "kind", "expected"), [
+    ("发动机", "异响", (("after_sales",), ("product_quality",))),
+    ("销售欺诈", "变更价格", (("sales",), None)),
+    ("销售欺诈", "过度保养", (("after_sales",), ("service",))),
+    ("服务态度", "态度蛮横", (None, ("service",))),
+    ("服务态度", "不予索赔", (("after_sales",), ("service",))),
+    ("承诺不兑现", "未按时交付", (("sales",), ("service",))),
+    ("人员技术", "多次返修", (("after_sales",), ("repair_quality",))),
+    ("配件争议", "无零配件", (("after_sales",), ("service", "product_quality"))),
+    ("其他原因", "厂家不召回", (("after_sales",), ("product_quality", "service"))),
+    ("", "", (None, None)),
+])
+def test_narrative_problem_areas_map_as_the_data_readme_says(area, kind, expected):
+    assert labels_from_area(area, kind) == expected
+
+
+def test_each_source_keeps_its_latest_month_unseen():
+    real = dataset.real_examples()
+    by_register = {r: [e for e in real if e.register == r] for r in ("summary", "narrative")}
+    assert len(by_register["summary"]) == 26_102 and len(by_register["narrative"]) == 2_667
+    for register, month in dataset.TEST_MONTHS.items():
+        rows = by_register[register]
+        assert {e.split for e in rows if e.date.startswith(month)} == {"test"}
+        assert {e.split for e in rows if not e.date.startswith(month)} == {"train"}
+        assert max(e.date for e in rows if e.split == "train") < month
+
+
+def test_annotated_narratives_carry_severity_and_every_flag():
+    narratives = [e for e in dataset.narrative_examples() if e.gold["severity"]]
+    assert len(narratives) == 875
+    assert all(all(e.flags[f] is not None for f in FLAGS) for e in narratives)
+    # The guide's rule holds in the gold: a flag other than repeat makes the complaint major
+    # (major without one is allowed: harm to the brand's name).
+    flagged = [e for e in narratives if any(e.flags[f] for f in FLAGS if f != "repeat")]
+    assert flagged and all(e.gold["severity"] == ("major",) for e in flagged)
+
+
+def test_a_softmax_head_keeps_the_models_own_argmax():
+    X = TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit_transform(TEXTS).tocsr().astype(np.float32)
+    head = _fit_head(X, Y3, np.ones(len(Y3)), 2.0, TrainConfig(folds=3), None, softmax=True)
+    assert head.method == "softmax" and head.calib_a[0] > 0
+    p = head.predict_proba(X)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+    assert (p.argmax(axis=1) == head.decision(X).argmax(axis=1)).all()
+
+
+def test_a_binary_softmax_head_turns_one_decision_into_two_columns():
+    head = LinearHead(["a", "b"], np.zeros((1, 3), np.float32), np.zeros(1), np.array([2.0]), np.zeros(1),
+                      method="softmax")
+    p = head.proba_from_decision(np.array([[0.0], [1.0], [-1.0]]))
+    np.testing.assert_allclose(p[:, 1], [0.5, 1 / (1 + np.exp(-2.0)), 1 / (1 + np.exp(2.0))])
+
+
+def test_the_calibration_method_survives_a_round_trip(small_model, tmp_path):
+    small_model.save(tmp_path / "m")
+    import hashlib
+
+    hashes = {n: hashlib.sha256((tmp_path / "m" / n).read_bytes()).hexdigest() for n in ("model.npz", "model.json")}
+    loaded = SklearnModel.load(tmp_path / "m", hashes)
+    assert {n: h.method for n, h in loaded.heads.items()} == {n: h.method for n, h in small_model.heads.items()}
+    assert small_model.heads["category"].method == "softmax"
+    assert small_model.heads["flags.safety"].method == "sigmoid"
+    texts = ["发动机异响", "4S店态度差，" * 20]
+    assert [p.to_dict() for p in loaded.predict(texts)] == [p.to_dict() for p in small_model.predict(texts)]
+
+
+LONG = "我的车买了半年，发动机一直有异响，去店里看了三次都说是正常现象，" * 3
+
+
+def _with(model: SklearnModel, **config) -> SklearnModel:
+    return SklearnModel(model.space, model.heads, {**model.config, **config})
+
+
+def test_each_register_has_its_own_decision_bias(small_model):
+    short_bias = _with(small_model, decision_bias={"category": {"repair_quality": 50.0}}, decision_bias_long={},
+                       decision_bias_max_chars=40)
+    assert short_bias.predict(["发动机异响"])[0].category == "repair_quality"
+    assert short_bias.predict([LONG])[0].category == small_model.predict([LONG])[0].category
+    long_bias = _with(small_model, decision_bias={}, decision_bias_long={"category": {"other": 50.0}},
+                      decision_bias_max_chars=40)
+    assert long_bias.predict([LONG])[0].category == "other"
+    assert long_bias.predict(["发动机异响"])[0].category == small_model.predict(["发动机异响"])[0].category
+
+
+def test_each_register_has_its_own_flag_thresholds(small_model):
+    m = _with(small_model, flag_thresholds={**small_model.config["flag_thresholds"], "repeat": 1.1},
+              flag_thresholds_long={"repeat": 0.0}, decision_bias_max_chars=40, flags_need_cue=[])
+    assert "repeat" not in m.predict(["发动机异响"])[0].flags
+    assert "repeat" in m.predict([LONG])[0].flags
+
+
+def test_a_major_flag_needs_a_cue_of_its_own(small_model):
+    everything = {f: 1e-9 for f in FLAGS}
+    raise_all = _with(small_model, flag_thresholds=everything, flag_thresholds_long=everything, flags_need_cue=[])
+    assert {"media", "legal"} <= set(raise_all.predict(["发动机异响"])[0].flags)
+    gated = _with(small_model, flag_thresholds=everything, flag_thresholds_long=everything,
+                  flags_need_cue=["media", "legal", "government", "extreme"])
+    p = gated.predict(["发动机异响"])[0]
+    assert not {"media", "legal", "government", "extreme"} & set(p.flags)
+    assert gated.predict(["再不解决我就找记者曝光"])[0].flags.count("media") == 1
+
+
+def test_a_long_texts_flag_evidence_is_the_clause_that_decided_it(small_model):
+    text = "车子买来半年变速箱一直顿挫，4S店一直推诿不处理，我已经向市场监管局投诉了，希望尽快解决。" * 2
+    m = _with(small_model, flag_thresholds_long={"government": 1e-9}, decision_bias_max_chars=40)
+    p = m.predict([text])[0]
+    ev = [e for e in p.evidence if e.head == "flags.government"]
+    assert ev and all(text[e.start:e.end] == e.text for e in ev)
+    assert any("市场监管局" in e.text and len(e.text) > len("市场监管局") for e in ev)
+    short = _with(small_model, flag_thresholds={"government": 1e-9}, decision_bias_max_chars=10**6).predict([text])[0]
+    assert {e.text for e in short.evidence if e.head == "flags.government"} <= {"市场监管局", "投诉", "监管局"}
+
+
+@pytest.mark.parametrize("peer", [CharTfidfLR, FastTextPeer])
+def test_a_peer_fits_and_predicts_the_labels_it_saw(peer):
+    pytest.importorskip("fasttext") if peer is FastTextPeer else None
+    est = peer().fit(TEXTS, Y3, np.ones(len(Y3)))
+    predicted = est.predict(TEXTS[:6])
+    assert set(predicted) <= set(Y3)
+    assert sum(p == y for p, y in zip(predicted, Y3[:6])) >= 5
+
+
+def test_the_comparison_table_marks_the_best_figure_per_row():
+    figures = {
+        "ours": {"summary": {"category": {"n": 10, "accuracy": 0.9, "per_class": {
+            "service": {"recall": 0.8, "precision": 0.7, "n": 5}}}}},
+        "peer": {"summary": {"category": {"n": 10, "accuracy": 0.95, "per_class": {
+            "service": {"recall": 0.6, "precision": 0.9, "n": 5}}}}},
+    }
+    table = compare.table(figures)
+    assert "| category accuracy (n=10) | 0.900 | **0.950** |" in table
+    assert "| category service recall (n=5) | **0.800** | 0.600 |" in table
+    assert compare.shortfalls(figures, "ours") == ["summary category accuracy: peer 0.950 > 0.900",
+                                                   "summary category service precision: peer 0.900 > 0.700"]
