@@ -52,25 +52,30 @@ class TrainConfig:
     (training/experiments.py measured 1.0, 0.75, 0.65 and 0.5 on the development month)."""
     low_confidence: dict[str, float] = field(default_factory=lambda: {
         "business_line": 0.7, "category": 0.6, "severity": 0.6, "flags": 0.15})
-    flag_thresholds: dict[str, float] = field(default_factory=lambda: {**{f: 0.5 for f in FLAGS}, "safety": 0.3})
-    """On one-line texts. Safety is raised from p >= 0.3: on month-fold cross-validation of
-    the real rows that kept recall at 0.95 for precision 0.88; a missed safety case costs
-    more than a second look at a false one."""
+    flag_thresholds: dict[str, float] = field(default_factory=lambda: {
+        **{f: 0.5 for f in FLAGS}, "safety": 0.1, "repeat": 0.2})
+    """On one-line texts, by the highest F2 on the development one-liners of 2020-11
+    (python -m training.experiments; recall weighs double: a missed safety case costs more
+    than a second look at a false one): safety 0.83 / 0.94 (support 328), repeat 0.45 / 0.64
+    (61, most from the site's code J298). Flags without positives there keep 0.5."""
     flag_thresholds_long: dict[str, float] = field(default_factory=lambda: {
-        "government": 0.2, "safety": 0.6, "repeat": 0.2})
-    """On longer texts (narratives, letters, transcripts), by the highest F2 on the 171
-    annotated development narratives (python -m training.experiments): government 1.00 / 0.78
-    (support 9, the same from 0.2 to 0.6), safety 0.91 / 0.86 (35), repeat 0.76 / 0.69 (58)."""
+        "government": 0.1, "safety": 0.6, "repeat": 0.1})
+    """On longer texts (narratives, letters, transcripts), the same rule on the 171 annotated
+    development narratives: government 1.00 / 0.78 (support 9, the same from 0.1 to 0.6),
+    safety 0.91 / 0.86 (35), repeat 0.76 / 0.69 at 0.2 and 0.1 alike (58)."""
     flags_need_cue: tuple[str, ...] = ("media", "legal", "government", "extreme")
     decision_bias: dict[str, dict[str, float]] = field(default_factory=lambda: {
-        "business_line": {"sales": 0.2}, "category": {"repair_quality": 0.6}})
+        "business_line": {"sales": 0.8}, "category": {"repair_quality": 0.6}})
     """Added to a head's log-probabilities before the argmax on one-line texts, so that a
-    small class wins a close call; chosen on the development one-liners of 2020-11
-    (python -m training.experiments): business line 0.986 -> 0.984 for sales recall
-    0.933 -> 0.942; category 0.984 -> 0.982 for repair-quality recall 0.69 -> 0.78."""
-    decision_bias_long: dict[str, dict[str, float]] = field(default_factory=dict)
-    """The same on longer texts: on the development narratives every bias cost more accuracy
-    than the rule allows (sales 0.2: 0.911 -> 0.906; service 0.2: 0.899 -> 0.894)."""
+    small class wins a close call; chosen on the development one-liners of 2020-11 (python
+    -m training.experiments: the highest mean recall within 0.003 of the best accuracy):
+    business line 0.989 -> 0.989 for sales recall 0.857 -> 0.911; category 0.984 -> 0.982
+    for repair-quality recall 0.69 -> 0.78."""
+    decision_bias_long: dict[str, dict[str, float]] = field(default_factory=lambda: {
+        "business_line": {"sales": 0.2}, "category": {"service": -0.4}})
+    """The same on longer texts, on the development narratives: business line 0.920 -> 0.920
+    for sales recall 0.50 -> 0.56; category 0.899 -> 0.909 (narratives about a defect also
+    tell how the dealer reacted: the service words must not outweigh the defect)."""
     decision_bias_max_chars: int = 40
     """The longest one-line text: every real summary is under 30 characters; a quarter of
     the narratives are too, and are read as one-liners."""
