@@ -21,7 +21,7 @@ def test_train_with_feedback_writes_a_loadable_model(tmp_path):
     registry = tmp_path / "registry"
     registry.mkdir()
     r = subprocess.run([sys.executable, "-m", "triage.cli", "train", "--registry", str(registry),
-                        "--with-feedback", str(feedback)], capture_output=True, text=True, cwd=ROOT, timeout=600)
+                        "--with-feedback", str(feedback)], capture_output=True, text=True, cwd=ROOT, timeout=1800)
     assert r.returncode == 0, r.stderr
     folder = Path(r.stdout.strip())
     assert folder.parent == registry and (registry / "CURRENT").read_text().strip() == folder.name
