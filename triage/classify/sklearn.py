@@ -149,26 +149,23 @@ class SklearnModel(ServingModel):
               ) -> dict[str, list[list[Span]]]:
         """Per head and row, where the two features that pushed hardest toward the chosen label are."""
         out: dict[str, list[list[Span]]] = {}
+        names, needles = self._names, self._needles
         rows_of_entries = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         for head in HEADS:
-            top = self._top_features(X, self.heads[head], chosen[head], rows=rows_of_entries)
-            rows = []
-            for r, features in enumerate(top):
-                found = []
-                for index, weight in features:
-                    name = self._names[index]
-                    needle = self._needles.get(index)
-                    if needle is None:
-                        needle = self._needles[index] = self._needle(name)
-                    if needle:  # the common case, a word or characters: as _locate, without its parsing
-                        pos = texts[r].find(needle)
-                        span = (pos, pos + len(needle)) if pos >= 0 else None
-                    else:
-                        span = self._locate(texts[r], name, cues[r])
+            found: list[list[Span]] = [[] for _ in texts]
+            for r, index, weight in zip(*self._top_features(X, self.heads[head], chosen[head], rows=rows_of_entries)):
+                needle = needles.get(index)
+                if needle is None:
+                    needle = needles[index] = self._needle(names[index])
+                if needle:  # the common case, a word or characters: as _locate, without its parsing
+                    pos = texts[r].find(needle)
+                    if pos >= 0:
+                        found[r].append(Span(pos, pos + len(needle), names[index], weight))
+                else:
+                    span = self._locate(texts[r], names[index], cues[r])
                     if span is not None:
-                        found.append(Span(span[0], span[1], name, weight))
-                rows.append(found)
-            out[head] = rows
+                        found[r].append(Span(span[0], span[1], names[index], weight))
+            out[head] = found
         return out
 
     def _predict_normalized(self, items: list[tuple[str, NormalizedText]]) -> list[Prediction]:
@@ -178,9 +175,10 @@ class SklearnModel(ServingModel):
         return self._decoder.decode(items, probs, cues, lambda chosen: self.spans(texts, cues, X, chosen))
 
     def _top_features(self, X: sp.csr_matrix, head: LinearHead, chosen: np.ndarray, k: int = 2,
-                      rows: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
+                      rows: np.ndarray | None = None) -> tuple[list[int], list[int], list[float]]:
         """For each row, the k features that pushed hardest toward the chosen label (the first
-        of equal ones); `rows`, the row of each stored entry of X, if known.
+        of equal ones), as (row, feature, weight rounded) lists, row by row, the strongest first;
+        `rows`, the row of each stored entry of X, if known.
 
         Linear in the number of non-zeros (k passes of a segmented max), since sorting
         every row's features cost more than the whole prediction."""
@@ -190,11 +188,9 @@ class SklearnModel(ServingModel):
         if rows is None:
             rows = np.repeat(np.arange(n), counts)
         contrib = (X.data * head.coef[row_of_coef[rows], X.indices] * sign[rows]).astype(np.float64)
-        out: list[list[tuple[int, float]]] = [[] for _ in range(n)]
         nonempty = np.flatnonzero(counts)
-        if not len(nonempty):
-            return out
-        for _ in range(k):
+        picked: list[np.ndarray] = []
+        for _ in range(k if len(nonempty) else 0):
             best = np.full(n, -np.inf)
             best[nonempty] = np.maximum.reduceat(contrib, X.indptr[nonempty])
             hit = np.flatnonzero((contrib == best[rows]) & (contrib > 0))
@@ -202,10 +198,14 @@ class SklearnModel(ServingModel):
                 break
             hit_rows = rows[hit]  # in order: the first hit of each row is its first run's start
             pos = hit[np.flatnonzero(np.concatenate([[True], hit_rows[1:] != hit_rows[:-1]]))]
-            for r, i, w in zip(rows[pos].tolist(), X.indices[pos].tolist(), np.round(contrib[pos], 4).tolist()):
-                out[r].append((i, w))
+            picked.append(pos)
             contrib[pos] = -np.inf
-        return out
+        if not picked:
+            return [], [], []
+        pos = np.concatenate(picked)
+        pos = pos[np.argsort(rows[pos], kind="stable")]  # row by row, each row's rounds in order
+        weight = (X.data[pos] * head.coef[row_of_coef[rows[pos]], X.indices[pos]] * sign[rows[pos]]).astype(np.float64)
+        return rows[pos].tolist(), X.indices[pos].tolist(), np.round(weight, 4).tolist()
 
     @staticmethod
     def _needle(feature: str) -> str:

@@ -11,6 +11,8 @@ about once in 2^128 look-ups per key. Tables check that their keys' first hashes
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 MASK = (1 << 64) - 1
@@ -54,16 +56,19 @@ class SpanHasher:
                 np.cumsum(values * _powers(inv, n), out=prefix[1:])
                 self._prefix.append(prefix)
 
+    # Array arithmetic on uint64 wraps mod 2^64 silently, as these hashes want.
     def __call__(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # sum_{a<=j<b} (c_j + 1) P^(b-1-j) = P^(b-1) * sum (c_j + 1) P^-j
-        with np.errstate(over="ignore"):
-            return tuple(pw[b - 1] * (pre[b] - pre[a]) for pw, pre in zip(self._pow, self._prefix))  # type: ignore[return-value]
+        return tuple(pw[b - 1] * (pre[b] - pre[a]) for pw, pre in zip(self._pow, self._prefix))  # type: ignore[return-value]
+
+    def one(self, which: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The first (0) or second (1) hash alone."""
+        return self._pow[which][b - 1] * (self._prefix[which][b] - self._prefix[which][a])
 
     def concat(self, a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], b_len: np.ndarray | int
                ) -> tuple[np.ndarray, np.ndarray]:
         """H(s + t) from H(s), H(t) and len(t) (at most this buffer's length)."""
-        with np.errstate(over="ignore"):
-            return tuple(x * pw[b_len] + y for x, y, pw in zip(a, b, self._pow))  # type: ignore[return-value]
+        return tuple(x * pw[b_len] + y for x, y, pw in zip(a, b, self._pow))  # type: ignore[return-value]
 
 
 def char_hashes(ch: str) -> tuple[np.uint64, np.uint64]:
@@ -84,8 +89,7 @@ _SPREAD = np.uint64(0xD6E8FEB86659FD93)
 
 
 def spread(h: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return h * _SPREAD
+    return h * _SPREAD  # an array: wraps without a warning
 
 
 class KeyTable:
@@ -114,30 +118,28 @@ class KeyTable:
         bits = min(max(len(s1).bit_length() + 1, 1), 24)
         self._shift = np.uint64(64 - bits)
         counts = np.bincount((s1 >> self._shift).astype(np.intp), minlength=1 << bits)
-        self._offsets = np.zeros((1 << bits) + 1, dtype=np.intp)
+        self._offsets = np.zeros((1 << bits) + 1, dtype=np.int32 if len(s1) < 2**31 else np.int64)
         np.cumsum(counts, out=self._offsets[1:])
 
-    def find(self, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    def find(self, q1: np.ndarray, q2: np.ndarray | Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Each query's index, or -1. `q2`: the second hashes, or a function giving those of
+        the queries at some indices (only the first hash's hits need one)."""
         out = np.full(len(q1), -1, dtype=np.intp)
-        q1 = spread(q1)
-        bucket = (q1 >> self._shift).astype(np.intp)
+        q = spread(q1)
+        bucket = (q >> self._shift).astype(np.intp)
         pos, end = self._offsets[bucket], self._offsets[bucket + 1]
         todo = np.flatnonzero(pos < end)
+        pos, end, q = pos[todo], end[todo], q[todo]
         while len(todo):
-            p = pos[todo]
-            key = self.s1[p]
-            q = q1[todo]
+            key = self.s1[pos]
             hit = key == q
-            found = todo[hit]
-            out[found] = p[hit]
+            out[todo[hit]] = pos[hit]
             # Sorted within the bucket: past the query's hash, it is not there.
-            pos[todo] += 1
-            todo = todo[~hit & (key < q)]
-            todo = todo[pos[todo] < end[todo]]
-        # Confirm each hit with the second hash.
+            more = (key < q) & (pos + 1 < end)
+            todo, pos, end, q = todo[more], pos[more] + 1, end[more], q[more]
         hits = np.flatnonzero(out >= 0)
-        wrong = hits[self.h2[out[hits]] != q2[hits]]
-        out[wrong] = -1
+        second = q2(hits) if callable(q2) else q2[hits]
+        out[hits[self.h2[out[hits]] != second]] = -1
         if self.rows is not None:
             hits = out >= 0
             out[hits] = self.rows[out[hits]]

@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from math import log
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,7 +52,8 @@ def tokenizer() -> jieba.Tokenizer:
                 tok = jieba.Tokenizer()
                 tok.initialize()
                 if USER_DICT.exists():
-                    tok.load_userdict(str(USER_DICT))
+                    with USER_DICT.open("rb") as f:  # given a path, jieba leaves the file open
+                        tok.load_userdict(f)
                 _tokenizer = tok
     return _tokenizer
 
@@ -93,6 +95,16 @@ class WordTable:
                 or logp.dtype != np.float64 or not len(s1) == len(h2) == len(logp)):
             raise ValueError(f"{path}: not a word table of format {TABLE_FORMAT}")
         return cls(KeyTable.from_sorted(s1, h2), logp, float(meta[1]), int(meta[2]))
+
+    @cached_property
+    def by_char(self) -> tuple[np.ndarray, np.ndarray]:
+        """(is a key, logp) of every character a block can hold, by code point: the first step
+        from each position is an array look-up instead of a hash look-up."""
+        codes = np.arange(_HAN_END, dtype=np.uint64)
+        h = codes + np.uint64(1)  # a single character's hashes (triage.text.hashing)
+        idx = self.keys.find(h, h)
+        key = idx >= 0
+        return key, np.where(key, self.logp[np.where(key, idx, 0)], np.nan)
 
 
 def cache_dir() -> Path:
@@ -140,10 +152,13 @@ def word_table() -> WordTable:
 _DROP = frozenset(",.!?;:'\"()[]{}<>/\\|-_=+*&^%$#@~`，。！？；：、“”‘’（）【】《》…—· \n")
 """Whitespace and punctuation: not words. All single characters."""
 assert all(len(w) == 1 for w in _DROP)
-_DROP_CODES = np.array(sorted(ord(c) for c in _DROP), dtype=np.uint32)
+_DROP_TABLE = np.zeros(0x10000, dtype=bool)
+_DROP_TABLE[[ord(c) for c in _DROP]] = True
 # jieba's classes: a block of "han" characters (its re_han_default) is cut with the dictionary;
 # any other character is a word of its own, and so is \r\n (its re_skip_default); a run of
 # single letters or digits the dictionary left alone is one word (its re_eng).
+_HAN_END = 0x9FD6
+"""Past the last character of a block (U+9FD5)."""
 _HAN_ASCII = np.zeros(128, dtype=bool)
 _HAN_ASCII[[ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+#&._%-"]] = True
 _ENG_ASCII = np.zeros(128, dtype=bool)
@@ -178,6 +193,43 @@ def _ascii_class(table: np.ndarray, cp: np.ndarray) -> np.ndarray:
     return table[np.where(cp < 128, cp, 0)] & (cp < 128)
 
 
+_PYTHON_ROUTE = 60
+"""Below this many words per step of the vectorised route, a loop in Python is quicker: one
+short text (a request of the API) has a few dozen words and as many steps."""
+
+
+def _route(k: np.ndarray, L: np.ndarray, lp: np.ndarray, n: int) -> list[int]:
+    """jieba's calc, as jieba writes it: the words (k, L, lp) sorted by distance to their block's
+    end, then start, then length; the end of the best word from each position (`nxt`)."""
+    score = [0.0] * (n + 1)
+    nxt = list(range(n + 1))
+    current = -1
+    for kk, LL, ll in zip(k.tolist(), L.tolist(), lp.tolist()):
+        v = ll + score[kk + LL]
+        # Ties go to the longest word, as max() over (score, x) tuples does in jieba.
+        if kk != current or v >= score[kk]:
+            current, score[kk], nxt[kk] = kk, v, kk + LL
+    return nxt
+
+
+def _route_by_distance(k: np.ndarray, L: np.ndarray, lp: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
+    """The same, one step per distance to the block's end, every block at once."""
+    score = np.zeros(n + 1, dtype=np.float64)
+    nxt = np.arange(n + 1, dtype=np.int64)
+    bounds = np.concatenate([[0], np.flatnonzero(d[1:] != d[:-1]) + 1, [len(d)]]).tolist()
+    for a, b in zip(bounds, bounds[1:]):
+        kk, LL = k[a:b], L[a:b]
+        vals = lp[a:b] + score[kk + LL]
+        firsts = np.flatnonzero(np.concatenate([[True], kk[1:] != kk[:-1]]))
+        best_val = np.maximum.reduceat(vals, firsts)
+        counts = np.diff(np.append(firsts, len(kk)))
+        # Ties go to the longest word (the last of the best: lengths ascend within a position).
+        best = np.maximum.reduceat(np.where(vals == np.repeat(best_val, counts), np.arange(len(kk)), -1), firsts)
+        score[kk[firsts]] = best_val
+        nxt[kk[firsts]] = kk[best] + LL[best]
+    return nxt
+
+
 def segment(texts: list[str]) -> Tokens:
     """The words of each text, whitespace and punctuation dropped: jieba's lcut with HMM off."""
     table = word_table()
@@ -189,7 +241,7 @@ def segment(texts: list[str]) -> Tokens:
     sep = np.zeros(n, dtype=bool)
     sep[text_start[1:] - 1] = True
 
-    han = ((cp >= 0x4E00) & (cp <= 0x9FD5)) | _ascii_class(_HAN_ASCII, cp)
+    han = ((cp >= 0x4E00) & (cp < _HAN_END)) | _ascii_class(_HAN_ASCII, cp)
     K = np.flatnonzero(han)
     nonhan = np.flatnonzero(~han)  # never empty: the buffer ends with a separator
     block_end = np.zeros(n, dtype=np.int64)
@@ -200,15 +252,24 @@ def segment(texts: list[str]) -> Tokens:
     hasher = SpanHasher(cp)
     ks, ls, lps = [], [], []
     alive, alive_end = K, block_end[K]
+    char_key, char_logp = table.by_char
     for length in range(1, table.max_len + 1):
-        fits = alive + length <= alive_end
-        alive, alive_end = alive[fits], alive_end[fits]
-        if not len(alive):
-            break
-        idx = table.keys.find(*hasher(alive, alive + length))
-        found = idx >= 0
-        alive, alive_end, idx = alive[found], alive_end[found], idx[found]
-        lp = table.logp[idx]
+        if length == 1:
+            c = cp[alive]
+            found = char_key[c]
+            alive, alive_end = alive[found], alive_end[found]
+            lp = char_logp[c[found]]
+        else:
+            fits = alive + length <= alive_end
+            alive, alive_end = alive[fits], alive_end[fits]
+            if not len(alive):
+                break
+            ends = alive + length
+            # The second hash only for the first one's hits.
+            idx = table.keys.find(hasher.one(0, alive, ends), lambda i, a=alive, e=ends: hasher.one(1, a[i], e[i]))
+            found = idx >= 0
+            alive, alive_end, idx = alive[found], alive_end[found], idx[found]
+            lp = table.logp[idx]
         word = ~np.isnan(lp)
         ks.append(alive[word])
         ls.append(np.full(int(word.sum()), length, dtype=np.int64))
@@ -226,19 +287,8 @@ def segment(texts: list[str]) -> Tokens:
     d = block_end[k] - k
     order = np.lexsort((L, k, d))
     k, L, lp, d = k[order], L[order], lp[order], d[order]
-    score = np.zeros(n + 1, dtype=np.float64)
-    nxt = np.arange(n + 1, dtype=np.int64)
-    bounds = np.concatenate([[0], np.flatnonzero(d[1:] != d[:-1]) + 1, [len(d)]]).tolist() if len(d) else []
-    for a, b in zip(bounds, bounds[1:]):
-        kk, LL = k[a:b], L[a:b]
-        vals = lp[a:b] + score[kk + LL]
-        firsts = np.flatnonzero(np.concatenate([[True], kk[1:] != kk[:-1]]))
-        best_val = np.maximum.reduceat(vals, firsts)
-        counts = np.diff(np.append(firsts, len(kk)))
-        # Ties go to the longest word, as max() over (score, x) tuples does in jieba.
-        best = np.maximum.reduceat(np.where(vals == np.repeat(best_val, counts), np.arange(len(kk)), -1), firsts)
-        score[kk[firsts]] = best_val
-        nxt[kk[firsts]] = kk[best] + LL[best]
+    nxt = _route_by_distance(k, L, lp, d, n) if len(d) > _PYTHON_ROUTE * int(d.max(initial=0)) else _route(k, L, lp, n)
+    nxt = np.asarray(nxt, dtype=np.int64)
 
     # The route from each block's start: pointer doubling marks every word start on it.
     starts = K[(K == 0) | ~han[np.maximum(K - 1, 0)]]
@@ -270,7 +320,8 @@ def segment(texts: list[str]) -> Tokens:
     end = np.concatenate([he, other_end])
     order = np.argsort(start, kind="stable")
     start, end = start[order], end[order]
-    kept = ~((end - start == 1) & np.isin(cp[start], _DROP_CODES))
+    first = cp[start]
+    kept = ~((end - start == 1) & _DROP_TABLE[np.minimum(first, 0xFFFF)] & (first <= 0xFFFF))
     start, end = start[kept], end[kept]
     row = np.searchsorted(text_start, start, side="right") - 1
     return Tokens(joined, cp, text_start, start, end, row, hasher)
