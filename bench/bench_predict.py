@@ -12,7 +12,9 @@ For each register it prints texts/s, wall clock and CPU, of:
 - in-process predict (batched as `triage predict` runs, the model loaded and warm);
 - the whole `triage predict FILE -o OUT.jsonl` command: CSV in, JSON Lines out, interpreter
   start-up, imports and model load included;
-and the ratio of each predict rate to bare jieba's. Then: model load in a cold process (import +
+and the ratio of each predict rate to bare jieba's; and, process to process, of the command's
+rate to a whole `python -c` process that reads the same CSV and calls jieba.lcut (HMM off) on
+each text (interpreter start-up and jieba's dictionary load included). Then: model load in a cold process (import +
 load of the current registry model; the jieba word table cached, and once without the cache,
 as on a machine's first run), p50 / p99 latency of one in-process classify call, peak resident
 memory. Single process, one thread. On a shared machine the wall clock swings with the load of
@@ -87,6 +89,14 @@ def register(name: str, texts: list[str], model) -> dict[str, object]:
                 jieba.lcut(x, HMM=hmm)
         refs[label] = out[label] = rates(len(texts), c)
 
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / f"{name}.csv"
+        write_csv(src, texts)
+        with Clock(children=True) as c:
+            subprocess.run([sys.executable, "-c", JIEBA_PROCESS, str(src)], check=True, cwd=ROOT)
+        refs["bare_jieba_lcut_hmm_off_whole_process"] = out["bare_jieba_lcut_hmm_off_whole_process"] = rates(
+            len(texts), c)
+
     model.predict(texts[:512])  # warm
     with Clock() as c:
         for i in range(0, len(texts), 512):
@@ -95,20 +105,31 @@ def register(name: str, texts: list[str], model) -> dict[str, object]:
 
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"{name}.csv"
-        with src.open("w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["id", "text"])
-            w.writerows((i, x) for i, x in enumerate(texts))
+        write_csv(src, texts)
         with Clock(children=True) as c:
             subprocess.run([sys.executable, "-m", "triage.cli", "predict", str(src), "-o", str(Path(tmp) / "out.jsonl"),
                             "-q"], check=True, cwd=ROOT)
         out["triage_predict_whole_process"] = {**rates(len(texts), c), "wall_s": round(c.wall, 2),
                                                "cpu_s": round(c.cpu, 2)}
-    for what in ("predict_in_process", "triage_predict_whole_process"):
-        for label, ref in refs.items():
+    for label, ref in refs.items():
+        if label.endswith("whole_process"):
+            out[f"triage_predict_whole_process_vs_{label}"] = ratio(out["triage_predict_whole_process"], ref)  # type: ignore[arg-type]
+            continue
+        for what in ("predict_in_process", "triage_predict_whole_process"):
             out[f"{what}_vs_{label}"] = ratio(out[what], ref)  # type: ignore[arg-type]
     return out
 
+
+def write_csv(path: Path, texts: list[str]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text"])
+        w.writerows((i, x) for i, x in enumerate(texts))
+
+
+JIEBA_PROCESS = ("import csv, sys, jieba; jieba.setLogLevel(60); f = open(sys.argv[1], encoding='utf-8'); "
+                 "[jieba.lcut(r['text'], HMM=False) for r in csv.DictReader(f)]")
+"""Bare jieba as a whole process too: interpreter, its dictionary (from its cache), the CSV."""
 
 LOAD = ("import time; t = time.perf_counter(); from triage.classify import registry; m = registry.load(); "
         "print(time.perf_counter() - t)")

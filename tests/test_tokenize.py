@@ -121,3 +121,15 @@ def test_span_hashes_compose():
     space = hash_strings([" "])
     joined = hasher.concat(hasher.concat(a, space, 1), b, 3)
     assert [x.tolist() for x in joined] == [x.tolist() for x in hash_strings(["刹车 4S店"])]
+
+
+@pytest.mark.parametrize("python_route", [0, 10**9])
+def test_both_ways_of_finding_the_route_are_jiebas(python_route, monkeypatch):
+    """The route is found step by step in NumPy for a batch, in a Python loop for a short text
+    or the last steps of a batch: each alone gives jieba's words."""
+    monkeypatch.setattr(tokenize, "_PYTHON_ROUTE", python_route)
+    texts = real_texts()[::7] + EDGES
+    got = []
+    for i in range(0, len(texts), 256):
+        got += segment(texts[i:i + 256]).strings()
+    assert got == [jieba_words(t) for t in texts]

@@ -26,7 +26,10 @@ _SKIP = str.maketrans("", "", " \n\t,.!?;:，。！？；：、\"'“”‘’()
 
 
 def word_features(text: str) -> list[str]:
-    ws = words(text)
+    return _with_bigrams(words(text))
+
+
+def _with_bigrams(ws: list[str]) -> list[str]:
     return ws + [f"{a} {b}" for a, b in zip(ws, ws[1:])]
 
 
@@ -66,7 +69,14 @@ class FeatureSpace:
         self._chars: TfidfVectorizer | None = None
 
     def fit(self, texts: Sequence[str]) -> FeatureSpace:
-        self._words = _vectorizer(word_features, self.min_df, self.max_word_features).fit(texts)
+        # The words of every text cut in batches first: `words` on one text is a batch of one.
+        cut: dict[str, list[str]] = {}
+        for i in range(0, len(texts), 512):
+            batch = list(texts[i:i + 512])
+            cut.update(zip(batch, segment(batch).strings()))
+        analyzer = lambda t: _with_bigrams(cut[t]) if t in cut else word_features(t)  # noqa: E731
+        self._words = _vectorizer(analyzer, self.min_df, self.max_word_features).fit(texts)
+        self._words.analyzer = word_features
         self._chars = _vectorizer(char_features, self.min_df, self.max_char_features).fit(texts)
         self._index(self._words.get_feature_names_out().astype(str), self._words.idf_,
                     self._chars.get_feature_names_out().astype(str), self._chars.idf_)

@@ -193,16 +193,15 @@ def _ascii_class(table: np.ndarray, cp: np.ndarray) -> np.ndarray:
     return table[np.where(cp < 128, cp, 0)] & (cp < 128)
 
 
-_PYTHON_ROUTE = 60
+_PYTHON_ROUTE = 25
 """Below this many words per step of the vectorised route, a loop in Python is quicker: one
 short text (a request of the API) has a few dozen words and as many steps."""
 
 
-def _route(k: np.ndarray, L: np.ndarray, lp: np.ndarray, n: int) -> list[int]:
+def _route(k: np.ndarray, L: np.ndarray, lp: np.ndarray, score: list[float], nxt: list[int]) -> list[int]:
     """jieba's calc, as jieba writes it: the words (k, L, lp) sorted by distance to their block's
-    end, then start, then length; the end of the best word from each position (`nxt`)."""
-    score = [0.0] * (n + 1)
-    nxt = list(range(n + 1))
+    end, then start, then length; `nxt`, the end of the best word from each position, filled in
+    (`score` and `nxt` hold what is known of positions nearer the ends)."""
     current = -1
     for kk, LL, ll in zip(k.tolist(), L.tolist(), lp.tolist()):
         v = ll + score[kk + LL]
@@ -213,11 +212,14 @@ def _route(k: np.ndarray, L: np.ndarray, lp: np.ndarray, n: int) -> list[int]:
 
 
 def _route_by_distance(k: np.ndarray, L: np.ndarray, lp: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
-    """The same, one step per distance to the block's end, every block at once."""
+    """The same, one step per distance to the block's end, every block at once; the last steps,
+    which only the few longest blocks take, by `_route`."""
     score = np.zeros(n + 1, dtype=np.float64)
     nxt = np.arange(n + 1, dtype=np.int64)
     bounds = np.concatenate([[0], np.flatnonzero(d[1:] != d[:-1]) + 1, [len(d)]]).tolist()
-    for a, b in zip(bounds, bounds[1:]):
+    for step, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        if len(d) - a < _PYTHON_ROUTE * (len(bounds) - 1 - step):
+            return np.array(_route(k[a:], L[a:], lp[a:], score.tolist(), nxt.tolist()), dtype=np.int64)
         kk, LL = k[a:b], L[a:b]
         vals = lp[a:b] + score[kk + LL]
         firsts = np.flatnonzero(np.concatenate([[True], kk[1:] != kk[:-1]]))
@@ -287,8 +289,7 @@ def segment(texts: list[str]) -> Tokens:
     d = block_end[k] - k
     order = np.lexsort((L, k, d))
     k, L, lp, d = k[order], L[order], lp[order], d[order]
-    nxt = _route_by_distance(k, L, lp, d, n) if len(d) > _PYTHON_ROUTE * int(d.max(initial=0)) else _route(k, L, lp, n)
-    nxt = np.asarray(nxt, dtype=np.int64)
+    nxt = _route_by_distance(k, L, lp, d, n)
 
     # The route from each block's start: pointer doubling marks every word start on it.
     starts = K[(K == 0) | ~han[np.maximum(K - 1, 0)]]
