@@ -116,6 +116,8 @@ class FeatureSpace:
         self._word_table = KeyTable(*hash_strings(words_list)) if words_list else KeyTable.from_sorted(
             np.zeros(0, np.uint64), np.zeros(0, np.uint64))
         # A character term is at most three characters: its code points, zero-padded.
+        if len(char_terms) and np.char.str_len(char_terms).max() > 3:
+            raise ValueError("a character term of more than three characters")
         if len(char_terms):
             cps = np.ascontiguousarray(char_terms.astype("<U3")).view(np.uint32).reshape(-1, 3)
         else:
