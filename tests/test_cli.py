@@ -214,3 +214,16 @@ def test_predict_summary_of_a_long_file_counts_the_rest(run, tmp_path):
     assert len(r.stdout.splitlines()) == 26  # the JSON Lines; the table went to standard error
     assert "26 complaints classified, 1 could not be read" in r.stderr and "… and 6 more" in r.stderr
     assert "severity: 重大投诉 25; flags: 人身安全 25" in r.stderr
+
+
+def test_json_lines_are_written_as_the_prediction_says(small_model):
+    """`predict` writes each record with orjson straight from the Prediction (or RowError):
+    byte for byte what json.dumps of its to_dict wrote."""
+    from triage.cli.common import dump, dump_line
+    from triage.io import RowError
+
+    texts = ["行驶中刹车失灵，已经报警了，修了三次", "车牌粤B12345 电话13812345678 \"引号\" \\反斜杠\\",
+             "控制\x01\x1f字符\t制表\u2028分隔", "😀 emoji ＡＢＣ", "ABC"]
+    records = [*small_model.predict(texts), RowError("id\"1", 3, "row 3: 坏的\n行")]
+    for r in records:
+        assert dump_line(r) == (dump(r.to_dict()) + "\n").encode("utf-8")

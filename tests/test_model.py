@@ -179,3 +179,84 @@ def test_decision_bias_leaves_long_texts_alone(small_model):
     biased = SklearnModel(small_model.space, small_model.heads, config)
     assert biased.predict([long_text])[0].category == small_model.predict([long_text])[0].category
     assert biased.predict(["发动机异响"])[0].category == "repair_quality"
+
+
+def test_transform_finds_exactly_the_terms_a_dict_lookup_finds_on_real_text():
+    """The vectorised look-up (word and character n-grams by key) against the plain one:
+    jieba's words and Python dicts, term by term, on real complaints of both registers."""
+    import csv
+    from collections import Counter
+    from pathlib import Path
+
+    import scipy.sparse as sp
+
+    from triage.classify.features import char_features
+    from triage.text.tokenize import _DROP, tokenizer
+
+    real = Path(__file__).resolve().parents[1] / "training" / "data" / "real"
+    texts = []
+    for name, step in (("complaints_aqsiq_2024-01_03.csv", 4), ("complaints_12365auto_2020-06_12.csv", 40)):
+        with (real / name).open(encoding="utf-8") as f:
+            texts += [normalize(r["text"]).text for i, r in enumerate(csv.DictReader(f)) if i % step == 0]
+    space = FeatureSpace(min_df=2).fit(texts[::2])  # half the texts unseen: terms out of the vocabulary
+    vocab = {t: i for i, t in enumerate(space.names_.tolist())}
+    rows, cols, counts = [], [], []
+    for r, text in enumerate(texts):
+        ws = [w for w in tokenizer().lcut(text, HMM=False) if w not in _DROP]
+        terms = Counter(["w:" + w for w in ws] + [f"w:{a} {b}" for a, b in zip(ws, ws[1:])]
+                        + ["c:" + c for c in char_features(text)])
+        for term, count in terms.items():
+            if term in vocab:
+                rows.append(r)
+                cols.append(vocab[term])
+                counts.append(count)
+    ref = sp.csr_matrix((counts, (rows, cols)), shape=(len(texts), space.n_text_))
+    ref.sort_indices()
+    got = space.transform(texts, [[] for _ in texts])[:, :space.n_text_]
+    assert np.array_equal(got.indptr, ref.indptr) and np.array_equal(got.indices, ref.indices)
+    sk = sp.hstack([space.words_.transform(texts), space.chars_.transform(texts)], format="csr")
+    assert abs(got - sk).max() < 1e-6
+
+
+def test_serving_imports_no_scikit_learn(small_registry):
+    """scikit-learn is for training: importing it took most of a second of every `triage predict`."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from triage.classify import registry; registry.load().predict(['行驶中刹车失灵，4S店不管']); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+                         env={**os.environ, "TRIAGE_MODELS_DIR": str(small_registry)})
+    assert out.stdout.strip() == "[]"
+
+
+def test_artifact_is_stored_uncompressed_and_still_verified(small_model, tmp_path):
+    import zipfile
+
+    hashes = small_model.save(tmp_path)
+    with zipfile.ZipFile(tmp_path / "model.npz") as z:
+        assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_STORED}
+    (tmp_path / "card.json").write_text(json.dumps({"artifacts": hashes}))
+    SklearnModel.load(tmp_path)
+    data = bytearray((tmp_path / "model.npz").read_bytes())
+    data[-len(data) // 3] ^= 0x01  # inside an array: loads fine, hashes differently
+    (tmp_path / "model.npz").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="SHA-256"):
+        SklearnModel.load(tmp_path)
+
+
+def test_a_compressed_artifact_of_earlier_models_predicts_the_same(small_model, tmp_path):
+    from triage.classify.registry import sha256
+
+    new, old = tmp_path / "new", tmp_path / "old"
+    hashes = small_model.save(new)
+    (new / "card.json").write_text(json.dumps({"artifacts": hashes}))
+    small_model.save(old)
+    with np.load(old / "model.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    np.savez_compressed(old / "model.npz", **arrays)  # as models were written before
+    (old / "card.json").write_text(json.dumps({"artifacts": {**hashes, "model.npz": sha256(old / "model.npz")}}))
+    texts = ["东风日产天籁行驶中刹车失灵", "4S店态度恶劣不予解决，我已经打了12315", "我要找记者曝光", "ABC"]
+    assert ([p.to_dict() for p in SklearnModel.load(old).predict(texts)]
+            == [p.to_dict() for p in SklearnModel.load(new).predict(texts)])

@@ -56,3 +56,15 @@ def test_offsets_are_increasing_and_point_at_source_characters(s):
     for i, ch in enumerate(n.text):
         if ch not in " \n":
             assert s[n.offsets[i]] not in " \t\n\r\u3000"
+
+
+def test_binary_check_counts_control_surrogate_and_private_use_characters():
+    """check_text's character class is unicodedata's categories Cc, Cs and Co less \\t \\n \\r."""
+    import unicodedata
+
+    from triage.text.normalize import _BINARY
+
+    for code in range(0x110000):
+        c = chr(code)
+        expected = unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in "\t\n\r"
+        assert bool(_BINARY.match(c)) == expected, hex(code)

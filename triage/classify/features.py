@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from triage.classify.cues import CUE_NAMES, Cue, find_cues
-from triage.text.tokenize import words
+from triage.text.hashing import KeyTable, char_hashes, codepoints, hash_strings
+from triage.text.tokenize import segment, word_table, words
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 _SKIP = str.maketrans("", "", " \n\t,.!?;:，。！？；：、\"'“”‘’()（）")
 
 
 def word_features(text: str) -> list[str]:
-    ws = words(text)
+    return _with_bigrams(words(text))
+
+
+def _with_bigrams(ws: list[str]) -> list[str]:
     return ws + [f"{a} {b}" for a, b in zip(ws, ws[1:])]
 
 
@@ -32,8 +39,22 @@ def char_features(text: str) -> list[str]:
 
 
 def _vectorizer(analyzer, min_df: int, max_features: int | None) -> TfidfVectorizer:
+    # Imported here: serving never needs scikit-learn, whose import takes most of a second.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     return TfidfVectorizer(analyzer=analyzer, min_df=min_df, max_features=max_features,
                            sublinear_tf=True, dtype=np.float32)
+
+
+def _char_keys(cp: np.ndarray, length: np.ndarray | int, at: np.ndarray) -> np.ndarray:
+    """A character n-gram (n <= 3) as one exact 63-bit key: 21 bits per code point (plus one,
+    so that a shorter n-gram is not a longer one's prefix)."""
+    key = (cp[at].astype(np.uint64) + np.uint64(1)) << np.uint64(42)
+    for i, shift in ((1, 21), (2, 0)):
+        more = np.asarray(length) > i
+        nxt = (cp[np.minimum(at + i, len(cp) - 1)].astype(np.uint64) + np.uint64(1)) << np.uint64(shift)
+        key = key | np.where(more, nxt, np.uint64(0))
+    return key
 
 
 class FeatureSpace:
@@ -44,48 +65,122 @@ class FeatureSpace:
         self.min_df = min_df
         self.max_word_features = max_word_features
         self.max_char_features = max_char_features
+        self._words: TfidfVectorizer | None = None
+        self._chars: TfidfVectorizer | None = None
 
     def fit(self, texts: Sequence[str]) -> FeatureSpace:
-        self.words_ = _vectorizer(word_features, self.min_df, self.max_word_features).fit(texts)
-        self.chars_ = _vectorizer(char_features, self.min_df, self.max_char_features).fit(texts)
-        self._index()
+        # The words of every text cut in batches first: `words` on one text is a batch of one.
+        cut: dict[str, list[str]] = {}
+        for i in range(0, len(texts), 512):
+            batch = list(texts[i:i + 512])
+            cut.update(zip(batch, segment(batch).strings()))
+        analyzer = lambda t: _with_bigrams(cut[t]) if t in cut else word_features(t)  # noqa: E731
+        self._words = _vectorizer(analyzer, self.min_df, self.max_word_features).fit(texts)
+        self._words.analyzer = word_features
+        self._chars = _vectorizer(char_features, self.min_df, self.max_char_features).fit(texts)
+        self._index(self._words.get_feature_names_out().astype(str), self._words.idf_,
+                    self._chars.get_feature_names_out().astype(str), self._chars.idf_)
         return self
 
-    def _index(self) -> None:
-        self.names_ = np.concatenate([
-            np.char.add("w:", self.words_.get_feature_names_out().astype(str)),
-            np.char.add("c:", self.chars_.get_feature_names_out().astype(str)),
-            np.array([f"cue:{c}" for c in CUE_NAMES]),
-            np.array([f"meta:{m}" for m in META_NAMES]),
-        ])
+    # The fitted scikit-learn vectorizers (the reference `transform` reproduces); a loaded space
+    # builds them only when asked.
+    @property
+    def words_(self) -> TfidfVectorizer:
+        if self._words is None:
+            self._words = self._vectorizer_of(word_features, self.word_terms_, self.word_idf_)
+        return self._words
+
+    @property
+    def chars_(self) -> TfidfVectorizer:
+        if self._chars is None:
+            self._chars = self._vectorizer_of(char_features, self.char_terms_, self.char_idf_)
+        return self._chars
+
+    @staticmethod
+    def _vectorizer_of(analyzer, terms: np.ndarray, idf: np.ndarray) -> TfidfVectorizer:
+        vec = _vectorizer(analyzer, 1, None)
+        vec.vocabulary_ = {t: i for i, t in enumerate(terms.tolist())}
+        vec.fixed_vocabulary_ = True
+        vec.idf_ = idf.astype(np.float64)
+        return vec
+
+    def _index(self, word_terms: np.ndarray, word_idf: np.ndarray, char_terms: np.ndarray,
+               char_idf: np.ndarray) -> None:
+        """The look-up tables of `transform`: the vocabularies by key, in column order."""
+        self.word_terms_, self.word_idf_, self.char_terms_, self.char_idf_ = word_terms, word_idf, char_terms, char_idf
+        words_list, chars_list = word_terms.tolist(), char_terms.tolist()
+        self.names_ = np.array(["w:" + t for t in words_list] + ["c:" + t for t in chars_list]
+                               + [f"cue:{c}" for c in CUE_NAMES] + [f"meta:{m}" for m in META_NAMES])
         self.n_text_ = len(self.names_) - len(CUE_NAMES) - len(META_NAMES)
-        n_words = len(self.words_.vocabulary_)
-        self._char_offset_vocab = {t: i + n_words for t, i in self.chars_.vocabulary_.items()}
-        self._idf = np.concatenate([self.words_.idf_, self.chars_.idf_]).astype(np.float64)
+        self._n_words = len(words_list)
+        self._word_table = KeyTable(*hash_strings(words_list)) if words_list else KeyTable.from_sorted(
+            np.zeros(0, np.uint64), np.zeros(0, np.uint64))
+        # A character term is at most three characters: its code points, zero-padded.
+        if len(char_terms) and np.char.str_len(char_terms).max() > 3:
+            raise ValueError("a character term of more than three characters")
+        if len(char_terms):
+            cps = np.ascontiguousarray(char_terms.astype("<U3")).view(np.uint32).reshape(-1, 3)
+        else:
+            cps = np.zeros((0, 3), dtype=np.uint32)
+        keys = _char_keys(cps.reshape(-1), (cps > 0).sum(axis=1), np.arange(len(cps)) * 3)
+        self._char_table = KeyTable(keys, keys)  # exact keys: the second "hash" is the key again
+        self._idf = np.concatenate([word_idf, char_idf]).astype(np.float64)
+        word_table()  # loaded with the model, not on its first request
+
+    def _word_columns(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) of every word and word bigram in the vocabulary (word_features)."""
+        tok = segment(list(texts))
+        h = tok.hasher(tok.start, tok.end)
+        same = tok.row[1:] == tok.row[:-1]
+        first = [x[:-1][same] for x in h]
+        second = [x[1:][same] for x in h]
+        second_len = (tok.end - tok.start)[1:][same]
+        space = char_hashes(" ")
+        h2 = tok.hasher.concat(tok.hasher.concat((first[0], first[1]), space, 1), (second[0], second[1]), second_len)
+        rows = np.concatenate([tok.row, tok.row[:-1][same]])
+        cols = self._word_table.find(np.concatenate([h[0], h2[0]]), np.concatenate([h[1], h2[1]]))
+        hit = cols >= 0
+        return rows[hit], cols[hit]
+
+    def _char_columns(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) of every character 1-, 2- and 3-gram in the vocabulary (char_features)."""
+        stripped = [t.translate(_SKIP) for t in texts]
+        cp = codepoints("".join(stripped))
+        lengths = np.fromiter(map(len, stripped), dtype=np.int64, count=len(stripped))
+        row = np.repeat(np.arange(len(texts)), lengths)
+        pos = np.arange(len(cp))
+        left = np.repeat(np.cumsum(lengths), lengths) - pos  # characters from here to the text's end
+        at = np.concatenate([pos, pos[left >= 2], pos[left >= 3]])
+        n = np.concatenate([np.ones(len(pos), np.int64), np.full(int((left >= 2).sum()), 2),
+                            np.full(int((left >= 3).sum()), 3)])
+        if not len(cp):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        keys = _char_keys(cp, n, at)
+        cols = self._char_table.find(keys, keys)
+        hit = cols >= 0
+        return row[at][hit], self._n_words + cols[hit]
 
     def transform(self, texts: Sequence[str], cues: Sequence[list[Cue]] | None = None) -> sp.csr_matrix:
         """The same matrix as hstack of the two TfidfVectorizers' transform and the cue
-        columns, computed in one vectorised pass (the serving hot path)."""
+        columns, computed in a few vectorised passes over the whole batch (the serving hot path)."""
         if cues is None:
             cues = [find_cues(t) for t in texts]
-        n_words = len(self.words_.vocabulary_)
+        n_words = self._n_words
         n_text = self.n_text_
         n_meta = n_text + len(CUE_NAMES)
-        word_get = self.words_.vocabulary_.get
-        char_get = self._char_offset_vocab.get
-        cols: list[int] = []
-        lengths: list[int] = []
+        word_rows, word_cols = self._word_columns(texts)
+        char_rows, char_cols = self._char_columns(texts)
+        other_rows: list[int] = []
+        other_cols: list[int] = []
         for r, text in enumerate(texts):
-            before = len(cols)
-            cols += [i for i in map(word_get, word_features(text)) if i is not None]
-            cols += [i for i in map(char_get, char_features(text)) if i is not None]
-            cols += {n_text + _CUE_INDEX[c.key] for c in cues[r]}
-            cols += [n_meta + m for m in meta_columns(text)]
-            lengths.append(len(cols) - before)
-        rows = np.repeat(np.arange(len(texts)), lengths)
+            cols = {n_text + _CUE_INDEX[c.key] for c in cues[r]}
+            cols.update(n_meta + m for m in meta_columns(text))
+            other_rows += [r] * len(cols)
+            other_cols += cols
+        rows = np.concatenate([word_rows, char_rows, np.array(other_rows, dtype=np.int64)])
+        cols = np.concatenate([word_cols, char_cols, np.array(other_cols, dtype=np.int64)]).astype(np.int32)
         # COO to CSR sums the duplicates: data becomes the term counts, in C.
-        X = sp.csr_matrix((np.ones(len(cols), dtype=np.float64), (rows, np.asarray(cols, dtype=np.int32))),
-                          shape=(len(texts), len(self.names_)))
+        X = sp.csr_matrix((np.ones(len(cols), dtype=np.float64), (rows, cols)), shape=(len(texts), len(self.names_)))
         X.sum_duplicates()
         r = np.repeat(np.arange(len(texts)), np.diff(X.indptr))
         c = X.indices
@@ -100,22 +195,14 @@ class FeatureSpace:
 
     # Serialised as plain arrays so that loading never unpickles anything.
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "word_terms": self.words_.get_feature_names_out().astype(str), "word_idf": self.words_.idf_,
-            "char_terms": self.chars_.get_feature_names_out().astype(str), "char_idf": self.chars_.idf_,
-        }
+        return {"word_terms": self.word_terms_, "word_idf": self.word_idf_,
+                "char_terms": self.char_terms_, "char_idf": self.char_idf_}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> FeatureSpace:
+    def from_arrays(cls, arrays: dict[str, Any]) -> FeatureSpace:
         space = cls()
-        for attr, analyzer, prefix in (("words_", word_features, "word"), ("chars_", char_features, "char")):
-            terms = arrays[f"{prefix}_terms"]
-            vec = _vectorizer(analyzer, 1, None)
-            vec.vocabulary_ = {str(t): i for i, t in enumerate(terms)}
-            vec.fixed_vocabulary_ = True
-            vec.idf_ = arrays[f"{prefix}_idf"].astype(np.float64)
-            setattr(space, attr, vec)
-        space._index()
+        space._index(np.asarray(arrays["word_terms"]).astype(str), np.asarray(arrays["word_idf"], dtype=np.float64),
+                     np.asarray(arrays["char_terms"]).astype(str), np.asarray(arrays["char_idf"], dtype=np.float64))
         return space
 
 

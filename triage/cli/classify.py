@@ -9,7 +9,7 @@ import sys
 import time
 import unicodedata
 from collections import Counter
-from typing import TextIO
+from typing import BinaryIO
 
 from triage.classify.labels import HEADS
 from triage.classify.prediction import Prediction
@@ -20,6 +20,7 @@ from triage.cli.common import (
     EXIT_ROWS_FAILED,
     EXIT_UNUSABLE,
     dump,
+    dump_line,
     load_model,
     with_input,
     with_model,
@@ -120,7 +121,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from triage.io import InputError
 
     model = load_model(args.model)
-    out: TextIO = sys.stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    to_stdout = args.output in (None, "-")
+    out: BinaryIO = sys.stdout.buffer if to_stdout else open(args.output, "wb")  # noqa: SIM115
     progress = Progress(not args.quiet)
     summary = Summary() if args.summary else None
     done = errors = 0
@@ -130,7 +132,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if isinstance(result, RowError):
                 errors += 1
                 print(f"triage predict: {result.error}", file=sys.stderr)
-            out.write(dump(result.to_dict()) + "\n")
+            out.write(dump_line(result))
             progress.update(done, errors)
             if summary is not None:
                 summary.add(result)
@@ -138,12 +140,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"triage predict: {args.input}: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     finally:
-        if out is not sys.stdout:
+        if to_stdout:
+            out.flush()
+        else:
             out.close()
     progress.update(done, errors, final=True)
     if summary is not None:
-        to_file = out is not sys.stdout
-        print(summary.text(args.output if to_file else None), file=sys.stdout if to_file else sys.stderr)
+        print(summary.text(None if to_stdout else args.output), file=sys.stderr if to_stdout else sys.stdout)
     if errors:
         print(f"triage predict: {errors} of {done} rows could not be read (see the errors above)", file=sys.stderr)
     return EXIT_ROWS_FAILED if errors else EXIT_OK

@@ -32,6 +32,19 @@ def dump(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+def dump_line(obj: Any) -> bytes:
+    """One JSON Lines record, UTF-8, byte for byte what `dump(obj.to_dict())` and a newline
+    give (tests/test_cli.py), at a fraction of the cost: orjson writes a Prediction or a
+    RowError (slots dataclasses, whose fields are their to_dict's keys in order) directly.
+    What orjson refuses (a lone surrogate) takes the slow road, as before."""
+    import orjson
+
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return (dump(obj.to_dict()) + "\n").encode("utf-8")
+
+
 def with_model(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--model", help="model name in the registry (default: the current one)")
     return p
