@@ -175,9 +175,12 @@ def trend(*, db_session: Session, label: str, count: int = 6) -> list[dict[str, 
     inner = select(month, Case.category, Case.severity).where(
         Case.received_at >= bounds[0][0], Case.received_at < bounds[-1][1]).subquery()
     out: list[dict[str, Any]] = [{"month": m, "category": {}, "severity": {}} for m in months]
-    rows = db_session.execute(select(inner.c.month, inner.c.category, inner.c.severity, func.count())
-                              .group_by(inner.c.month, inner.c.category, inner.c.severity)
-                              .order_by(inner.c.month, inner.c.category, inner.c.severity))
+    # Ordered here, not by the database: a statement run often is planned once for any parameters
+    # (PostgreSQL's generic plan), which guesses 500 rows of a range of dates; asked for the order too,
+    # it then sorted the six months' 50,000 rows on disk instead of hashing them (twice the time).
+    rows = sorted(db_session.execute(select(inner.c.month, inner.c.category, inner.c.severity, func.count())
+                                     .group_by(inner.c.month, inner.c.category, inner.c.severity)).all(),
+                  key=lambda r: (r[0], r[1] is None, r[1] or "", r[2] is None, r[2] or ""))
     for n, category, severity, cases in rows:
         for key, value in (("category", category), ("severity", severity)):
             tally = out[n][key]
