@@ -234,10 +234,13 @@ def _mark_breached(db_session: Session, breaches: list[tuple[_Due, str]]) -> Non
     breached: dict[int, set[str]] = {}
     for c, clock in breaches:
         breached.setdefault(c.id, set(clocks_in(c.breached_clocks))).add(clock)
+    # One statement per value the column takes, not per case: a batch's cases mostly breach alike.
+    alike: dict[str | None, list[int]] = {}
+    for case_id, found in breached.items():
+        alike.setdefault(clock_list(found), []).append(case_id)
     cases = Case.__table__
-    db_session.execute(update(cases).where(cases.c.id == bindparam("case_id")).values(
-        breached=True, breached_clocks=bindparam("clocks")),
-        [{"case_id": case_id, "clocks": clock_list(found)} for case_id, found in breached.items()])
+    for value, ids in alike.items():
+        db_session.execute(update(cases).where(cases.c.id.in_(ids)).values(breached=True, breached_clocks=value))
     clocks = CaseClock.__table__
     existing = set(db_session.execute(select(clocks.c.case_id, clocks.c.clock).where(
         clocks.c.case_id.in_({c.id for c, _ in breaches}))))
