@@ -13,7 +13,8 @@ reviews corrects the labels; thirty handlers; about one case in twelve breached 
 escalation); VINs and plates that repeat. Each case gets the event log the service would
 have written (received, suggested with the whole suggestion, reviewed, dispatched with the
 routing, assigned, first contact, resolved, verified, closed, breaches), and the label
-columns, case_flags and case_clocks from the same function the case service uses.
+columns, case_flags, case_clocks and the clock columns from the same functions the case
+service uses.
 
 Then a uvicorn server in a thread (tests/live.py) serves the app, and each request is
 timed `--repeat` times after two warm-ups (p50, p99); the server process's resident memory
@@ -125,7 +126,7 @@ def seed(url: str, n: int) -> None:
 
     from tests.conftest import drop_all
     from triage.auth.service import create_account
-    from triage.case.models import label_columns
+    from triage.case.models import clock_list, label_columns
     from triage.classify.labels import FLAGS, LABELS, severity_given_flags
     from triage.db import init_db, make_engine
 
@@ -143,7 +144,7 @@ def seed(url: str, n: int) -> None:
     cases_cols = ("id", "number", "channel", "external_id", "received_at", "text", "customer_name", "customer_phone",
                   "plate", "vin", "in_warranty", "state", "suggestion", "labels", "responsible_role", "assignee",
                   "version", "business_line", "category", "severity", "urgent", "queue_deadline", "focus_owner",
-                  "breached")
+                  "breached", "planned_clocks", "breached_clocks")
     t = time.perf_counter()
     raw = engine.raw_connection()
     try:
@@ -218,7 +219,7 @@ def seed(url: str, n: int) -> None:
                     json.dumps(labels, ensure_ascii=False) if labels is not None else None,
                     responsible, assignee, len(events), columns["business_line"], columns["category"],
                     columns["severity"], columns["urgent"], columns["queue_deadline"], columns["focus_owner"],
-                    bool(breached_clocks)))
+                    bool(breached_clocks), clock_list(columns["clocks"]), clock_list(breached_clocks)))
                 event_rows += [(case_id, kind, when, actor, json.dumps(data, ensure_ascii=False))
                                for kind, when, actor, data in events]
                 flag_rows += [(case_id, f, at) for f in columns["flags"]]

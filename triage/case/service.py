@@ -25,7 +25,16 @@ from triage.auth.models import Account, ApiToken
 from triage.auth.permissions import HANDLER, User, may_see
 from triage.case import queries
 from triage.case.clocks import clock_states, next_due, read_clock_logs, urgency_key
-from triage.case.models import TRANSITIONS, Case, CaseClock, CaseEvent, CaseFlag, CaseSerial, label_columns
+from triage.case.models import (
+    TRANSITIONS,
+    Case,
+    CaseClock,
+    CaseEvent,
+    CaseFlag,
+    CaseSerial,
+    clock_list,
+    label_columns,
+)
 from triage.case.queries import CaseFilters, Page
 from triage.classify.labels import FLAGS, HEADS, LabelError, parse_label, severity_given_flags
 from triage.policy.calendar import TZ, WorkCalendar, work_calendar
@@ -219,11 +228,12 @@ def feedback_rows(*, db_session: Session) -> list[dict[str, str]]:
 # ---- the columns lists and reports read -----------------------------------------------------------
 def _sync_labels(case: Case) -> None:
     """Copy what lists, the queue and reports filter and group by out of the case's labels and
-    suggestion into its columns (Case.business_line ... case_flags, case_clocks): called
+    suggestion into its columns (Case.business_line ... planned_clocks, case_flags, case_clocks): called
     wherever those change."""
     values = label_columns(case.labels, case.suggestion)
     for key in ("business_line", "category", "severity", "urgent", "queue_deadline", "focus_owner"):
         setattr(case, key, values[key])
+    case.planned_clocks = clock_list(values["clocks"])
     with _no_autoflush(case):
         case.flag_rows = [row for row in case.flag_rows if row.flag in values["flags"]] + [
             CaseFlag(flag=f, received_at=case.received_at) for f in values["flags"]

@@ -38,7 +38,7 @@ from triage.case.clocks import (
     read_clock_logs,
     recorded_marks,
 )
-from triage.case.models import Case, CaseClock, CaseEvent
+from triage.case.models import Case, CaseClock, CaseEvent, clock_list, clocks_in
 from triage.case.service import transition
 from triage.db import write_lock
 from triage.policy.calendar import WorkCalendar, work_calendar
@@ -61,6 +61,7 @@ class _Due:
     role: str | None
     facts: dict[str, Any]
     received_at: datetime
+    breached_clocks: str | None
     events: list[Logged] = field(default_factory=list)
     new_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     new_state: str = ""
@@ -113,12 +114,13 @@ def _read_due(db_session: Session, now: datetime, batch: int) -> list[_Due]:
     with their logs; only the event data the clocks read."""
     rows = db_session.execute(
         select(Case.id, Case.number, Case.state, Case.responsible_role, Case.channel, Case.in_warranty, Case.labels,
-               Case.suggestion["labels"].label("suggested"), Case.received_at)
+               Case.suggestion["labels"].label("suggested"), Case.received_at, Case.breached_clocks)
         .where(Case.next_due_at <= now).order_by(Case.next_due_at).limit(batch)
         .with_for_update(skip_locked=True, of=Case)).all()
     # Case.current_labels: the confirmed labels, else the suggestion's.
     cases = {r.id: _Due(r.id, r.number, r.state, r.responsible_role,
-                        facts_of(r.labels or r.suggested or {}, r.channel, r.in_warranty), r.received_at)
+                        facts_of(r.labels or r.suggested or {}, r.channel, r.in_warranty), r.received_at,
+                        r.breached_clocks)
              for r in rows}
     for case_id, log_ in read_clock_logs(db_session, list(cases)).items():
         cases[case_id].events = log_
@@ -225,11 +227,20 @@ def _write(db_session: Session, cases: list[_Due], now: datetime) -> None:
 
 def _mark_breached(db_session: Session, breaches: list[tuple[_Due, str]]) -> None:
     """The lists' and reports' bookkeeping of breaches: the case is listed as breached, and
-    its clock counts as breached. Not a change anyone made, so no new version."""
+    its clock counts as breached (its case_clocks row, its breached_clocks, read with the case
+    under the pass's lock). Not a change anyone made, so no new version."""
     if not breaches:
         return
-    db_session.execute(update(Case.__table__).where(Case.__table__.c.id.in_({c.id for c, _ in breaches}))
-                       .values(breached=True))
+    breached: dict[int, set[str]] = {}
+    for c, clock in breaches:
+        breached.setdefault(c.id, set(clocks_in(c.breached_clocks))).add(clock)
+    # One statement per value the column takes, not per case: a batch's cases mostly breach alike.
+    alike: dict[str | None, list[int]] = {}
+    for case_id, found in breached.items():
+        alike.setdefault(clock_list(found), []).append(case_id)
+    cases = Case.__table__
+    for value, ids in alike.items():
+        db_session.execute(update(cases).where(cases.c.id.in_(ids)).values(breached=True, breached_clocks=value))
     clocks = CaseClock.__table__
     existing = set(db_session.execute(select(clocks.c.case_id, clocks.c.clock).where(
         clocks.c.case_id.in_({c.id for c, _ in breaches}))))
