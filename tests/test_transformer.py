@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 # CI sets TRIAGE_REQUIRE_TORCH=1 (it installs the extra): there a missing torch is a failure.
@@ -60,6 +61,19 @@ def test_train_save_load_predict_round_trip(tiny_model, tmp_path):
     assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pt"))  # no pickles
     loaded = TransformerModel.load(folder)
     assert [p.to_dict() for p in loaded.predict(TEXTS)] == [p.to_dict() for p in tiny_model.predict(TEXTS)]
+
+
+def test_served_probabilities_are_the_networks_own(tiny_model):
+    from training.transformer.finetune import dev_logits
+
+    probs, _, _ = tiny_model.head_probabilities(TEXTS)
+    logits = dev_logits(tiny_model.network, tiny_model.text_encoder, TEXTS)
+    for h, lg in logits.items():
+        expected = tiny_model._probabilities(h, lg.double().numpy())
+        assert probs[h].shape == expected.shape and np.allclose(probs[h], expected, atol=1e-5), h
+        if h.startswith("flags."):  # a flag's logit, not a constant 0.5
+            a, b = tiny_model.flag_scaling.get(h, (1.0, 0.0))
+            assert np.allclose(probs[h][:, 1], 1 / (1 + np.exp(-(lg[:, 0].double().numpy() * a + b))), atol=1e-5)
 
 
 def test_output_has_the_sklearn_shape(tiny_model, small_model):

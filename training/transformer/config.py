@@ -51,6 +51,8 @@ class TransformerConfig:
     class_weight_power: float = 0.5
     """Class weights (n / (k * n_class)) ** power: 1 is scikit-learn's "balanced", 0 none;
     the square root lifts small classes without swamping a 50-to-1 head."""
+    undo_class_weights: bool = True
+    """Subtract log(class weight) from each head's bias after fine-tuning (finetune.undo_class_weights)."""
     rare_share: dict[str, float] = field(default_factory=lambda: {"business_line": 1.0, "category": 0.5,
                                                                   "severity": 1.0})
     low_confidence: dict[str, float] = field(default_factory=lambda: {

@@ -28,7 +28,13 @@ from training.decisions import choose_decisions
 from training.experiments import is_dev
 from training.train import _versions, held_out_evaluation, new_version
 from training.transformer.config import TransformerConfig
-from training.transformer.finetune import HEAD_CLASSES, finetune, fit_flag_scaling, fit_temperatures
+from training.transformer.finetune import (
+    HEAD_CLASSES,
+    finetune,
+    fit_flag_scaling,
+    fit_temperatures,
+    undo_class_weights,
+)
 from training.transformer.pretrain import pretrain
 from triage.classify.labels import FLAGS, HEADS
 from triage.classify.registry import registry_dir, write_card
@@ -108,6 +114,8 @@ def fit_transformer(examples: Sequence[Example], cfg: TransformerConfig, version
         lr = cfg.base_model_lr
     network = MultiHeadClassifier(bert, {h: _width(c) for h, c in HEAD_CLASSES.items()}, cfg.dropout)
     figures["finetune"] = finetune(network, encoder, train, cfg, lr, log, progress)
+    if cfg.undo_class_weights:
+        undo_class_weights(network, figures["finetune"]["class_weights"])
     temperature = fit_temperatures(network, encoder, dev, cfg)
     flag_scaling = fit_flag_scaling(network, encoder, dev)
     figures["parameters"] = sum(p.numel() for p in network.parameters())
@@ -201,8 +209,9 @@ def train_transformer(cfg: TransformerConfig | None = None, base_model: Path | N
         "version": version, "backend": "transformer", "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "artifacts": artifacts,
         "model": f"{what}; mean pooling, one linear head per label set (business line, category, severity, six "
-                 "binary flag heads) trained with one summed loss, each head only on rows labelled for it, the "
-                 "development rows (one-liners of 2020-11, half the narratives of 2024-02) left out of "
+                 "binary flag heads) trained with one summed loss (class weights, undone after training by logit "
+                 "adjustment), each head only on rows labelled for it, the development rows (one-liners of "
+                 "2020-11, half the narratives of 2024-02) left out of "
                  "fine-tuning; on those: temperature scaling (heads), Platt scaling (flags), the window for "
                  f"texts over {cfg.max_length - 2} characters ({model.text_encoder.window}), the decision biases "
                  "per register and the flag thresholds on longer texts; flags but safety and repeat only with "

@@ -50,7 +50,7 @@ class TokenStateModel(ServingModel):
         """Per head (rows, classes) probabilities; per row each token's term of every class's
         logit ({head: (tokens, classes)}) and each token's span in the text."""
         n = len(texts)
-        logits = {h: np.zeros((n, len(c))) for h, c in self.classes.items()}
+        logits = {h: np.zeros((n, width(c))) for h, c in self.classes.items()}
         terms: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
         spans: list[list[tuple[int, int]]] = [[] for _ in range(n)]
         order = sorted(range(n), key=lambda i: len(texts[i]))
