@@ -289,7 +289,7 @@ def test_the_service_serves_an_ensemble(registry, tmp_path):
 def test_shipped_transformer_and_ensemble_load_and_predict(monkeypatch):
     monkeypatch.delenv("TRIAGE_MODELS_DIR", raising=False)
     shipped = [n for n in model_registry.list_models()
-               if model_registry.card(n).get("backend") in ("transformer", "ensemble")]
+               if model_registry.card(n).get("backend") in ("transformer", "onnx", "ensemble")]
     assert shipped, "the registry ships a transformer and an ensemble"
     for name in shipped:
         card = model_registry.card(name)
