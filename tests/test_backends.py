@@ -28,7 +28,7 @@ def test_the_default_model_and_cli_never_import_torch():
 def test_an_unknown_backend_is_refused(small_model, tmp_path, monkeypatch):
     folder = tmp_path / "odd"
     hashes = small_model.save(folder)
-    (folder / "card.json").write_text(json.dumps({"version": "odd", "backend": "onnx", "artifacts": hashes}))
+    (folder / "card.json").write_text(json.dumps({"version": "odd", "backend": "tensorflow", "artifacts": hashes}))
     monkeypatch.setenv("TRIAGE_MODELS_DIR", str(tmp_path))
-    with pytest.raises(ModelError, match="unknown backend 'onnx'"):
+    with pytest.raises(ModelError, match="unknown backend 'tensorflow'"):
         registry.load("odd")

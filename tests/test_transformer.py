@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 # CI sets TRIAGE_REQUIRE_TORCH=1 (it installs the extra): there a missing torch is a failure.
@@ -62,6 +63,19 @@ def test_train_save_load_predict_round_trip(tiny_model, tmp_path):
     assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pt"))  # no pickles
     loaded = TransformerModel.load(folder)
     assert [p.to_dict() for p in loaded.predict(TEXTS)] == [p.to_dict() for p in tiny_model.predict(TEXTS)]
+
+
+def test_served_probabilities_are_the_networks_own(tiny_model):
+    from training.transformer.finetune import dev_logits
+
+    probs, _, _ = tiny_model.head_probabilities(TEXTS)
+    logits = dev_logits(tiny_model.network, tiny_model.text_encoder, TEXTS)
+    for h, lg in logits.items():
+        expected = tiny_model._probabilities(h, lg.double().numpy())
+        assert probs[h].shape == expected.shape and np.allclose(probs[h], expected, atol=1e-5), h
+        if h.startswith("flags."):  # a flag's logit, not a constant 0.5
+            a, b = tiny_model.flag_scaling.get(h, (1.0, 0.0))
+            assert np.allclose(probs[h][:, 1], 1 / (1 + np.exp(-(lg[:, 0].double().numpy() * a + b))), atol=1e-5)
 
 
 def test_output_has_the_sklearn_shape(tiny_model, small_model):
@@ -135,8 +149,8 @@ def test_ensemble_averages_the_members(registry):
 
     folder = build_ensemble(["sk", "tf"], [0.5, 0.5], registry, log=lambda m: None)
     card = json.loads((folder / "card.json").read_text())
-    held_out = [e for e in dataset.real_examples() if e.split == "test"]
-    assert card["backend"] == "ensemble" and card["evaluation"]["real_test"]["rows"] == len(held_out)
+    test_rows = sum(1 for e in dataset.real_examples() if e.split == "test")
+    assert card["backend"] == "ensemble" and card["evaluation"]["real_test"]["rows"] == test_rows
     ens = model_registry.load(folder.name)
     a, b, c = (m.predict(TEXTS) for m in (model_registry.load("sk"), model_registry.load("tf"), ens))
     gated = ens.config.get("flags_need_cue", ())
@@ -159,6 +173,16 @@ def test_ensemble_averages_the_members(registry):
     member_card.write_text(member_card.read_text().replace('"backend"', '"note": "retrained", "backend"'))
     with pytest.raises(ModelError, match="member tf"):
         model_registry.load(folder.name)
+
+
+def test_an_ensemble_tuned_on_the_development_rows(registry):
+    from training.ensemble import build_ensemble
+
+    folder = build_ensemble(["tf", "sk"], registry=registry, log=lambda m: None, tune_on_dev=True)
+    config = json.loads((folder / "model.json").read_text())
+    assert config["tuned_on_development_rows"] > 1000
+    assert {"decision_bias", "decision_bias_long", "flag_thresholds_long"} <= set(config)
+    assert model_registry.load(folder.name).predict(TEXTS)[0].model == folder.name
 
 
 def test_loading_a_transformer_without_torch_says_how_to_install(registry, monkeypatch):
@@ -273,10 +297,136 @@ def test_the_service_serves_an_ensemble(registry, tmp_path):
 def test_shipped_transformer_and_ensemble_load_and_predict(monkeypatch):
     monkeypatch.delenv("TRIAGE_MODELS_DIR", raising=False)
     shipped = [n for n in model_registry.list_models()
-               if model_registry.card(n).get("backend") in ("transformer", "ensemble")]
+               if model_registry.card(n).get("backend") in ("transformer", "onnx", "ensemble")]
     assert shipped, "the registry ships a transformer and an ensemble"
     for name in shipped:
         card = model_registry.card(name)
-        assert card["evaluation"]["real_test"]["rows"] == 600
+        assert card["evaluation"]["real_test"]["rows"] >= 600  # 2020-10 then; the two test months now
         p = model_registry.load(name).predict(["行驶中刹车失灵，差点出事故"])[0]
         assert p.model == name and p.severity in LABELS["severity"]
+
+
+# ---- the development rows, the pre-training corpus -------------------------------------------
+def test_choices_are_made_on_the_development_rows_never_fine_tuned_on():
+    from training.experiments import is_dev
+    from training.transformer.train import development_split
+
+    rows = [e for e in dataset.real_examples() if e.split == "train"]
+    train, dev = development_split(rows, tiny())
+    assert dev and all(is_dev(e) for e in dev) and not any(is_dev(e) for e in train)
+    assert {e.date[:7] for e in dev} == {"2020-11", "2024-02"}
+    assert len(train) + len(dev) == len(rows)
+
+
+def test_the_pre_training_corpus_holds_no_text_of_the_test_months(monkeypatch, tmp_path):
+    import training.transformer.train as transformer_train
+
+    seen: list[str] = []
+
+    class Stop(Exception):
+        pass
+
+    def record(texts, *args, **kwargs):
+        seen.extend(texts)
+        raise Stop
+
+    monkeypatch.setattr(transformer_train, "pretrain", record)
+    with pytest.raises(Stop):
+        transformer_train.train_transformer(tiny(), registry=tmp_path, log=lambda m: None, progress=False)
+    from triage.text.normalize import normalize
+
+    examples = dataset.build()
+    body = tiny().max_length - 2
+    assert seen and max(len(t) for t in seen) <= body  # long texts in pieces the encoder reads whole
+    corpus = set(seen)
+    trained = {normalize(e.text).text for e in examples if e.split == "train"}
+    held_out = {normalize(e.text).text for e in examples if e.split == "test"} - trained
+    short = [t for t in held_out if len(t) <= body]
+    assert len(short) > 1000 and not any(t in corpus for t in short)
+    development = [normalize(e.text).text for e in examples if e.split == "train" and e.source == "real"
+                   and e.date[:7] in ("2020-11", "2024-02")]
+    assert all(t in corpus for t in development if 0 < len(t) <= body)  # pre-trained on, never fine-tuned on
+
+
+# ---- served without torch: ONNX -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def onnx_folder(tiny_model, tmp_path_factory):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from training.transformer.onnx_export import export
+
+    folder = tmp_path_factory.mktemp("onnx") / "ox"
+    hashes = export(tiny_model, folder, {**tiny_model.config, "version": "ox"})
+    (folder / "card.json").write_text(json.dumps({"version": "ox", "backend": "onnx", "artifacts": hashes}))
+    return folder
+
+
+LONG = "我的车在4S店修了三次，" * 20 + "变速箱还是顿挫，要求退车"
+
+
+def test_onnx_export_gives_torch_probabilities(tiny_model, onnx_folder):
+    from training.transformer.onnx_export import largest_difference
+    from triage.classify.transformer.onnx_backend import OnnxTransformerModel
+
+    served = OnnxTransformerModel.load(onnx_folder)
+    texts = [*TEXTS, LONG, "漏"]  # a batch of one character and one over the encoder's length
+    assert largest_difference(tiny_model, served, texts) < 1e-4
+    for window in ("head", "head_tail", "chunks"):
+        tiny_model.text_encoder.window = served.text_encoder.window = window
+        assert largest_difference(tiny_model, served, [LONG, *TEXTS]) < 1e-4
+    tiny_model.text_encoder.window = served.text_encoder.window = "head"
+    ours, theirs = served.predict(texts), tiny_model.predict(texts)
+    for p, q in zip(ours, theirs):
+        a, b = p.to_dict(), q.to_dict()
+        assert {k: v for k, v in a.items() if k not in ("confidence", "model")} == \
+            {k: v for k, v in b.items() if k not in ("confidence", "model")}
+
+
+def test_the_onnx_model_loads_and_predicts_without_torch(onnx_folder):
+    code = ("import sys\n"
+            "class NoTorch:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('torch', 'transformers', 'safetensors'):\n"
+            "            raise ImportError('no torch here: ' + name)\n"
+            "sys.meta_path.insert(0, NoTorch())\n"
+            "from triage.classify import registry\n"
+            "p = registry.load('ox').predict(['行驶中刹车失灵'])[0]\n"
+            "assert p.model == 'ox', p.model\n"
+            "print(p.category)\n")
+    env = {**os.environ, "TRIAGE_MODELS_DIR": str(onnx_folder.parent), "TRIAGE_TORCH_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() in LABELS["category"]
+
+
+def test_a_tampered_onnx_file_is_refused(onnx_folder, tmp_path):
+    import shutil
+
+    from triage.classify.transformer.onnx_backend import FILES, OnnxTransformerModel
+
+    for name in FILES:
+        folder = tmp_path / name
+        shutil.copytree(onnx_folder, folder)
+        data = bytearray((folder / name).read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (folder / name).write_bytes(bytes(data))
+        with pytest.raises(ModelError, match="SHA-256"):
+            OnnxTransformerModel.load(folder)
+
+
+def test_an_ensemble_with_the_onnx_member(onnx_folder, small_model, monkeypatch):
+    import hashlib
+
+    from triage.classify.ensemble import EnsembleModel
+
+    root = onnx_folder.parent
+    if not (root / "sk").exists():
+        _save(small_model, root / "sk", backend="sklearn")
+    monkeypatch.setenv("TRIAGE_MODELS_DIR", str(root))
+    members = [{"name": n, "weight": 1.0, "card_sha256": hashlib.sha256((root / n / "card.json").read_bytes())
+                .hexdigest()} for n in ("sk", "ox")]
+    ens = EnsembleModel([model_registry.load("sk"), model_registry.load("ox")], [1.0, 1.0],
+                        {"version": "ens-ox", "backend": "ensemble", "members": members})
+    _save(ens, root / "ens-ox", backend="ensemble")
+    p = model_registry.load("ens-ox").predict(["行驶中刹车失灵"])[0]
+    assert p.model == "ens-ox" and "token" in {e.feature for e in p.evidence}

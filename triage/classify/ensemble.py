@@ -63,9 +63,9 @@ class EnsembleModel(ServingModel):
             members.append(load_member(m["name"]))
         return cls(members, [m["weight"] for m in config["members"]], config)
 
-    def _predict_normalized(self, items: list[tuple[str, NormalizedText]]) -> list[Prediction]:
-        texts = [nt.text for _, nt in items]
-        cues = [find_cues(t) for t in texts]
+    def head_probabilities(self, texts: list[str], cues) -> tuple[dict[str, np.ndarray], list]:
+        """Per head (rows, classes) the weighted mean of the members' probabilities of the
+        normalised `texts`; and each member's (probabilities, evidence function, member)."""
         outputs = [_member_scores(m, texts, cues) for m in self.members]
         probs = {}
         for h, cls in self.classes.items():
@@ -75,6 +75,12 @@ class EnsembleModel(ServingModel):
                     if c in member.classes[h]:
                         total[:, j] += w * p[h][:, member.classes[h].index(c)]
             probs[h] = total
+        return probs, outputs
+
+    def _predict_normalized(self, items: list[tuple[str, NormalizedText]]) -> list[Prediction]:
+        texts = [nt.text for _, nt in items]
+        cues = [find_cues(t) for t in texts]
+        probs, outputs = self.head_probabilities(texts, cues)
 
         def evidence(chosen: dict[str, np.ndarray]) -> dict[str, list[list[Span]]]:
             out: dict[str, list[list[Span]]] = {h: [[] for _ in texts] for h in HEADS}
@@ -98,5 +104,5 @@ def _member_scores(member: ServingModel, texts: list[str], cues):
     if isinstance(member, SklearnModel):
         probs, X = member.head_probabilities(texts, cues)
         return probs, lambda chosen: member.spans(texts, cues, X, chosen), member
-    probs, terms, token_spans = member.head_probabilities(texts)  # a TransformerModel
+    probs, terms, token_spans = member.head_probabilities(texts)  # a transformer (torch or ONNX)
     return probs, lambda chosen: member.spans(texts, terms, token_spans, chosen), member

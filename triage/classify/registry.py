@@ -4,7 +4,8 @@ Each folder holds its artifact files, `model.json` and the model card (`card.jso
 the SHA-256 of every artifact file, checked at load; `card.md` for people). The card's
 "backend" says how to load it: "sklearn" (model.npz + model.json), "transformer"
 (model.safetensors + model.json + tokenizer; needs the transformer extra, imported only
-then) or "ensemble" (model.json naming member folders of the same registry).
+then), "onnx" (the transformer exported: model.onnx + heads.npz + vocab.json + model.json,
+served by onnxruntime without torch) or "ensemble" (model.json naming member folders of the same registry).
 
 The registry is a folder of data: `$TRIAGE_MODELS_DIR`, else the folder a wheel carries
 (the current model only, see setup.py), else `models/` of this checkout.
@@ -25,7 +26,7 @@ from typing import Any
 CARD = "card.json"
 CONFIG = "model.json"
 CURRENT = "CURRENT"
-BACKENDS = ("sklearn", "transformer", "ensemble")
+BACKENDS = ("sklearn", "transformer", "onnx", "ensemble")
 CHECKOUT_REGISTRY = Path(__file__).resolve().parents[2] / "models"
 WHEEL_REGISTRY = Path(__file__).resolve().parent / "shipped"
 """Where setup.py's build puts CURRENT and the model it names, inside the wheel."""
@@ -176,6 +177,10 @@ def _load(folder: str, mtime: float):
         from triage.classify.transformer.backend import TransformerModel
 
         return TransformerModel.load(path)
+    if backend == "onnx":
+        from triage.classify.transformer.onnx_backend import OnnxTransformerModel
+
+        return OnnxTransformerModel.load(path)
     if backend == "ensemble":
         from triage.classify.ensemble import EnsembleModel
 
@@ -187,7 +192,7 @@ def _load(folder: str, mtime: float):
 def _stamp(folder: Path) -> float:
     """Latest change to a model folder's files, or to its members' for an ensemble."""
     stamp = max(p.stat().st_mtime for p in folder.iterdir() if p.is_file())
-    if not (folder / "model.npz").exists() and not (folder / "model.safetensors").exists():
+    if not any((folder / n).exists() for n in ("model.npz", "model.safetensors", "model.onnx")):
         try:
             members = json.loads((folder / CONFIG).read_text(encoding="utf-8")).get("members", [])
             stamp = max([stamp, *(_stamp(folder.parent / m["name"]) for m in members)])

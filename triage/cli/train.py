@@ -24,6 +24,9 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tiny", action="store_true", help="transformer: a tiny configuration (seconds; smoke tests)")
     p.add_argument("--members", nargs="+", metavar="NAME", help="ensemble: the registry models to average")
     p.add_argument("--weights", nargs="+", type=float, help="ensemble: one weight per member (default equal)")
+    p.add_argument("--tune-on-dev", action="store_true",
+                   help="ensemble: choose its decision biases and long-text flag thresholds on the development rows "
+                        "(only honest when no member was fitted on them)")
     p.add_argument("--current", action="store_true", help="transformer/ensemble: make the new model current")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--with-feedback", nargs="+", metavar="FILE",
@@ -72,7 +75,8 @@ def _train_ensemble(args: argparse.Namespace) -> int:
         print("triage train: give one positive --weights value per member", file=sys.stderr)
         return 2
     try:
-        print(build_ensemble(args.members, args.weights, _registry(args), make_current=args.current, log=_log))
+        print(build_ensemble(args.members, args.weights, _registry(args), make_current=args.current, log=_log,
+                             tune_on_dev=args.tune_on_dev))
     except (RegistryError, ModelError, RuntimeError) as exc:  # RuntimeError: torch missing
         print(f"triage train: {exc}", file=sys.stderr)
         return 2

@@ -1,9 +1,10 @@
-"""The transformer serving model: same interface and output as triage.classify.sklearn.SklearnModel.
+"""The transformer serving model (torch): same interface and output as triage.classify.sklearn.SklearnModel.
 
 A model folder holds `model.safetensors` (the weights: tensors only, loading runs no code),
 `model.json` (encoder configuration, head classes, calibration temperatures and the
 post-processing settings) and the tokenizer (`vocab.json`, or `tokenizer/` for a model
 fine-tuned from a local checkpoint). Every file's SHA-256 must match the model card.
+The pooling, heads, evidence and decoding are numpy (heads.py), shared with the ONNX backend.
 """
 
 from __future__ import annotations
@@ -18,18 +19,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
-from triage.classify.base import Decoder, ServingModel, Span
-from triage.classify.cues import find_cues
-from triage.classify.labels import HEADS
-from triage.classify.prediction import Prediction
 from triage.classify.registry import CONFIG, ModelError, card_artifacts, sha256, verify_files
+from triage.classify.transformer import cpu_threads
 from triage.classify.transformer.encoding import TOKENIZER_DIR, TextEncoder
-from triage.classify.transformer.network import MultiHeadClassifier
-from triage.text.normalize import NormalizedText
+from triage.classify.transformer.heads import BATCH, TokenStateModel, width
+from triage.classify.transformer.network import MultiHeadClassifier, _key
 
 WEIGHTS = "model.safetensors"
-BATCH = 64
-"""Rows per forward pass; rows are sorted by length first so that a batch pads little."""
+__all__ = ["BATCH", "WEIGHTS", "TransformerModel", "build_encoder"]
 
 
 def build_encoder(config: dict[str, Any]) -> torch.nn.Module:
@@ -41,17 +38,16 @@ def build_encoder(config: dict[str, Any]) -> torch.nn.Module:
     return AutoModel.from_config(cfg)
 
 
-class TransformerModel(ServingModel):
+class TransformerModel(TokenStateModel):
     def __init__(self, network: MultiHeadClassifier, encoder: TextEncoder, config: dict[str, Any]) -> None:
         self.network = network.eval()
-        self.text_encoder = encoder
-        self.config = config
-        self.version: str = config.get("version", "unversioned")
-        self.classes: dict[str, list[str]] = config["heads"]
-        self.temperature: dict[str, float] = config.get("temperature", {})
-        self.flag_scaling: dict[str, list[float]] = config.get("flag_scaling", {})
-        self.evidence_per_head: int = config.get("evidence_per_head", 2)
-        self._decoder = Decoder(self.classes, config)
+        linear = {name: (network.heads[_key(name)].weight.detach().numpy().copy(),
+                         network.heads[_key(name)].bias.detach().numpy().copy()) for name in network.names}
+        super().__init__(linear, encoder, config)
+
+    def token_states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.network.token_states(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
 
     # ---- persistence -------------------------------------------------------------------
     def save(self, folder: Path) -> dict[str, str]:
@@ -62,7 +58,7 @@ class TransformerModel(ServingModel):
         save_file(state, str(folder / WEIGHTS))
         files = [folder / WEIGHTS, *self.text_encoder.save(folder)]
         config = {**self.config, "tokenizer": self.text_encoder.kind, "max_length": self.text_encoder.max_length,
-                  "encoder": _plain_config(self.network.encoder.config)}
+                  "window": self.text_encoder.window, "encoder": _plain_config(self.network.encoder.config)}
         (folder / CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
         files.append(folder / CONFIG)
         return {p.relative_to(folder).as_posix(): sha256(p) for p in files}
@@ -72,6 +68,7 @@ class TransformerModel(ServingModel):
         """Load a model folder; every file it reads must match the card's SHA-256."""
         from safetensors.torch import load_file
 
+        torch.set_num_threads(cpu_threads())
         folder = Path(folder)
         if expected is None:
             expected = card_artifacts(folder)
@@ -84,9 +81,9 @@ class TransformerModel(ServingModel):
         config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
         if config["tokenizer"] == "chars" and "vocab.json" not in expected:
             raise ModelError(f"{folder}: the card does not vouch for vocab.json")
-        text_encoder = TextEncoder.load(folder, config["tokenizer"], config["max_length"])
+        text_encoder = TextEncoder.load(folder, config["tokenizer"], config["max_length"], config.get("window", "head"))
         network = MultiHeadClassifier(build_encoder(config["encoder"]),
-                                      {h: _width(c) for h, c in config["heads"].items()})
+                                      {h: width(c) for h, c in config["heads"].items()})
         state = load_file(str(folder / WEIGHTS))
         missing, unexpected = network.load_state_dict(state, strict=False)
         # A BERT built from its configuration has a pooler the classifier never uses.
@@ -96,69 +93,9 @@ class TransformerModel(ServingModel):
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
         return cls(network, text_encoder, config)
 
-    # ---- prediction --------------------------------------------------------------------
-    def head_probabilities(self, texts: list[str]) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]],
-                                                            list[list[tuple[int, int]]]]:
-        """Per head (rows, classes) probabilities; per row each token's term of every class's
-        logit ({head: (tokens, classes)}) and each token's span in the text."""
-        n = len(texts)
-        probs = {h: np.zeros((n, len(c))) for h, c in self.classes.items()}
-        terms: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
-        spans: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-        order = sorted(range(n), key=lambda i: len(texts[i]))
-        with torch.inference_mode():
-            for start in range(0, n, BATCH):
-                rows = order[start:start + BATCH]
-                ids, mask, row_spans = self.text_encoder.batch([texts[i] for i in rows])
-                logits, contributions = self.network.logits_and_contributions(ids, mask)
-                for h, lg in logits.items():
-                    p = self._probabilities(h, lg).numpy()
-                    probs[h][rows] = p
-                lengths = mask.sum(dim=1).tolist()
-                for j, i in enumerate(rows):
-                    spans[i] = row_spans[j][:lengths[j]]
-                    terms[i] = {h: contributions[h][j, :lengths[j]].numpy() for h in HEADS}
-        return probs, terms, spans
-
-    def _probabilities(self, head: str, logits: torch.Tensor) -> torch.Tensor:
-        if logits.shape[1] == 1:  # a flag: Platt scaling fitted on the dev rows
-            a, b = self.flag_scaling.get(head, (1.0, 0.0))
-            p = torch.sigmoid(logits.double() * a + b)
-            return torch.cat([1.0 - p, p], dim=1)
-        return torch.softmax(logits.double() / self.temperature.get(head, 1.0), dim=1)
-
-    def spans(self, texts: list[str], terms: list[dict[str, np.ndarray]], token_spans: list[list[tuple[int, int]]],
-              chosen: dict[str, np.ndarray]) -> dict[str, list[list[Span]]]:
-        """Per head and row, the tokens whose terms speak most for the chosen label over the
-        others (its term minus the mean term of all classes); weight = that difference."""
-        out: dict[str, list[list[Span]]] = {h: [] for h in HEADS}
-        for r, text in enumerate(texts):
-            # Letters, digits and CJK only: punctuation and specials carry position, not meaning.
-            real = np.array([b > a and text[a:b].isalnum() for a, b in token_spans[r]])
-            for h in HEADS:
-                t = terms[r][h]
-                score = t[:, chosen[h][r]] - t.mean(axis=1)
-                score = np.where(real, score, -np.inf)
-                found = []
-                for k in np.argsort(-score)[:self.evidence_per_head].tolist():
-                    if score[k] <= 0:
-                        break
-                    a, b = token_spans[r][k]
-                    # The feature names no characters: the evidence text shows them, masked where personal.
-                    found.append(Span(a, b, "token", round(float(score[k]), 4)))
-                out[h].append(found)
-        return out
-
-    def _predict_normalized(self, items: list[tuple[str, NormalizedText]]) -> list[Prediction]:
-        texts = [nt.text for _, nt in items]
-        cues = [find_cues(t) for t in texts]
-        probs, terms, token_spans = self.head_probabilities(texts)
-        return self._decoder.decode(items, probs, cues, lambda chosen: self.spans(texts, terms, token_spans, chosen))
-
 
 def _width(classes: list[str]) -> int:
-    """Binary heads (the flags) have one logit; the others one per class."""
-    return 1 if classes == ["0", "1"] else len(classes)
+    return width(classes)
 
 
 def _plain_config(config) -> dict[str, Any]:

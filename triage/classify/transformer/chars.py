@@ -29,20 +29,21 @@ class CharTokenizer:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    def encode_all(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Token ids of every non-space character (no specials) and each one's [start, end)."""
+        ids, spans = [], []
+        for i, c in enumerate(text):
+            if not c.isspace():
+                ids.append(self.index.get(c, UNK))
+                spans.append((i, i + 1))
+        return ids, spans
+
     def encode(self, text: str, max_length: int) -> tuple[list[int], list[tuple[int, int]]]:
         """Token ids with [CLS] and [SEP], and for each token its [start, end) in `text`
         ((0, 0) for the special tokens). Whitespace is skipped; longer texts are cut."""
-        ids, spans = [CLS], [(0, 0)]
-        for i, c in enumerate(text):
-            if len(ids) >= max_length - 1:
-                break
-            if c.isspace():
-                continue
-            ids.append(self.index.get(c, UNK))
-            spans.append((i, i + 1))
-        ids.append(SEP)
-        spans.append((0, 0))
-        return ids, spans
+        ids, spans = self.encode_all(text)
+        ids, spans = ids[:max_length - 2], spans[:max_length - 2]
+        return [CLS, *ids, SEP], [(0, 0), *spans, (0, 0)]
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps({"kind": "chars", "tokens": self.tokens}, ensure_ascii=False), encoding="utf-8")
