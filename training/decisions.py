@@ -13,14 +13,13 @@ probabilities on narratives sit low, so thresholds go down to 0.05.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from training import experiments
 from training.dataset import Example
-from training.experiments import ACCURACY_SLACK, head_figures
 from triage.classify.labels import FLAGS
 
 BIAS_GRID: dict[str, dict[str, tuple[float, ...]]] = {
@@ -32,13 +31,7 @@ THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
 def choose_bias(rows: Sequence[Example], probs: np.ndarray, classes: list[str], head: str) -> dict[str, float]:
-    grid = BIAS_GRID[head]
-    scored = [(bias, head_figures(rows, probs, classes, head, bias))
-              for bias in (dict(zip(grid, values)) for values in itertools.product(*grid.values()))]
-    best_accuracy = max(f["accuracy"] for _, f in scored)
-    eligible = [(b, f) for b, f in scored if f["accuracy"] >= best_accuracy - ACCURACY_SLACK]
-    bias, _ = max(eligible, key=lambda bf: (np.mean(list(bf[1]["recall"].values())), bf[1]["accuracy"]))
-    return {c: b for c, b in bias.items() if b}
+    return experiments.choose_bias(rows, probs, classes, head, log=lambda line: None, grids=BIAS_GRID)
 
 
 def choose_thresholds(rows: Sequence[Example], probs: dict[str, np.ndarray]) -> dict[str, float]:

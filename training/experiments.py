@@ -58,8 +58,10 @@ def head_figures(rows: Sequence[Example], probs: np.ndarray, classes: list[str],
 
 
 def choose_bias(rows: Sequence[Example], probs: np.ndarray, classes: list[str], head: str,
-                log: Any = print) -> dict[str, float]:
-    grid = BIAS_GRID[head]
+                log: Any = print, grids: dict[str, dict[str, tuple[float, ...]]] | None = None) -> dict[str, float]:
+    """The rule of every backend's decision biases: of the grid points whose accuracy is
+    within ACCURACY_SLACK of the best, the one with the highest mean recall of the classes."""
+    grid = (grids or BIAS_GRID)[head]
     points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     scored = []
     for bias in points:
