@@ -134,7 +134,6 @@ def test_a_long_texts_flag_evidence_is_the_clause_that_decided_it(small_model):
 
 @pytest.mark.parametrize("peer", [CharTfidfLR, FastTextPeer])
 def test_a_peer_fits_and_predicts_the_labels_it_saw(peer):
-    pytest.importorskip("fasttext") if peer is FastTextPeer else None
     est = peer().fit(TEXTS, Y3, np.ones(len(Y3)))
     predicted = est.predict(TEXTS[:6])
     assert set(predicted) <= set(Y3)

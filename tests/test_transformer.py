@@ -351,8 +351,10 @@ def test_the_pre_training_corpus_holds_no_text_of_the_test_months(monkeypatch, t
 # ---- served without torch: ONNX -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def onnx_folder(tiny_model, tmp_path_factory):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
+    # Part of the transformer extra this file requires (onnx exports, onnxruntime serves).
+    import onnxruntime  # noqa: F401
+    import onnxscript  # noqa: F401
+
     from training.transformer.onnx_export import export
 
     folder = tmp_path_factory.mktemp("onnx") / "ox"
