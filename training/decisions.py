@@ -20,7 +20,6 @@ import numpy as np
 
 from training import experiments
 from training.dataset import Example
-from triage.classify.labels import FLAGS
 
 BIAS_GRID: dict[str, dict[str, tuple[float, ...]]] = {
     "business_line": {"sales": (-1.2, -0.8, -0.4, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0)},
@@ -38,20 +37,8 @@ def choose_thresholds(rows: Sequence[Example], probs: dict[str, np.ndarray]) -> 
     """Per flag with at least 3 positives, the threshold of the highest F1 (the higher one
     on a tie); none where no threshold finds a positive."""
     out = {}
-    for flag in FLAGS:
-        if f"flags.{flag}" not in probs:
-            continue
-        known = np.array([e.flags.get(flag) is not None for e in rows])
-        gold = np.array([e.flags.get(flag) is True for e in rows])
-        if gold.sum() < 3:
-            continue
-        scored = []
-        for t in THRESHOLDS:
-            hit = (probs[f"flags.{flag}"][:, 1] >= t) & known
-            tp = int((hit & gold).sum())
-            p, r = tp / max(int(hit.sum()), 1), tp / int(gold.sum())
-            scored.append((2 * p * r / (p + r) if p + r else 0.0, t))
-        f1, t = max(scored)
+    for flag, (_, curve) in experiments.flag_curves(rows, probs, THRESHOLDS).items():
+        f1, t = max((2 * p * r / (p + r) if p + r else 0.0, t) for t, p, r in curve)
         if f1 > 0:
             out[flag] = t
     return out

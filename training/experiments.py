@@ -74,23 +74,36 @@ def choose_bias(rows: Sequence[Example], probs: np.ndarray, classes: list[str], 
     return {c: b for c, b in bias.items() if b}
 
 
-def choose_thresholds(rows: Sequence[Example], probs: dict[str, np.ndarray], log: Any = print) -> dict[str, float]:
+def flag_curves(rows: Sequence[Example], probs: dict[str, np.ndarray], grid: Sequence[float] = THRESHOLDS,
+                min_support: int = 3) -> dict[str, tuple[int, list[tuple[float, float, float]]]]:
+    """Per flag with at least `min_support` positives among `rows`: (support, [(threshold,
+    precision, recall)] over `grid`), the one measurement every threshold rule reads."""
     out = {}
     for flag in FLAGS:
         if f"flags.{flag}" not in probs:
             continue
         known = np.array([e.flags.get(flag) is not None for e in rows])
         gold = np.array([e.flags.get(flag) is True for e in rows])
-        if gold.sum() < 3:
+        support = int(gold.sum())
+        if support < min_support:
             continue
-        best = None
-        for t in THRESHOLDS:
+        curve = []
+        for t in grid:
             hit = (probs[f"flags.{flag}"][:, 1] >= t) & known
             tp = int((hit & gold).sum())
-            p, r = tp / max(int(hit.sum()), 1), tp / int(gold.sum())
+            curve.append((t, tp / max(int(hit.sum()), 1), tp / support))
+        out[flag] = (support, curve)
+    return out
+
+
+def choose_thresholds(rows: Sequence[Example], probs: dict[str, np.ndarray], log: Any = print) -> dict[str, float]:
+    out = {}
+    for flag, (support, curve) in flag_curves(rows, probs).items():
+        best = None
+        for t, p, r in curve:
             f2 = 5 * p * r / (4 * p + r) if p + r else 0.0
             log(json.dumps({"flag": flag, "threshold": t, "precision": round(p, 3), "recall": round(r, 3),
-                            "support": int(gold.sum())}))
+                            "support": support}))
             if best is None or f2 > best[0]:
                 best = (f2, t)
         out[flag] = best[1]
