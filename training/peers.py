@@ -22,7 +22,7 @@ from training.dataset import Example
 from triage.classify.evaluate import Scorer
 from triage.classify.labels import FLAGS, HEADS
 from triage.text.normalize import normalize
-from triage.text.tokenize import words
+from triage.text.tokenize import segment
 
 
 def expand(examples: Sequence[Example], head: str) -> tuple[list[str], list[str], np.ndarray]:
@@ -57,12 +57,12 @@ class CharTfidfLR:
         return [str(p) for p in self.clf_.predict(self.vec_.transform(texts))]
 
 
-def fasttext_tokens(text: str) -> str:
-    """jieba words and single characters, space-separated (fastText's own char n-grams
-    work inside a token; Chinese has no spaces to make tokens of)."""
-    text = normalize(text).text
-    chars = [c for c in text if not c.isspace()]
-    return " ".join([*words(text), *chars]).replace("\n", " ")
+def fasttext_tokens(texts: Sequence[str]) -> list[str]:
+    """Per text, jieba words and single characters, space-separated (fastText's own char
+    n-grams work inside a token; Chinese has no spaces to make tokens of). One batched cut."""
+    normal = [normalize(t).text for t in texts]
+    return [" ".join([*ws, *(c for c in text if not c.isspace())]).replace("\n", " ")
+            for text, ws in zip(normal, segment(normal).strings())]
 
 
 class FastTextPeer:
@@ -80,8 +80,8 @@ class FastTextPeer:
         fd, path = tempfile.mkstemp(suffix=".txt")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                for text, label in zip(texts, y):
-                    f.write(f"__label__{label} {fasttext_tokens(text)}\n")
+                for tokens, label in zip(fasttext_tokens(texts), y):
+                    f.write(f"__label__{label} {tokens}\n")
             self.model_ = fasttext.train_supervised(path, epoch=self.epoch, lr=self.lr, wordNgrams=2, minCount=1,
                                                     dim=100, loss="softmax", seed=self.seed, verbose=0, thread=1)
         finally:
@@ -90,8 +90,8 @@ class FastTextPeer:
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         # model.f.predict: the Python wrapper's predict breaks on NumPy 2 (np.array(copy=False)).
-        return [self.model_.f.predict(fasttext_tokens(t) + "\n", 1, 0.0, "strict")[0][1].removeprefix("__label__")
-                for t in texts]
+        return [self.model_.f.predict(tokens + "\n", 1, 0.0, "strict")[0][1].removeprefix("__label__")
+                for tokens in fasttext_tokens(texts)]
 
 
 PEERS: dict[str, Callable[[], Any]] = {"char TF-IDF + LR": CharTfidfLR, "fastText": FastTextPeer}

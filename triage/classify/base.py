@@ -68,10 +68,11 @@ class Decoder:
     def short(self, texts: Sequence[str]) -> np.ndarray:
         return np.array([len(t) <= self.short_max_chars for t in texts], dtype=bool)
 
-    def choose(self, texts: Sequence[str], probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def choose(self, texts: Sequence[str], probs: dict[str, np.ndarray], short: np.ndarray | None = None
+               ) -> dict[str, np.ndarray]:
         """The class index per head and row: argmax of log-probability plus the decision bias
-        of the text's register."""
-        short = self.short(texts)[:, None]
+        of the text's register (`short`, when the caller has it already)."""
+        short = (self.short(texts) if short is None else short)[:, None]
         with np.errstate(divide="ignore"):
             return {h: (np.log(probs[h]) + np.where(short, self.bias[h], self.bias_long[h])).argmax(axis=1)
                     for h in HEADS}
@@ -79,7 +80,8 @@ class Decoder:
     def decode(self, items: Sequence[tuple[str, NormalizedText]], probs: dict[str, np.ndarray],
                cues: Sequence[Sequence[Cue]], evidence_of: EvidenceFn) -> list[Prediction]:
         texts = [nt.text for _, nt in items]
-        chosen = self.choose(texts, probs)
+        short = self.short(texts)
+        chosen = self.choose(texts, probs, short)
         evidence = evidence_of(chosen)
         n = len(items)
         flag_names = [f for f in FLAGS if f"flags.{f}" in probs]
@@ -87,7 +89,6 @@ class Decoder:
         for j, f in enumerate(flag_names):
             if f in self.flags_need_cue:
                 fp[:, j] *= np.array([any(c.flag == f for c in row) for row in cues], dtype=float)
-        short = self.short(texts)
         thresholds = np.where(short[:, None], [self.flag_thresholds.get(f, 0.5) for f in flag_names],
                               [self.flag_thresholds_long.get(f, 0.5) for f in flag_names])
         on = fp >= thresholds
