@@ -16,7 +16,7 @@ from triage.classify.base import Decoder
 from triage.classify.features import FeatureSpace
 from triage.classify.labels import FLAGS
 from triage.classify.registry import ModelError
-from triage.classify.sklearn import SklearnModel
+from triage.classify.sklearn import LinearHead, SklearnModel
 from triage.text.mask import find_pii, name_pii
 from triage.text.normalize import TextError, normalize
 
@@ -218,14 +218,15 @@ def test_transform_finds_exactly_the_terms_a_dict_lookup_finds_on_real_text():
     assert abs(got - sk).max() < 1e-6
 
 
-def test_serving_imports_no_scikit_learn(small_registry):
-    """scikit-learn is for training: importing it took most of a second of every `triage predict`."""
+def test_serving_imports_neither_scikit_learn_nor_scipy(small_registry):
+    """scikit-learn and scipy are for training: importing them took most of a second, then a
+    third of a second, of every `triage predict`."""
     import os
     import subprocess
     import sys
 
     code = ("import sys; from triage.classify import registry; registry.load().predict(['行驶中刹车失灵，4S店不管']); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
                          env={**os.environ, "TRIAGE_MODELS_DIR": str(small_registry)})
     assert out.stdout.strip() == "[]"
@@ -260,3 +261,39 @@ def test_a_compressed_artifact_of_earlier_models_predicts_the_same(small_model, 
     texts = ["东风日产天籁行驶中刹车失灵", "4S店态度恶劣不予解决，我已经打了12315", "我要找记者曝光", "ABC"]
     assert ([p.to_dict() for p in SklearnModel.load(old).predict(texts)]
             == [p.to_dict() for p in SklearnModel.load(new).predict(texts)])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sparse_rows_equal_scipys_matrix_and_product(seed):
+    """The serving matrix (NumPy only) against scipy's COO to CSR with the duplicates summed:
+    empty rows (first, inner, last), repeated pairs, and its product with dense weights."""
+    import scipy.sparse as sp
+
+    from triage.classify.sparse import SparseRows
+
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols = 9, 40
+    rows = rng.choice([1, 2, 4, 5, 7], size=300)  # rows 0, 3, 6 and 8 stay empty
+    cols = rng.integers(0, n_cols, size=300)
+    X, entry_rows = SparseRows.from_pairs(rows, cols, (n_rows, n_cols))
+    ref = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(n_rows, n_cols))
+    ref.sum_duplicates()
+    assert X.indptr.tolist() == ref.indptr.tolist()
+    assert X.indices.tolist() == ref.indices.tolist()
+    assert X.data.tolist() == ref.data.tolist()
+    assert entry_rows.tolist() == np.repeat(np.arange(n_rows), np.diff(ref.indptr)).tolist()
+    W = rng.normal(size=(n_cols, 3)).astype(np.float32)
+    np.testing.assert_allclose(X @ W, ref @ W, rtol=1e-6)
+    assert (X @ W)[[0, 3, 6, 8]].tolist() == [[0.0] * 3] * 4
+    assert (X.to_scipy() != ref).nnz == 0
+
+
+def test_platt_heads_give_scipys_expit():
+    """The logistic function without scipy, against scipy.special.expit, overflow included."""
+    from scipy.special import expit
+
+    d = np.array([[-800.0], [-30.0], [-1.5], [0.0], [2.0], [40.0], [800.0]])
+    head = LinearHead(["no", "yes"], np.zeros((1, 1)), np.zeros(1), np.array([1.7]), np.array([-0.3]))
+    with np.errstate(over="raise"):
+        p = head.proba_from_decision(d)
+    np.testing.assert_allclose(p[:, 1], expit(-(d[:, 0] * 1.7 - 0.3)), rtol=1e-12, atol=1e-300)

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from triage.classify.cues import CUE_NAMES, Cue, find_cues
+from triage.classify.sparse import SparseRows
 from triage.text.hashing import KeyTable, char_hashes, codepoints, hash_strings
 from triage.text.tokenize import segment, word_table, words
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
     from sklearn.feature_extraction.text import TfidfVectorizer
 
 _SKIP = str.maketrans("", "", " \n\t,.!?;:，。！？；：、\"'“”‘’()（）")
@@ -161,6 +162,10 @@ class FeatureSpace:
         return row[at][hit], self._n_words + cols[hit]
 
     def transform(self, texts: Sequence[str], cues: Sequence[list[Cue]] | None = None) -> sp.csr_matrix:
+        """`rows` as scipy's matrix, for scikit-learn (training, the reference tests)."""
+        return self.rows(texts, cues).to_scipy()
+
+    def rows(self, texts: Sequence[str], cues: Sequence[list[Cue]] | None = None) -> SparseRows:
         """The same matrix as hstack of the two TfidfVectorizers' transform and the cue
         columns, computed in a few vectorised passes over the whole batch (the serving hot path)."""
         if cues is None:
@@ -177,12 +182,10 @@ class FeatureSpace:
             cols.update(n_meta + m for m in meta_columns(text))
             other_rows += [r] * len(cols)
             other_cols += cols
-        rows = np.concatenate([word_rows, char_rows, np.array(other_rows, dtype=np.int64)])
-        cols = np.concatenate([word_cols, char_cols, np.array(other_cols, dtype=np.int64)]).astype(np.int32)
-        # COO to CSR sums the duplicates: data becomes the term counts, in C.
-        X = sp.csr_matrix((np.ones(len(cols), dtype=np.float64), (rows, cols)), shape=(len(texts), len(self.names_)))
-        X.sum_duplicates()
-        r = np.repeat(np.arange(len(texts)), np.diff(X.indptr))
+        # The duplicates summed: data becomes the term counts.
+        X, r = SparseRows.from_pairs(np.concatenate([word_rows, char_rows, np.array(other_rows, dtype=np.int64)]),
+                                     np.concatenate([word_cols, char_cols, np.array(other_cols, dtype=np.int64)]),
+                                     (len(texts), len(self.names_)))
         c = X.indices
         is_cue = c >= n_text
         data = np.where(is_cue, 1.0, (1.0 + np.log(X.data)) * self._idf[np.minimum(c, n_text - 1)])
