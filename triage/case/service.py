@@ -390,7 +390,8 @@ def review(*, db_session: Session, case_id: int, reviewer: str, policy: Policy, 
     display = case.suggestion.get("display") or {}
     unchosen = [h for h in HEADS if display.get(h) == "choices" and not (corrections or {}).get(h)]
     if unchosen:
-        raise ChoiceRequired(f"case {case.number}: {', '.join(unchosen)} was offered as choices, with none chosen: "
+        raise ChoiceRequired(f"case {case.number}: {', '.join(unchosen)} {'was' if len(unchosen) == 1 else 'were'} "
+                             "offered as choices, with none chosen: "
                              f"give {' and '.join(f'corrections.{h}' for h in unchosen)}")
     suggested = case.suggestion["labels"]
     labels, changed = _corrected(dict(suggested), corrections, policy, case.suggestion["routing"]["responsible"])

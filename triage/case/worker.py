@@ -274,8 +274,9 @@ def sla_loop(engine: Engine, policy: Policy, interval: float, once: bool = False
                 session.commit()
             for d in done:
                 log.warning("case %s: clock %s: %s", d["case"], d["clock"], d["did"])
-            if accuracy_checked is None or time.monotonic() - accuracy_checked >= ACCURACY_EVERY:
-                accuracy_checked = time.monotonic()
+            elapsed = time.monotonic()
+            if accuracy_checked is None or elapsed - accuracy_checked >= ACCURACY_EVERY:
+                accuracy_checked = elapsed
                 with Session(engine) as session:
                     check_accuracy(session, policy=policy, now=datetime.now(UTC))
         except Exception:
