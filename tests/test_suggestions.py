@@ -376,3 +376,14 @@ def test_json_of_a_drop_names_what_the_managers_need():
     text = drop.text()
     assert "2026-11" in text and "category" in text and "v1" in text and "40 reviews" in text
     assert json.loads(json.dumps(drop.__dict__))["head"] == "category"
+
+
+def test_a_severity_the_major_rule_changed_was_not_kept(engine):
+    """The reviewer adds a safety flag: the severity becomes major by the rule, with no correction
+    of its own; the suggested severity was not kept all the same."""
+    reviewed(engine, "sev=complaint model=v1", T0, {"flags": ["safety"]})
+    with Session(engine) as s:
+        figures = suggestion_accuracy.month_report(db_session=s, month="2026-11", rules=POLICY.suggestions,
+                                                   card_of=CARDS.get)
+    assert figures["heads"]["severity"]["classes"] == {"complaint": {"reviews": 1, "kept": 0, "share": 0.0}}
+    assert figures["heads"]["category"]["kept"] == 1
