@@ -197,12 +197,13 @@ def month_report(*, db_session: Session, month: str, rules: SuggestionRules,
             "drops": [asdict(d) for d in drops_in(figures, rules)]}
 
 
-def notify_drops(drops: list[Drop], *, policy: Policy, now: datetime) -> list[dict[str, Any]]:
+def notify_drops(db_session: Session, drops: list[Drop], *, policy: Policy, now: datetime) -> list[dict[str, Any]]:
     """Tell the policy's roles (suggestions.online_accuracy.notify) of each drop: the one
     place a drop leaves this module. For now a log line per role and drop (case-independent:
     no case's log is the place for it); the notification outbox takes them over by calling
     notify.service.enqueue_for_role(db_session, event=DROP_EVENT, role=role,
-    subject=..., body=drop.text(), key=f"{drop.key}:{role}") here."""
+    subject=record["subject"], body=record["body"], key=record["key"]) here, the key making
+    it one message per month, model version, head and role however often the watch runs."""
     sent = []
     for drop in drops:
         for role in policy.suggestions.accuracy_notify:
@@ -219,7 +220,7 @@ def check_accuracy(db_session: Session, *, policy: Policy, now: datetime,
     at most once an hour; a drop is told once per month, model and head (its key)."""
     month = now.astimezone(TZ).strftime("%Y-%m")
     drops = accuracy_drops(db_session, month=month, rules=policy.suggestions, card_of=card_of)
-    return notify_drops(drops, policy=policy, now=now)
+    return notify_drops(db_session, drops, policy=policy, now=now)
 
 
 def csv_rows(figures: dict[str, Any]) -> list[list[Any]]:

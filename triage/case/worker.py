@@ -279,6 +279,7 @@ def sla_loop(engine: Engine, policy: Policy, interval: float, once: bool = False
                 accuracy_checked = elapsed
                 with Session(engine) as session:
                     check_accuracy(session, policy=policy, now=datetime.now(UTC))
+                    session.commit()  # what the notification outbox writes of the drops
         except Exception:
             log.exception("SLA pass failed; the next one in %s s", interval)
         if once or (stop is not None and stop.wait(interval)):
