@@ -14,7 +14,7 @@ such as `recieved_at` would otherwise be a request that silently means something
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -96,7 +96,16 @@ class AssignIn(StrictIn):
 
 class ReviewIn(StrictIn):
     version: int
-    corrections: dict[str, Any] | None = None
+    corrections: dict[str, Any] | None = Field(default=None, description=(
+        "Labels (business_line, category, severity, flags) or responsible_role the reviewer sets; "
+        "none accepts the suggestion. A head the suggestion offered as choices (suggestion.display) "
+        "must be given here: accepting it without a choice is a 422 naming the head."))
+
+
+class RelabelIn(StrictIn):
+    version: int | None = None
+    corrections: dict[str, Any] = Field(description="The labels to change (business_line, category, severity, "
+                                                    "flags)")
 
 
 class ActionIn(StrictIn):
@@ -105,10 +114,65 @@ class ActionIn(StrictIn):
 
 
 # ---- responses: triage -------------------------------------------------------------------------
+class Alternative(BaseModel):
+    label: str
+    p: float = Field(description="The model's probability of the class")
+
+
+class Alternatives(BaseModel):
+    """Per head, the model's most probable classes, up to three, best first: for a reviewer to
+    pick from in one click. The suggested label need not be the first (the decision biases and
+    the major rule may choose another)."""
+
+    business_line: list[Alternative]
+    category: list[Alternative]
+    severity: list[Alternative]
+
+
+class Classification(BaseModel):
+    """What the model says about one text (triage.classify.prediction.Prediction)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    business_line: str
+    category: str
+    severity: str
+    flags: list[str]
+    confidence: dict[str, Any]
+    alternatives: Alternatives
+    evidence: list[dict[str, Any]]
+    low_confidence: list[str]
+    rules: list[str]
+    model: str
+
+
+Display = Literal["prefilled", "choices"]
+
+
+class SuggestionOut(BaseModel):
+    """The suggestion a case was given: the model's labels, confidences and alternatives, how
+    each head is shown to the reviewer (`display`, chosen by the policy: "prefilled" to
+    confirm, "choices" to pick from the alternatives, none chosen), the evidence and the
+    routing."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    labels: dict[str, Any]
+    confidence: dict[str, Any]
+    alternatives: Alternatives
+    display: dict[str, Display]
+    low_confidence: list[str]
+    evidence: list[dict[str, Any]]
+    rules: list[str]
+    routing: dict[str, Any]
+
+
 class TriageOut(BaseModel):
     """The model's classification, and the policy's routing when a channel was given."""
 
-    classification: dict[str, Any]
+    classification: Classification
     routing: dict[str, Any] | None = None
     """Left out (not null) without a channel."""
 
@@ -117,7 +181,7 @@ class TriageBatchResult(BaseModel):
     """One item: its id and either its triage or the error that stopped it."""
 
     id: str
-    classification: dict[str, Any] | None = None
+    classification: Classification | None = None
     routing: dict[str, Any] | None = None
     error: str | None = None
 
@@ -151,7 +215,7 @@ class CaseOut(BaseModel):
     plate: str | None
     vin: str | None
     in_warranty: bool | None
-    suggestion: dict[str, Any] | None
+    suggestion: SuggestionOut | None
     labels: dict[str, Any] | None
     responsible_role: str | None
     assignee: str | None
@@ -194,7 +258,7 @@ class QueueItem(BaseModel):
     id: int
     number: str
     received_at: str
-    suggestion: dict[str, Any] | None
+    suggestion: SuggestionOut | None
 
 
 class QueueOut(BaseModel):
@@ -223,3 +287,51 @@ class ModelOut(BaseModel):
     version: str
     card: dict[str, Any] | None
     """None for a model that is not in the registry (loaded by hand)."""
+
+
+# ---- responses: the suggestions' online accuracy -------------------------------------------------
+class KeptShare(BaseModel):
+    reviews: int
+    kept: int
+    share: float | None = Field(description="kept / reviews; null without reviews")
+
+
+class HeadAccuracy(KeptShare):
+    classes: dict[str, KeptShare] = Field(description="By the class the model suggested, most reviewed first")
+
+
+class ModelHeadAccuracy(HeadAccuracy):
+    held_out: float | None = Field(description="The head's accuracy on the held-out real complaints of the "
+                                               "model card; null when the registry has no card for the version")
+
+
+class ModelAccuracy(BaseModel):
+    model: str
+    reviews: int
+    heads: dict[str, ModelHeadAccuracy]
+
+
+class AccuracyDrop(BaseModel):
+    month: str
+    model: str
+    head: str
+    kept_share: float
+    held_out: float
+    margin: float
+    reviews: int
+
+
+class SuggestionsReportOut(BaseModel):
+    """A month's reviews: the share of the model's suggestions the reviewers kept, per head,
+    per suggested class and per model version; and the heads whose share fell below the model
+    card by more than the policy's margin."""
+
+    period: str
+    from_: str = Field(alias="from")
+    to: str
+    reviews: int
+    heads: dict[str, HeadAccuracy]
+    models: list[ModelAccuracy]
+    margin: float
+    min_reviews: int
+    drops: list[AccuracyDrop]

@@ -40,3 +40,10 @@ def seed(engine, policy: Policy, model, at: datetime) -> dict[str, int]:
             ids[key] = case.id
         s.commit()
     return ids
+
+
+def as_suggested(db_session: Session, case_id: int) -> dict[str, str]:
+    """The choices a reviewer makes who picks the model's own labels: needed for the heads the
+    policy offers as choices (an acceptance without them is refused); the same as accepting."""
+    suggestion = service.get(db_session=db_session, case_id=case_id).suggestion or {}
+    return {h: suggestion["labels"][h] for h, shown in (suggestion.get("display") or {}).items() if shown == "choices"}

@@ -27,7 +27,7 @@ from triage.classify import registry
 from triage.policy.loader import load_policy
 from triage.text.mask import mask_pii
 
-from .console_seed import ACCOUNTS, COMPLAINTS, PASSWORD, seed
+from .console_seed import ACCOUNTS, COMPLAINTS, PASSWORD, as_suggested, seed
 from .live import SettableClock
 from .test_console_e2e import START
 
@@ -363,11 +363,13 @@ def test_every_console_page_is_chinese(site):
         imported, _ = service.intake_and_suggest(db_session=s, request=request, model=registry.load(),
                                                  policy=policy, actor="import", now=START)
         service.review(db_session=s, case_id=ids["quality"], reviewer="care", policy=policy, now=START,
-                       corrections={"category": "repair_quality", "flags": ["repeat"],
-                                    "responsible_role": "technical_manager"})
-        service.review(db_session=s, case_id=imported.id, reviewer="care", policy=policy, now=START)
+                       corrections={**as_suggested(s, ids["quality"]), "category": "repair_quality",
+                                    "flags": ["repeat"], "responsible_role": "technical_manager"})
+        service.review(db_session=s, case_id=imported.id, reviewer="care", policy=policy, now=START,
+                       corrections=as_suggested(s, imported.id))
         for key in ("routine", "safety"):
-            service.review(db_session=s, case_id=ids[key], reviewer="care", policy=policy, now=START)
+            service.review(db_session=s, case_id=ids[key], reviewer="care", policy=policy, now=START,
+                           corrections=as_suggested(s, ids[key]))
             service.assign(db_session=s, case_id=ids[key], assignee="handler1", actor="care", now=START)
         service.act(db_session=s, case_id=ids["safety"], action="contact", actor="handler1", policy=policy, now=START,
                     data={})
@@ -388,7 +390,8 @@ def test_every_console_page_is_chinese(site):
     with Session(engine) as s:
         cases = {c.id: c.external_id for c in s.scalars(select(Case))}
     data = [*(text for _, text in COMPLAINTS.values()), *(u for u, _, _ in ACCOUNTS), "hotline", "LSVAB2180E2123456",
-            *(e for e in cases.values() if e), "ok.csv", "bad.csv", IMPORTED_TEXT]
+            *(e for e in cases.values() if e), "ok.csv", "bad.csv", IMPORTED_TEXT,
+            registry.load().version]  # the model version, an identifier, beside its suggestions' online accuracy
     pages = {"care": ["/queue", "/cases", "/cases?state=confirmed", "/my", "/bulk", "/cases/999999", "/dashboard",
                       *(f"/cases/{i}" for i in cases), *(f"/cases/{i}/form" for i in cases)],
              "manager": ["/dashboard", "/dashboard?period=2026-Q4", "/dashboard?period=bad",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -154,7 +155,8 @@ def test_correct_a_label_and_the_route_then_confirm(console):
     card = page.locator(f"#case-{ids['quality']}")
     before = case(engine, ids["quality"]).suggestion["labels"]
     new_category = "repair_quality" if before["category"] != "repair_quality" else "service"
-    card.locator("details.correct summary").click()
+    card.locator("details.correct").evaluate("d => { d.open = true; }")  # open already if a head is offered as choices
+    card.locator("select[name=business_line]").select_option(before["business_line"])
     card.locator("select[name=category]").select_option(new_category)
     card.locator("input[name=flags][value=repeat]").check()
     card.locator("select[name=responsible_role]").select_option("service_director")
@@ -323,3 +325,102 @@ def test_chinese_renders_as_glyphs_in_a_screenshot(console, tmp_path):
     size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)")
     text = page.evaluate("document.querySelector('h1').firstChild.textContent.trim()")
     assert text == "待确认队列" and abs(width - size * len(text)) < size, (width, size)
+
+
+# ---- suggestions worth confirming in one click ----------------------------------------------------
+def test_pick_an_alternative_in_the_queue_then_confirm(console):
+    """One click on an alternative fills the correction; the person still confirms it."""
+    url, _, ids, engine, new_page, _ = console
+    page = new_page("care")
+    page.wait_for_url(f"{url}/queue")
+    card = page.locator(f"#case-{ids['routine']}")
+    suggested = case(engine, ids["routine"]).suggestion
+    other = next(a["label"] for a in suggested["alternatives"]["category"]
+                 if a["label"] != suggested["labels"]["category"])
+    alternatives = card.locator("button.alt[data-head=category]")
+    assert alternatives.count() == len(suggested["alternatives"]["category"]) <= 3
+    assert "%" in alternatives.first.inner_text()
+    assert not card.locator("details.correct").evaluate("d => d.open")
+    card.locator(f"button.alt[data-head=category][data-label={other}]").click()
+    assert card.locator("details.correct").evaluate("d => d.open")
+    assert card.locator("select[name=category]").input_value() == other
+    assert card.locator(f"button.alt[data-head=category][data-label={other}]").get_attribute("aria-pressed") == "true"
+    assert case(engine, ids["routine"]).state == "suggested"  # nothing is sent before the person confirms
+    card.locator(".correct-form button.confirm").click()
+    page.wait_for_url(f"{url}/queue?done=corrected")
+    c = case(engine, ids["routine"])
+    assert c.state == "confirmed" and c.labels["category"] == other
+    reviewed = next(e for e in c.events if e.kind == "reviewed").data
+    assert reviewed["kept"]["category"] is False and reviewed["kept"]["business_line"] is True
+
+
+def test_a_head_below_its_threshold_is_offered_as_choices_with_none_chosen(console):
+    """The shipped model is unsure of the quality complaint's business line (sales, p < 0.5):
+    the policy offers it as choices, nothing chosen, and no one-click accept; the heads it is sure
+    of stay filled in. The queue and the case page show it alike."""
+    url, _, ids, engine, new_page, _ = console
+    suggested = case(engine, ids["quality"]).suggestion
+    choosing = [h for h, shown in suggested["display"].items() if shown == "choices"]
+    if not choosing:
+        pytest.skip("the served model is sure of every head of this complaint")
+    head = choosing[0]
+    page = new_page("care")
+    page.wait_for_url(f"{url}/queue")
+    card = page.locator(f"#case-{ids['quality']}")
+    assert card.locator(f"tr.head.choices[data-head={head}]").inner_text().count("请选择") == 1
+    sure = next(h for h in ("business_line", "category", "severity") if h not in choosing)
+    assert card.locator(f"tr.head.prefilled[data-head={sure}] .suggested").count() == 1
+    assert card.locator("button.accept").count() == 0 and card.locator(".choose-note").is_visible()
+    assert card.locator("details.correct").evaluate("d => d.open")
+    assert card.locator(f"select[name={head}]").input_value() == ""
+    assert card.locator(f"select[name={sure}]").input_value() == suggested["labels"][sure]
+    # Confirming with nothing chosen: the browser asks for a choice, nothing is sent.
+    card.locator(".correct-form button.confirm").click()
+    assert card.locator(f"select[name={head}]").evaluate("s => !s.validity.valid")
+    assert case(engine, ids["quality"]).state == "suggested"
+    # The case page offers the same choices.
+    other = new_page("care")
+    other.goto(f"{url}/cases/{ids['quality']}")
+    assert other.locator(f"#review tr.head.choices[data-head={head}]").count() == 1
+    assert other.locator("#review button.accept").count() == 0
+    pick = suggested["alternatives"][head][0]["label"]
+    card.locator(f"button.alt[data-head={head}][data-label={pick}]").click()
+    card.locator(".correct-form button.confirm").click()
+    page.wait_for_url(re.compile(rf"{re.escape(url)}/queue\?done=(accepted|corrected)"))
+    c = case(engine, ids["quality"])
+    assert c.state == "confirmed" and c.labels[head] == pick
+
+
+def test_the_online_accuracy_chart(console, tmp_path):
+    url, _, ids, engine, new_page, _ = console
+    care = new_page("care")
+    care.wait_for_url(f"{url}/queue")
+    accept(care, url, ids["routine"])
+    accept(care, url, ids["safety"])
+    card = care.locator(f"#case-{ids['xss']}")
+    suggested = case(engine, ids["xss"]).suggestion
+    other = next(c for c in ("service", "repair_quality") if c != suggested["labels"]["category"])
+    card.locator("details.correct summary").click()
+    card.locator("select[name=category]").select_option(other)
+    card.locator(".correct-form button.confirm").click()
+    care.wait_for_url(f"{url}/queue?done=corrected")
+    page = new_page("manager")
+    page.wait_for_url(f"{url}/dashboard")
+    panel = page.locator("#suggestion-accuracy")
+    assert panel.locator("#accuracy-reviews").inner_text() == "3"
+    chart = panel.locator("svg.chart[aria-label=系统建议的保留率]")
+    titles = chart.locator("rect title").all_text_contents()
+    kept = [t for t in titles if "保留" in t]
+    assert len(kept) == 3  # a bar per head
+    category = next(t for t in kept if t.startswith("类别"))
+    assert "保留 2/3" in category and "模型卡" in category
+    assert len([t for t in titles if "模型卡" in t and "保留" not in t]) == 3  # the card's figure, a tick per head
+    assert "67%" in chart.text_content()
+    assert page.locator("#accuracy-classes").inner_text().count("%") >= 2
+    assert page.locator("#accuracy-trend").inner_text().count("2026-11") == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    panel.screenshot(path=str(tmp_path / "accuracy.png"))
+    with page.expect_download() as download:
+        page.click("#csv")
+    rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
+    assert any(r[0] == "suggestions" and r[1].endswith("/category") and r[2] == "kept_share" for r in rows)

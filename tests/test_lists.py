@@ -37,6 +37,7 @@ from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
 
 from .conftest import drop_all
+from .console_seed import as_suggested
 
 POLICY = load_policy()
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=TZ)  # a Monday
@@ -249,7 +250,8 @@ def test_the_queue_is_ordered_and_paged_in_sql(engine):
                 cursor = page.next
         assert got == expected, size
     with Session(engine) as s:  # reviewed: out of the queue
-        service.review(db_session=s, case_id=expected[0], reviewer="care-1", policy=POLICY, now=T0)
+        service.review(db_session=s, case_id=expected[0], reviewer="care-1", policy=POLICY, now=T0,
+                       corrections=as_suggested(s, expected[0]))
         s.commit()
         assert [c.id for c in service.review_queue(db_session=s).cases] == expected[1:]
 

@@ -380,8 +380,13 @@ def test_onnx_export_gives_torch_probabilities(tiny_model, onnx_folder):
     ours, theirs = served.predict(texts), tiny_model.predict(texts)
     for p, q in zip(ours, theirs):
         a, b = p.to_dict(), q.to_dict()
-        assert {k: v for k, v in a.items() if k not in ("confidence", "model")} == \
-            {k: v for k, v in b.items() if k not in ("confidence", "model")}
+        # Probabilities (confidences, the alternatives' p) agree to 1e-4, not to the rounding.
+        assert {k: v for k, v in a.items() if k not in ("confidence", "model", "alternatives")} == \
+            {k: v for k, v in b.items() if k not in ("confidence", "model", "alternatives")}
+        for head in HEADS:
+            assert [x["label"] for x in a["alternatives"][head]] == [x["label"] for x in b["alternatives"][head]]
+            assert np.allclose([x["p"] for x in a["alternatives"][head]], [x["p"] for x in b["alternatives"][head]],
+                               atol=2e-4)
 
 
 def test_the_onnx_model_loads_and_predicts_without_torch(onnx_folder):
@@ -432,3 +437,7 @@ def test_an_ensemble_with_the_onnx_member(onnx_folder, small_model, monkeypatch)
     _save(ens, root / "ens-ox", backend="ensemble")
     p = model_registry.load("ens-ox").predict(["行驶中刹车失灵"])[0]
     assert p.model == "ens-ox" and "token" in {e.feature for e in p.evidence}
+    for head in HEADS:  # the ensemble decodes as every backend: its averaged probabilities' alternatives
+        alternatives = p.alternatives[head]
+        assert 1 <= len(alternatives) <= 3 and all(a["label"] in ens.classes[head] for a in alternatives)
+        assert [a["p"] for a in alternatives] == sorted((a["p"] for a in alternatives), reverse=True)

@@ -19,11 +19,13 @@ from api.schemas import (
     IntakeBatchOut,
     IntakeIn,
     QueueOut,
+    RelabelIn,
     ReviewIn,
 )
 from triage.auth.permissions import CARE, User, may_act
 from triage.case import flows, service
 from triage.case.views import case_view
+from triage.suggestion import as_shown
 
 router = APIRouter()
 
@@ -98,6 +100,15 @@ def review(case_id: PrimaryKey, body: ReviewIn, db_session: DbSession, user: Car
     return case_view(case, user, now)
 
 
+@router.post("/v1/cases/{case_id}/labels", summary="Correct the labels of a dispatched case; its clocks follow them",
+             response_model=CaseOut, responses=problems(400, 401, 403, 404, 409, 413, 422))
+def relabel(case_id: PrimaryKey, body: RelabelIn, db_session: DbSession, user: Care, policy: PolicyDep,
+            now: Now) -> dict[str, Any]:
+    case = service.relabel(db_session=db_session, case_id=case_id, actor=user.name, policy=policy, now=now,
+                           expected_version=body.version, corrections=body.corrections)
+    return case_view(case, user, now)
+
+
 Action = Annotated[str, Path(description="one of the lifecycle actions; any other is a 404",
                              json_schema_extra={"enum": list(service.USER_ACTIONS)})]
 
@@ -123,4 +134,4 @@ def act(case_id: PrimaryKey, action: Action, body: ActionIn, db_session: DbSessi
 def queue(db_session: DbSession, _: Care, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
     page = service.review_queue(db_session=db_session, limit=limit, cursor=cursor)
     return {"cases": [{"id": c.id, "number": c.number, "received_at": c.received_at.isoformat(),
-                       "suggestion": c.suggestion} for c in page.cases], "next": page.next}
+                       "suggestion": as_shown(c.suggestion)} for c in page.cases], "next": page.next}

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from api.deps import DbSession, PermissionsDependency
+from api.deps import DbSession, PermissionsDependency, PolicyDep
 from api.errors import ProblemError, problems
-from api.schemas import ReportOut
+from api.schemas import ReportOut, SuggestionsReportOut
 from triage.auth.permissions import REPORT_READERS, User, sees_personal_data
-from triage.case import reports
+from triage.case import reports, suggestion_accuracy
 
 router = APIRouter()
 
@@ -36,3 +36,13 @@ def monthly(month: str, db_session: DbSession, user: Reader) -> dict[str, Any]:
             responses=problems(400, 401, 403, 422))
 def quarterly(quarter: str, db_session: DbSession, user: Reader) -> dict[str, Any]:
     return _report(db_session, user, quarter=quarter)
+
+
+@router.get("/v1/reports/suggestions", summary="The share of suggestions the reviewers kept in a month, per head, "
+            "class and model version, against the model card", response_model=SuggestionsReportOut,
+            responses=problems(401, 403, 422))
+def suggestions(month: str, db_session: DbSession, _: Reader, policy: PolicyDep) -> dict[str, Any]:
+    try:
+        return suggestion_accuracy.month_report(db_session=db_session, month=month, rules=policy.suggestions)
+    except reports.PeriodError as exc:
+        raise ProblemError(422, "Bad month", str(exc)) from None

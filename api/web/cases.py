@@ -41,8 +41,11 @@ def case_page(request: Request, case_id: PrimaryKey, db_session: DbSession, now:
     case = visible_case(db_session, case_id, viewer)
     view = case_view(case, viewer.user, now)
     actions = [a for a in service.available_actions(case) if may_act(viewer.user, a)]
-    handlers = accounts_with_role(db_session=db_session, role=HANDLER) if viewer.user.role in CARE else []
+    care = viewer.user.role in CARE
+    handlers = accounts_with_role(db_session=db_session, role=HANDLER) if care else []
     return render(request, "case.html", viewer, case=view, routing=_latest_routing(view),
+                  suggestion=view["suggestion"] or {}, reviewable=care and case.state == "suggested",
+                  relabelable=care and case.state in service.RELABEL_STATES,
                   urgent=is_urgent(case.current_labels), labels=case.current_labels,
                   pieces=present.highlight(view["text"], (case.suggestion or {}).get("evidence", [])),
                   clocks=clock_states(case, policy, now), now=now.isoformat(), actions=actions, handlers=handlers,
@@ -74,6 +77,19 @@ def act(case_id: PrimaryKey, action: str, db_session: DbSession, now: Now, polic
         service.act(db_session=db_session, case_id=case_id, action=action, actor=viewer.user.name, policy=policy,
                     now=now, expected_version=version, data=data)
     return RedirectResponse(f"/cases/{case_id}?done=acted", status_code=303)
+
+
+@router.post("/cases/{case_id}/labels")
+def relabel(case_id: PrimaryKey, db_session: DbSession, now: Now, policy: PolicyDep, viewer: CareViewer,
+            csrf: Annotated[str, Form()], version: Annotated[int, Form()],
+            business_line: Annotated[str, Form()], category: Annotated[str, Form()],
+            severity: Annotated[str, Form()]) -> Response:
+    check_csrf(viewer, csrf)
+    with case_change():
+        service.relabel(db_session=db_session, case_id=case_id, actor=viewer.user.name, policy=policy, now=now,
+                        expected_version=version,
+                        corrections={"business_line": business_line, "category": category, "severity": severity})
+    return RedirectResponse(f"/cases/{case_id}?done=relabeled", status_code=303)
 
 
 @router.post("/cases/{case_id}/assign")

@@ -72,3 +72,25 @@ def compliance_bars(rows: list[tuple[str, float | None, int, int]], width: int =
         labels.append((4, y + row_h - 12, name if len(name) <= 12 else name[:11] + "…"))
         labels.append((left + plot_w + 6, y + row_h - 12, "—" if share is None else f"{share:.0%}"))
     return Chart(width, height, bars, labels, [], anchor="start")
+
+
+def share_bars(rows: list[tuple[str, float | None, float | None, str, str]], width: int = 520) -> Chart:
+    """One horizontal bar per row: a share (of suggestions kept) against a reference (the model
+    card's held-out accuracy), drawn as a dark tick. `state`: "ok", "drop" (below the reference
+    by more than the margin) or "few" (too few reviews to judge); `title` says the figures."""
+    left, row_h = 190, 26
+    height = max(len(rows), 1) * row_h + 12
+    plot_w = width - left - 60
+    colors = {"ok": PALETTE[3], "drop": PALETTE[2], "few": PALETTE[5]}
+    bars, labels = [], []
+    for i, (name, share, reference, state, title) in enumerate(rows):
+        y = 6 + i * row_h
+        bars.append(Bar(left, y, round(plot_w * (share or 0.0), 1), row_h - 8, colors[state], title))
+        if reference is not None:
+            bars.append(Bar(round(left + plot_w * reference - 1, 1), y - 2, 2, row_h - 4, "#24292f",
+                            f"{name}: 模型卡 {reference:.1%}"))
+        labels.append((4, y + row_h - 12, name if len(name) <= 24 else name[:23] + "…"))
+        labels.append((left + plot_w + 6, y + row_h - 12, "—" if share is None else f"{share:.0%}"))
+    return Chart(width, height, bars, labels, [(PALETTE[3], "保留率"), (PALETTE[2], "低于模型卡超过容差"),
+                                               (PALETTE[5], "复核数不足"), ("#24292f", "模型卡准确率")],
+                 anchor="start")

@@ -16,8 +16,9 @@ from api.web import charts, present
 from api.web.deps import ManagerViewer, Refused, render
 from triage.auth.permissions import sees_personal_data
 from triage.bulk.service import spreadsheet_safe
-from triage.case import reports
+from triage.case import reports, suggestion_accuracy
 from triage.classify.labels import LABELS
+from triage.policy.model import SuggestionRules
 
 router = APIRouter(include_in_schema=False)
 LIST_SHOWN = 100
@@ -41,12 +42,34 @@ def dashboard(request: Request, db_session: DbSession, now: Now, policy: PolicyD
                          mask=not sees_personal_data(viewer.user))
     months = reports.trend(db_session=db_session, label=label)
     clock_names = {c.id: c.name for c in policy.clocks}
+    accuracy = suggestion_accuracy.online_accuracy(db_session=db_session, start=start, end=end, label=label)
+    drops = suggestion_accuracy.drops_in(accuracy, policy.suggestions)
     return render(
         request, "dashboard.html", viewer, rep=rep, period=label,
         by_category=_by_month(months, "category"), by_severity=_by_month(months, "severity"),
         compliance=charts.compliance_bars([(clock_names.get(k, k), c["compliance"], c["cases"], c["breached"])
                                            for k, c in rep["sla_compliance"].items()]),
-        clock_names=clock_names, shown=LIST_SHOWN)
+        clock_names=clock_names, shown=LIST_SHOWN, accuracy=accuracy, drops=drops,
+        accuracy_chart=_accuracy_chart(accuracy, drops, policy.suggestions),
+        accuracy_trend=suggestion_accuracy.accuracy_trend(db_session=db_session, label=label))
+
+
+def _accuracy_chart(accuracy: dict[str, Any], drops: list[suggestion_accuracy.Drop],
+                    rules: SuggestionRules) -> charts.Chart:
+    """A bar per model version and head: the share of its suggestions kept, the card's figure as a tick."""
+    dropped = {(d.model, d.head) for d in drops}
+    rows = []
+    several = len(accuracy["models"]) > 1
+    for entry in accuracy["models"]:
+        for head, f in entry["heads"].items():
+            name = present.HEAD_NAMES[head] + (f" · {entry['model']}" if several else "")
+            state = ("drop" if (entry["model"], head) in dropped
+                     else "few" if f["reviews"] < rules.accuracy_min_reviews else "ok")
+            card = "无模型卡" if f["held_out"] is None else f"模型卡 {f['held_out']:.1%}"
+            rows.append((name, f["share"], f["held_out"], state,
+                         f"{present.HEAD_NAMES[head]}（{entry['model']}）：保留 {f['kept']}/{f['reviews']}"
+                         f"（{f['share']:.1%}），{card}"))
+    return charts.share_bars(rows)
 
 
 def _by_month(months: list[dict[str, Any]], head: str) -> charts.Chart:
@@ -59,8 +82,11 @@ def _by_month(months: list[dict[str, Any]], head: str) -> charts.Chart:
 def dashboard_csv(db_session: DbSession, now: Now, viewer: ManagerViewer, period: str | None = None) -> Response:
     start, end, label = period_of(period, now)
     rep = reports.report(db_session=db_session, start=start, end=end, label=label, mask=True)  # an export: masked
+    accuracy = suggestion_accuracy.online_accuracy(db_session=db_session, start=start, end=end, label=label)
+    rows = [*reports.csv_rows(rep, reports.trend(db_session=db_session, label=label)),
+            *suggestion_accuracy.csv_rows(accuracy),
+            *suggestion_accuracy.trend_csv_rows(suggestion_accuracy.accuracy_trend(db_session=db_session, label=label))]
     buf = io.StringIO()
-    csv.writer(buf).writerows([[spreadsheet_safe(str(c)) for c in row]
-                               for row in reports.csv_rows(rep, reports.trend(db_session=db_session, label=label))])
+    csv.writer(buf).writerows([[spreadsheet_safe(str(c)) for c in row] for row in rows])
     return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="triage-report-{label}.csv"'})

@@ -24,13 +24,13 @@ from api.deps import DbSession, Now, get_context
 from api.web import present
 from triage.auth.permissions import CARE, MANAGERS, User
 from triage.auth.service import session_user
-from triage.case.service import CaseError, Conflict, InvalidTransition, NotAHandler, NotFound
+from triage.case.service import CaseError, ChoiceRequired, Conflict, InvalidTransition, NotAHandler, NotFound
 from triage.classify.labels import FLAGS, HEADS, LABELS, is_urgent
 
 HERE = Path(__file__).parent
 COOKIE = "triage_session"
 DONE_MESSAGES = {"accepted": "已确认并分派", "corrected": "已修改并分派", "assigned": "已指派处理人",
-                 "acted": "已记录", "uploaded": "文件已上传，正在标注"}
+                 "acted": "已记录", "relabeled": "已修改分类，时限已随之调整", "uploaded": "文件已上传，正在标注"}
 
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
 _env.globals.update(
@@ -39,7 +39,8 @@ _env.globals.update(
     action_names=present.ACTION_NAMES, head_names=present.HEAD_NAMES, LABELS=LABELS, FLAGS=FLAGS, HEADS=HEADS,
     is_urgent=is_urgent, zh=present.zh, actor_name=present.actor_name, clock_name=present.clock_name,
     rule_text=present.rule_text, correction_text=present.correction_text,
-    notification_text=present.notification_text, job_message=present.job_message)
+    notification_text=present.notification_text, job_message=present.job_message,
+    choice_heads=present.choice_heads, clock_change_text=present.clock_change_text)
 templates = Jinja2Templates(env=_env)
 """The policy and its role and channel names (`policy`, `policy_roles`, `channels`, the names
 without their English asides) come with each page: the policy is the app's (create_app), not
@@ -148,6 +149,8 @@ def zh_error(exc: CaseError) -> str:
         return f"案件当前状态不允许此操作。({exc})"
     if isinstance(exc, NotFound):
         return f"找不到案件。({exc})"
+    if isinstance(exc, ChoiceRequired):
+        return f"建议置信度较低的项目需要人工选择，请选择后再确认。({exc})"
     if isinstance(exc, NotAHandler):
         return "请选择一位处理人 (choose a handler)"
     return f"请求有误。({exc})"

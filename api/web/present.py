@@ -11,7 +11,7 @@ from typing import Any
 
 from triage.auth.permissions import ADMIN, CUSTOMER_CARE, HANDLER, MANAGER
 from triage.case.worker import WORKER
-from triage.classify.labels import FLAGS, LABELS
+from triage.classify.labels import FLAGS, HEADS, LABELS
 from triage.policy.calendar import TZ
 from triage.policy.model import Policy
 
@@ -24,6 +24,7 @@ EVENT_NAMES = {
     "verified": "回访满意", "reopened": "重新打开", "closed": "结案", "auto_closed": "自动结案",
     "sla_warning": "时限预警", "sla_breach": "超时", "escalated": "升级", "notification": "通知",
     "personal_data_read": "查看个人信息", "paused": "暂停计时", "resumed": "恢复计时",
+    "relabeled": "修改分类", "clocks_changed": "时限随分类变更",
 }
 
 STATE_NAMES = {"received": "已受理", "suggested": "待确认", "confirmed": "已分派", "in_progress": "处理中",
@@ -216,3 +217,22 @@ def job_message(message: str | None) -> str:
     if _CJK.search(message):
         return zh(message)
     return next((zh_text for start, zh_text in _JOB_FAILURES if message.startswith(start)), "文件无法读取")
+
+
+def choice_heads(suggestion: dict[str, Any] | None) -> list[str]:
+    """The heads the policy offered the reviewer as choices, nothing chosen (suggestion["display"])."""
+    display = (suggestion or {}).get("display") or {}
+    return [h for h in HEADS if display.get(h) == "choices"]
+
+
+def clock_change_text(data: dict[str, Any], policy: Policy) -> str:
+    """A change of a case's clocks with its labels: which stopped, which started (by name)."""
+    parts = []
+    if data.get("stopped"):
+        parts.append("停止：" + "、".join(clock_name(c, policy) for c in data["stopped"]))
+    if data.get("started"):
+        parts.append("开始计时：" + "、".join(clock_name(c, policy) for c in data["started"]))
+    waiting = [c for c in data.get("added", ()) if c not in data.get("started", ())]
+    if waiting:
+        parts.append("适用（待其起点事件）：" + "、".join(clock_name(c, policy) for c in waiting))
+    return "；".join(parts)

@@ -16,6 +16,7 @@ from triage.case import service
 from triage.case.models import Case
 from triage.case.views import complaint_text
 from triage.classify.labels import is_urgent
+from triage.suggestion import as_shown
 
 router = APIRouter(include_in_schema=False)
 QUEUE_SHOWN = 50  # a page of cards: each carries its whole suggestion and two forms
@@ -32,7 +33,7 @@ def queue(request: Request, db_session: DbSession, viewer: CareViewer, cursor: s
 
 
 def _card(case: Case, user: User) -> dict[str, Any]:
-    suggestion = case.suggestion or {}
+    suggestion = as_shown(case.suggestion) or {}
     return {"case": case, "s": suggestion, "urgent": is_urgent(suggestion.get("labels", {})),
             "pieces": present.highlight(complaint_text(case, user), suggestion.get("evidence", []))}
 
@@ -52,6 +53,8 @@ def review(case_id: PrimaryKey, db_session: DbSession, now: Now, policy: PolicyD
     elif decision != "accept":
         raise Refused(400, f"unknown decision {decision[:20]!r}")
     with case_change():
-        service.review(db_session=db_session, case_id=case_id, reviewer=viewer.user.name, policy=policy, now=now,
-                       expected_version=version, corrections=corrections)
-    return RedirectResponse(f"/queue?done={'accepted' if corrections is None else 'corrected'}", status_code=303)
+        case = service.review(db_session=db_session, case_id=case_id, reviewer=viewer.user.name, policy=policy,
+                              now=now, expected_version=version, corrections=corrections)
+    # Choices picked as the model suggested them are an acceptance, not a correction.
+    accepted = next(e for e in reversed(case.events) if e.kind == "reviewed").data["accepted"]
+    return RedirectResponse(f"/queue?done={'accepted' if accepted else 'corrected'}", status_code=303)

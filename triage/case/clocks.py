@@ -27,7 +27,15 @@ EVENT_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-DATA_KINDS = frozenset({"paused", "resumed", "sla_warning", "sla_breach", "sla_error"})
+CLOCKS_CHANGED = "clocks_changed"
+"""A person changed the labels, and with them the clocks the policy calls for: its data lists
+the clocks `stopped` (they no longer apply: they stop there, with the time they counted), the
+clocks `added` (they apply from then on: they count from there, not from their start event
+before it, in the state the case is in: paused if a pause of theirs is in force) and of those
+the `started` ones (their start event already came). The clocks in both sets go on as they
+were, their counted and paused time kept."""
+
+DATA_KINDS = frozenset({"paused", "resumed", "sla_warning", "sla_breach", "sla_error", CLOCKS_CHANGED})
 """The events whose data the clocks read whole; of a dispatched event they read the role
 and the escalation chain (escalation_chain). The SLA worker loads no other event data
 (whole suggestions and routing decisions among them)."""
@@ -96,9 +104,69 @@ def facts_of(labels: dict[str, Any], channel: str, in_warranty: bool | None) -> 
     return {**labels, "channel": channel, "in_warranty": in_warranty}
 
 
-def clock_events(clock: Clock, events: Sequence[LogEntry]) -> list[ClockEvent]:
+Change = tuple[str, datetime]
+"""The latest change of labels that touched a clock: ("stopped" or "added", when)."""
+
+
+def label_changes(events: Sequence[LogEntry]) -> dict[str, Change]:
+    """Per clock, the latest change of labels that stopped or added it (CLOCKS_CHANGED)."""
+    out: dict[str, Change] = {}
+    for e in events:
+        if e.kind == CLOCKS_CHANGED:
+            for kind in ("stopped", "added"):
+                for clock_id in e.data.get(kind, ()):
+                    out[clock_id] = (kind, e.at)
+    return out
+
+
+def case_clocks(policy: Policy, case_facts: dict[str, Any], events: Sequence[LogEntry]
+                ) -> list[tuple[Clock, list[ClockEvent]]]:
+    """The case's clocks with their clock events: those its labels call for, and those a change
+    of its labels stopped (shown stopped, what they counted kept; a breach they had before
+    stays a breach). The one place that says which clocks a case has."""
+    changes = label_changes(events) if any(e.kind == CLOCKS_CHANGED for e in events) else {}
+    out = []
+    for clock in policy.clocks:
+        change = changes.get(clock.id)
+        if clock.when.matches(case_facts) or (change and change[0] == "stopped"):
+            out.append((clock, clock_events(clock, events, change)))
+    return out
+
+
+def clock_events(clock: Clock, events: Sequence[LogEntry], change: Change | None = None) -> list[ClockEvent]:
     """The clock's start, pauses and stop, from the case log. A clock that starts on an
-    event which happens again (resolved after a reopen) runs from its latest start."""
+    event which happens again (resolved after a reopen) runs from its latest start. `change`:
+    the latest change of labels that stopped the clock (it stops then) or added it (it counts
+    from then on)."""
+    found = _own_clock_events(clock, events)
+    if change is None or not found:
+        return found
+    kind, at = change
+    if kind == "stopped":
+        kept = [e for e in found if e.at <= at]
+        if kept and kept[-1].kind != "stop":
+            kept.append(ClockEvent("stop", at, "labels_changed"))
+        return kept
+    if found[0].at >= at:  # it starts on its own event, after the change
+        return found
+    # Its state at the change carries over: a pause in force goes on; a clock already stopped
+    # by its own event stays stopped, having counted nothing.
+    status, reason = "running", ""
+    for e in found:
+        if e.at > at:
+            break
+        if e.kind in ("pause", "stop"):
+            status, reason = e.kind, e.reason
+        elif e.kind == "resume":
+            status = "running"
+    out = [ClockEvent("start", at)]
+    if status != "running":
+        out.append(ClockEvent(status, at, reason))
+    return out if status == "stop" else out + [e for e in found if e.at > at]
+
+
+def _own_clock_events(clock: Clock, events: Sequence[LogEntry]) -> list[ClockEvent]:
+    """The clock's events by its own start, pause and stop events alone."""
     # Events are in log order (the relationship orders by id; one not yet written comes last).
     starts = [i for i, e in enumerate(events) if e.kind in EVENT_KINDS[clock.starts_on]]
     if not starts:
@@ -129,10 +197,7 @@ def clock_states(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | 
     events = list(log) if log is not None else clock_log(case.events)
     case_facts = facts(case) if labels is None else facts_of(labels, case.channel, case.in_warranty)
     out = []
-    for clock in policy.clocks:
-        if not clock.when.matches(case_facts):
-            continue
-        found = clock_events(clock, events)
+    for clock, found in case_clocks(policy, case_facts, events):
         if running_only and (not found or found[-1].kind == "stop"):
             continue
         state = evaluate(clock, found, now, cal) if found else None
@@ -143,7 +208,8 @@ def clock_states(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | 
                     "warning_at": iso(state.warning_at) if state else None,
                     "warned": bool(state and state.warned), "breached": bool(state and state.breached),
                     "breached_at": iso(state.breached_at) if state else None,
-                    "calendar_provisional": bool(state and state.calendar_provisional)})
+                    "calendar_provisional": bool(state and state.calendar_provisional),
+                    "labels_changed": bool(found) and found[-1].reason == "labels_changed"})
     return out
 
 
@@ -184,10 +250,9 @@ def next_due_of(case_facts: dict[str, Any], state: str, events: Sequence[LogEntr
     cal = cal or work_calendar(policy)
     marks = recorded_marks(events)
     instants: list[datetime] = []
-    for clock in policy.clocks:
-        if ("sla_breach", clock.id) in marks or not clock.when.matches(case_facts):
+    for clock, found in case_clocks(policy, case_facts, events):
+        if ("sla_breach", clock.id) in marks:
             continue  # a clock's breach is recorded once: nothing more is due on it
-        found = clock_events(clock, events)
         if not found:
             continue
         seen_before = (known or {}).get(clock.id)
@@ -216,3 +281,28 @@ def urgency_key(clocks: list[dict[str, Any]]) -> tuple[int, float]:
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def clock_change(policy: Policy, before: dict[str, Any], after: dict[str, Any], events: Sequence[LogEntry],
+                 now: datetime) -> dict[str, list[str]] | None:
+    """What a change of the case's facts from `before` to `after` (labels a person corrected)
+    at `now` does to its clocks, as the data of a CLOCKS_CHANGED event; None when its clock set
+    stays the same. A clock that no longer applies is listed as stopped only if it was running
+    or paused (one that never started has nothing to stop)."""
+    had = {c.id for c in policy.clocks if c.when.matches(before)}
+    has = {c.id for c in policy.clocks if c.when.matches(after)}
+    if had == has:
+        return None
+    changes = label_changes(events)
+    stopped, added, started = [], [], []
+    for clock in policy.clocks:
+        if clock.id in had - has:
+            found = clock_events(clock, events, changes.get(clock.id))
+            if found and found[-1].kind != "stop":
+                stopped.append(clock.id)
+        elif clock.id in has - had:
+            added.append(clock.id)
+            found = clock_events(clock, events, ("added", now))
+            if found and found[-1].kind != "stop":
+                started.append(clock.id)
+    return {"stopped": stopped, "added": added, "started": started}

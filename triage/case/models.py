@@ -126,6 +126,8 @@ class CaseEvent(Base):
     """Append-only: the service only ever inserts rows here."""
 
     __tablename__ = "case_events"
+    # The reviews of a month (the suggestions' online accuracy) are one range of this index.
+    __table_args__ = (Index("ix_case_events_kind_at", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

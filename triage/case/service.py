@@ -24,7 +24,17 @@ from sqlalchemy.orm.exc import StaleDataError
 from triage.auth.models import Account, ApiToken
 from triage.auth.permissions import HANDLER, User, may_see
 from triage.case import queries
-from triage.case.clocks import clock_states, next_due, read_clock_logs, urgency_key
+from triage.case.clocks import (
+    CLOCKS_CHANGED,
+    clock_change,
+    clock_log,
+    clock_states,
+    facts,
+    facts_of,
+    next_due,
+    read_clock_logs,
+    urgency_key,
+)
 from triage.case.models import (
     TRANSITIONS,
     Case,
@@ -40,7 +50,7 @@ from triage.classify.labels import FLAGS, HEADS, LabelError, parse_label, severi
 from triage.policy.calendar import TZ, WorkCalendar, work_calendar
 from triage.policy.model import Policy
 from triage.policy.routing import Context, route
-from triage.suggestion import classification_of, classify_and_route, labels_of
+from triage.suggestion import classification_of, classify_and_route, display_of, labels_of
 from triage.text.normalize import TextError, check_text
 
 
@@ -211,11 +221,13 @@ def handlers(*, db_session: Session) -> set[str]:
 
 
 def feedback_rows(*, db_session: Session) -> list[dict[str, str]]:
-    """Reviewed cases whose labels a person corrected, in the labelled-data format."""
+    """Reviewed cases whose labels a person corrected (at review or later), in the labelled-data
+    format."""
     rows = []
-    corrected = select(CaseEvent.case_id).where(CaseEvent.kind == "reviewed")
+    kinds = ("reviewed", "relabeled")
+    corrected = select(CaseEvent.case_id).where(CaseEvent.kind.in_(kinds))
     for case in db_session.scalars(select(Case).where(Case.id.in_(corrected), Case.labels.is_not(None))):
-        review_events = [e for e in case.events if e.kind == "reviewed"]
+        review_events = [e for e in case.events if e.kind in kinds]
         if not any(e.data.get("corrections") for e in review_events):
             continue
         labels = case.labels or {}
@@ -322,8 +334,12 @@ def suggest(*, db_session: Session, case: Case, model: Any, policy: Policy, now:
     """The model's labels and the policy's routing for a received case."""
     found = classify_and_route(model, policy, case.text, _context(db_session, case))
     pred = found.prediction
-    suggestion = {"model": pred.model, "labels": labels_of(pred), "confidence": pred.confidence,
-                  "low_confidence": pred.low_confidence, "evidence": pred.to_dict()["evidence"],
+    labels = labels_of(pred)
+    as_dict = pred.to_dict()
+    suggestion = {"model": pred.model, "labels": labels, "confidence": pred.confidence,
+                  "alternatives": as_dict["alternatives"],
+                  "display": display_of(policy.suggestions, labels, pred.confidence),
+                  "low_confidence": pred.low_confidence, "evidence": as_dict["evidence"],
                   "rules": pred.rules, "routing": found.decision.to_dict()}
     move(case, "suggest", "system", now, suggestion)
     case.suggestion = suggestion
@@ -348,19 +364,77 @@ def intake_and_suggest(*, db_session: Session, request: IntakeRequest, model: An
     return case, created
 
 
-# ---- confirmation, assignment, lifecycle -------------------------------------------------------
+# ---- confirmation, relabelling, assignment, lifecycle ---------------------------------------------
 _CORRECTABLE = (*HEADS, "flags", "responsible_role")
+
+
+class ChoiceRequired(CaseError):
+    """A head the reviewer was offered as choices (nothing pre-selected) was accepted without
+    a choice: someone must pick its label."""
+
+    status = 422
 
 
 def review(*, db_session: Session, case_id: int, reviewer: str, policy: Policy, now: datetime,
            expected_version: int | None = None, corrections: dict[str, Any] | None = None) -> Case:
     """A person accepts the suggestion, or corrects labels or the responsible role, and the
-    case is dispatched. Every correction is kept (from -> to) for the next training run."""
+    case is dispatched. Every correction is kept (from -> to) for the next training run, and
+    which heads of the suggestion were kept, for its online accuracy. A head the reviewer was
+    offered as choices (suggestion["display"]) must be given a label: accepting it as
+    suggested is refused (ChoiceRequired). The clocks follow the confirmed labels
+    (`_relabel`)."""
     case = get(db_session=db_session, case_id=case_id)
     _check_version(case, expected_version)
     if case.state != "suggested" or not case.suggestion:
         raise InvalidTransition(f"case {case.number} is {case.state}; only a suggested case can be reviewed")
-    labels = dict(case.suggestion["labels"])
+    display = case.suggestion.get("display") or {}
+    unchosen = [h for h in HEADS if display.get(h) == "choices" and not (corrections or {}).get(h)]
+    if unchosen:
+        raise ChoiceRequired(f"case {case.number}: {', '.join(unchosen)} {'was' if len(unchosen) == 1 else 'were'} "
+                             "offered as choices, with none chosen: "
+                             f"give {' and '.join(f'corrections.{h}' for h in unchosen)}")
+    suggested = case.suggestion["labels"]
+    labels, changed = _corrected(dict(suggested), corrections, policy, case.suggestion["routing"]["responsible"])
+    decision = route(policy, classification_of(labels), _context(db_session, case))
+    responsible = changed.get("responsible_role", {}).get("to", decision.responsible)
+    move(case, "review", reviewer, now, {"accepted": not changed, "corrections": changed,
+                                         "model": case.suggestion.get("model"),
+                                         "suggested": {h: suggested[h] for h in HEADS},
+                                         "kept": {h: labels[h] == suggested[h] for h in HEADS}})
+    _relabel(case, labels, reviewer, now, policy)
+    case.responsible_role = responsible
+    record_event(case, "dispatched", reviewer, now, to=responsible, routing=decision.to_dict())
+    _saved(db_session, case, policy, now)
+    return case
+
+
+RELABEL_STATES = ("confirmed", "in_progress", "resolved", "reopened", "verified")
+
+
+def relabel(*, db_session: Session, case_id: int, actor: str, policy: Policy, now: datetime,
+            corrections: dict[str, Any], expected_version: int | None = None) -> Case:
+    """A person corrects the labels of a case already dispatched (the handler found it is a
+    major complaint after all). The corrections are kept from -> to; the clocks follow the new
+    labels (`_relabel`); the responsible role stays, the escalation chain and the SLA worker
+    moving it as before."""
+    case = get(db_session=db_session, case_id=case_id)
+    _check_version(case, expected_version)
+    if case.state not in RELABEL_STATES:
+        raise InvalidTransition(f"case {case.number} is {case.state}; only a dispatched, open case can be relabelled")
+    if "responsible_role" in corrections:
+        raise CaseError("the responsible role of a dispatched case changes by escalation, not by relabelling")
+    labels, changed = _corrected(dict(case.current_labels), corrections, policy, None)
+    if changed:
+        record_event(case, "relabeled", actor, now, corrections=changed)
+        _relabel(case, labels, actor, now, policy)
+        _saved(db_session, case, policy, now)
+    return case
+
+
+def _corrected(labels: dict[str, Any], corrections: dict[str, Any] | None, policy: Policy,
+               responsible: str | None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The labels after `corrections`, and each correction that changed something, from -> to.
+    The major rule applies to corrected labels too."""
     changed: dict[str, dict[str, Any]] = {}
     for key, value in (corrections or {}).items():
         try:
@@ -376,7 +450,7 @@ def review(*, db_session: Session, case_id: int, reviewer: str, policy: Policy, 
                 raise CaseError(f"cannot correct {key!r} (correctable: {', '.join(_CORRECTABLE)})")
         except LabelError as exc:
             raise CaseError(str(exc)) from None
-        old = labels.get(key) if key != "responsible_role" else case.suggestion["routing"]["responsible"]
+        old = labels.get(key) if key != "responsible_role" else responsible
         if key == "flags":
             old = sorted(old or [])
         if new != old:
@@ -384,16 +458,19 @@ def review(*, db_session: Session, case_id: int, reviewer: str, policy: Policy, 
             if key != "responsible_role":
                 labels[key] = new
     labels["severity"] = severity_given_flags(labels["severity"], labels["flags"])  # for corrected labels too
-    decision = route(policy, classification_of(labels), _context(db_session, case))
-    responsible = changed.get("responsible_role", {}).get("to", decision.responsible)
-    move(case, "review", reviewer, now, {"accepted": not changed, "corrections": changed,
-                                         "model": case.suggestion.get("model")})
+    return labels, changed
+
+
+def _relabel(case: Case, labels: dict[str, Any], actor: str, now: datetime, policy: Policy) -> None:
+    """Give the case these labels; when the clocks the policy calls for change with them, log
+    which stop and which start (case.clocks.clock_change): the clocks that go on keep their
+    counted and paused time."""
+    change = clock_change(policy, facts(case), facts_of(labels, case.channel, case.in_warranty),
+                          clock_log(case.events), now)
+    if change is not None:
+        record_event(case, CLOCKS_CHANGED, actor, now, **change)
     case.labels = labels
     _sync_labels(case)
-    case.responsible_role = responsible
-    record_event(case, "dispatched", reviewer, now, to=responsible, routing=decision.to_dict())
-    _saved(db_session, case, policy, now)
-    return case
 
 
 def assign(*, db_session: Session, case_id: int, assignee: str, actor: str, now: datetime,

@@ -9,6 +9,7 @@ from typing import Any
 from triage.auth.permissions import User, sees_personal_data
 from triage.case.models import Case
 from triage.case.service import record_event
+from triage.suggestion import as_shown
 from triage.text.mask import mask_pii, mask_value
 
 PERSONAL_FIELDS = ("customer_name", "customer_phone", "plate", "vin")
@@ -28,7 +29,7 @@ def case_view(case: Case, user: User, now: datetime) -> dict[str, Any]:
         "id": case.id, "number": case.number, "channel": case.channel, "external_id": case.external_id,
         "received_at": case.received_at.isoformat(), "state": case.state, "version": case.version,
         "text": case.text if sees else mask_pii(case.text), **personal, "in_warranty": case.in_warranty,
-        "suggestion": case.suggestion, "labels": case.labels, "responsible_role": case.responsible_role,
+        "suggestion": as_shown(case.suggestion), "labels": case.labels, "responsible_role": case.responsible_role,
         "assignee": case.assignee,
         "events": [{"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor, "data": e.data} for e in case.events],
     }

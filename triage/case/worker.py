@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from triage.case.clocks import (
     Logged,
-    clock_events,
+    case_clocks,
     escalation_chain,
     facts_of,
     iso,
@@ -40,12 +40,16 @@ from triage.case.clocks import (
 )
 from triage.case.models import Case, CaseClock, CaseEvent, clock_list, clocks_in
 from triage.case.service import transition
+from triage.case.suggestion_accuracy import check_accuracy
 from triage.db import write_lock
 from triage.policy.calendar import WorkCalendar, work_calendar
 from triage.policy.clocks import ClockEvent, ClockState, evaluate
 from triage.policy.model import Policy
 
 WORKER = "sla-worker"
+ACCURACY_EVERY = 3600.0
+"""Seconds between two looks of the loop at the suggestions' online accuracy (a month's figure
+moves slowly; a drop is told once per month, model and head)."""
 RETRY_AFTER = timedelta(minutes=10)
 """When a case whose check failed is tried again (its sla_error event says why)."""
 log = logging.getLogger("triage.worker")
@@ -139,10 +143,7 @@ def _plan(due_case: _Due, policy: Policy, now: datetime, cal: WorkCalendar) -> N
     chain = escalation_chain(events)
     planned = due_case.new_events
     evaluated: dict[str, tuple[list[ClockEvent], ClockState]] = {}
-    for clock in policy.clocks:
-        if not clock.when.matches(due_case.facts):
-            continue
-        found = clock_events(clock, events)
+    for clock, found in case_clocks(policy, due_case.facts, events):
         if not found:
             continue
         state = evaluate(clock, found, now, cal, chain, due_case.new_role)
@@ -258,6 +259,7 @@ def sla_loop(engine: Engine, policy: Policy, interval: float, once: bool = False
     that fails (the database gone for a moment) is logged and the next one comes: the
     worker thread of `triage serve` must not die while the API goes on serving."""
     calendar_seen: str | None = None
+    accuracy_checked: float | None = None
     while True:
         try:
             with Session(engine) as session:
@@ -272,6 +274,12 @@ def sla_loop(engine: Engine, policy: Policy, interval: float, once: bool = False
                 session.commit()
             for d in done:
                 log.warning("case %s: clock %s: %s", d["case"], d["clock"], d["did"])
+            elapsed = time.monotonic()
+            if accuracy_checked is None or elapsed - accuracy_checked >= ACCURACY_EVERY:
+                accuracy_checked = elapsed
+                with Session(engine) as session:
+                    check_accuracy(session, policy=policy, now=datetime.now(UTC))
+                    session.commit()  # what the notification outbox writes of the drops
         except Exception:
             log.exception("SLA pass failed; the next one in %s s", interval)
         if once or (stop is not None and stop.wait(interval)):

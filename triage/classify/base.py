@@ -20,7 +20,7 @@ import numpy as np
 
 from triage.classify.cues import Cue
 from triage.classify.labels import FLAGS, HEADS, flags_forcing_major
-from triage.classify.prediction import Evidence, Prediction
+from triage.classify.prediction import ALTERNATIVES, Evidence, Prediction
 from triage.io import RowError
 from triage.text.mask import find_pii, name_pii
 from triage.text.normalize import NormalizedText, TextError, normalize
@@ -57,6 +57,7 @@ class Decoder:
         # Log-probability offsets per class, so a small class wins a close call (model.json).
         self.bias = self._biases(classes, config.get("decision_bias", {}))
         self.bias_long = self._biases(classes, config.get("decision_bias_long", {}))
+        self._names = {name: np.array(cls, dtype=object) for name, cls in classes.items()}
         self.flags_need_cue = frozenset(config.get("flags_need_cue", ()))
         """Flags raised only with a cue of theirs in the text: the model's weights for a rare
         flag lean on other cues, and a media flag with no word of the press is no media case."""
@@ -76,6 +77,23 @@ class Decoder:
         with np.errstate(divide="ignore"):
             return {h: (np.log(probs[h]) + np.where(short, self.bias[h], self.bias_long[h])).argmax(axis=1)
                     for h in HEADS}
+
+    def alternatives(self, head: str, probs: np.ndarray) -> list[list[dict[str, Any]]]:
+        """Per row, the head's ALTERNATIVES most probable classes, best first (the first of
+        equal ones), as {"label", "p"} with p rounded as the confidences are; a class whose
+        probability rounds to 0 (one an ensemble member never saw) is no alternative."""
+        k = min(ALTERNATIVES, probs.shape[1])
+        # A head has a handful of classes: a full sort of each row costs less than argpartition's bookkeeping.
+        top = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        p = np.round(np.take_along_axis(probs, top, axis=1), 4)
+        names = self._names[head][top].tolist()
+        # Unrolled for the usual shapes: these small dicts are most of what alternatives cost `predict`.
+        if k == 3 and p[:, 2].all():
+            return [[{"label": a, "p": x}, {"label": b, "p": y}, {"label": c, "p": z}]
+                    for (a, b, c), (x, y, z) in zip(names, p.tolist())]
+        if k == 2 and p[:, 1].all():
+            return [[{"label": a, "p": x}, {"label": b, "p": y}] for (a, b), (x, y) in zip(names, p.tolist())]
+        return [[{"label": n, "p": q} for n, q in zip(row, ps) if q > 0] for row, ps in zip(names, p.tolist())]
 
     def decode(self, items: Sequence[tuple[str, NormalizedText]], probs: dict[str, np.ndarray],
                cues: Sequence[Sequence[Cue]], evidence_of: EvidenceFn) -> list[Prediction]:
@@ -99,6 +117,7 @@ class Decoder:
         conf_of = {h: np.round(probs[h][rows, chosen[h]], 4).tolist() for h in HEADS}
         low_of = {h: (probs[h][rows, chosen[h]] < self.low_confidence.get(h, 0.6)).tolist() for h in HEADS}
         fp_rows, fp_rounded = fp.tolist(), np.round(fp, 4).tolist()
+        alt_line, alt_category, alt_severity = (self.alternatives(h, probs[h]) for h in HEADS)
         on_rows, near_rows = on.tolist(), near.tolist()
 
         preds = []
@@ -123,6 +142,7 @@ class Decoder:
             preds.append(Prediction(
                 id=row_id, business_line=labels["business_line"], category=labels["category"],
                 severity=labels["severity"], flags=flags, confidence=conf,
+                alternatives={"business_line": alt_line[r], "category": alt_category[r], "severity": alt_severity[r]},
                 evidence=to_evidence(nt, labels, flags, cues[r], spans, clause=long_text[r]),
                 low_confidence=low, rules=rules, model=self.version))
         return preds

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+ALTERNATIVES = 3
+"""How many classes of each head a prediction offers as alternatives."""
+
 
 @dataclass(slots=True)
 class Evidence:
@@ -29,6 +32,10 @@ class Prediction:
     flags: list[str]
     confidence: dict[str, Any]
     """{head: probability of the predicted label}; "flags" holds {flag: probability it applies}."""
+    alternatives: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """{head: [{"label", "p"}, ...]}: the model's most probable classes of the head, up to
+    ALTERNATIVES, best first, each with its probability (before the decision biases and the
+    major rule, which may have chosen another). For a reviewer to pick from in one click."""
     evidence: list[Evidence] = field(default_factory=list)
     low_confidence: list[str] = field(default_factory=list)
     """Heads (and flags.<flag>) whose confidence is under the model's review threshold."""
@@ -41,6 +48,7 @@ class Prediction:
         return {"id": self.id, "business_line": self.business_line, "category": self.category,
                 "severity": self.severity, "flags": list(self.flags),
                 "confidence": {**self.confidence, "flags": dict(self.confidence.get("flags", {}))},
+                "alternatives": {h: [dict(a) for a in alts] for h, alts in self.alternatives.items()},
                 "evidence": [{"head": e.head, "label": e.label, "start": e.start, "end": e.end, "text": e.text,
                               "feature": e.feature, "weight": e.weight} for e in self.evidence],
                 "low_confidence": list(self.low_confidence), "rules": list(self.rules), "model": self.model}

@@ -46,6 +46,12 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
         return _problems(args.file, exc.problems)
     print(f"{args.file}: OK — {len(policy.roles)} roles, {len(policy.rules)} rules, "
           f"{len(policy.escalation)} escalation chains, {len(policy.clocks)} clocks")
+    rules = policy.suggestions
+    shown = "; ".join(f"{head} " + ", ".join(f"{label} {at:g}" for label, at in table.items())
+                      for head, table in rules.prefill_at.items()) or "always"
+    told = ", ".join(rules.accuracy_notify) or "no one"
+    print(f"suggestions: filled in from confidence {shown}; online accuracy more than {rules.accuracy_margin:.0%} "
+          f"under the model card (from {rules.accuracy_min_reviews} reviews) is reported to {told}")
     return _check_notice_folders(policy)
 
 

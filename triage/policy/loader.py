@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from triage.classify.labels import FLAGS, LABELS
+from triage.classify.labels import FLAGS, HEADS, LABELS
 from triage.policy.model import (
     BASES,
     BREACH_ACTIONS,
@@ -21,6 +21,7 @@ from triage.policy.model import (
     Policy,
     PolicyError,
     Rule,
+    SuggestionRules,
 )
 from triage.policy.notice import default_notices_dir
 
@@ -213,10 +214,73 @@ def parse_policy(raw: Any, base: Path | None = None) -> Policy:
     else:
         problems.append(f"calendar.notices_dir: {folder!r} is not a folder")
 
+    suggestions = _suggestions(raw.get("suggestions"), roles, problems)
+
     if problems:
         raise PolicyError(problems)
     return Policy(str(raw.get("name", "policy")), roles, tuple(rules), escalation, tuple(clocks), tuple(focus),
-                  crisis, crisis_team, calendar, {str(k): str(v) for k, v in channels_raw.items()}, role_sources)
+                  crisis, crisis_team, calendar, {str(k): str(v) for k, v in channels_raw.items()}, role_sources,
+                  suggestions)
+
+
+def _suggestions(raw: Any, roles: dict[str, str], problems: list[str]) -> SuggestionRules:
+    """The `suggestions` section: prefill thresholds per head and class, and the watch on
+    online accuracy. Without it every suggestion is filled in and no one is told of a drop."""
+    if raw is None:
+        return SuggestionRules()
+    if not isinstance(raw, dict):
+        problems.append("suggestions: must be a mapping (prefill_at, online_accuracy)")
+        return SuggestionRules()
+    for key in set(raw) - {"prefill_at", "online_accuracy"}:
+        problems.append(f"suggestions: unknown key {key!r} (known: prefill_at, online_accuracy)")
+    prefill: dict[str, dict[str, float]] = {}
+    table = raw.get("prefill_at") or {}
+    if not isinstance(table, dict):
+        problems.append("suggestions.prefill_at: must be a mapping of head -> {class or default: confidence}")
+        table = {}
+    for head, by_class in table.items():
+        where = f"suggestions.prefill_at.{head}"
+        if head not in HEADS:
+            problems.append(f"{where}: unknown head (heads: {', '.join(HEADS)})")
+            continue
+        if not isinstance(by_class, dict):
+            problems.append(f"{where}: must be a mapping of class or default -> confidence")
+            continue
+        prefill[head] = {}
+        for label, value in by_class.items():
+            if label != "default" and label not in LABELS[head]:
+                problems.append(f"{where}.{label}: unknown class (classes: default, {', '.join(LABELS[head])})")
+            elif not _share(value):
+                problems.append(f"{where}.{label}: {value!r} must be a confidence between 0 and 1")
+            else:
+                prefill[head][str(label)] = float(value)
+    watch = raw.get("online_accuracy") or {}
+    if not isinstance(watch, dict):
+        problems.append("suggestions.online_accuracy: must be a mapping (margin, min_reviews, notify)")
+        watch = {}
+    for key in set(watch) - {"margin", "min_reviews", "notify"}:
+        problems.append(f"suggestions.online_accuracy: unknown key {key!r} (known: margin, min_reviews, notify)")
+    margin = watch.get("margin", 0.05)
+    if not _share(margin):
+        problems.append(f"suggestions.online_accuracy.margin: {margin!r} must be a share between 0 and 1")
+        margin = 0.05
+    least = watch.get("min_reviews", 30)
+    if isinstance(least, bool) or not isinstance(least, int) or least < 1:
+        problems.append(f"suggestions.online_accuracy.min_reviews: {least!r} must be a whole number from 1")
+        least = 30
+    notify = watch.get("notify") or []
+    if not isinstance(notify, list):
+        problems.append("suggestions.online_accuracy.notify: must be a list of roles")
+        notify = []
+    for i, ref in enumerate(notify):
+        if ref not in roles:
+            problems.append(f"suggestions.online_accuracy.notify[{i}]: unknown role {ref!r} "
+                            f"(roles: {', '.join(sorted(roles))})")
+    return SuggestionRules(prefill, float(margin), least, tuple(map(str, notify)))
+
+
+def _share(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
 
 
 def _mapping(raw: dict, key: str, problems: list[str]) -> dict:

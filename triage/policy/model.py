@@ -119,6 +119,30 @@ class FocusRule:
     note: str = ""
 
 
+DISPLAYS = ("prefilled", "choices")
+"""How the console shows a head of a suggestion: its label filled in for the reviewer to
+confirm, or its alternatives offered as choices with none chosen."""
+
+
+@dataclass(frozen=True)
+class SuggestionRules:
+    """How suggestions are shown to the reviewer, and how their online accuracy is watched."""
+
+    prefill_at: dict[str, dict[str, float]] = field(default_factory=dict)
+    """head -> {class or "default": the confidence from which a suggested class is filled in}."""
+    accuracy_margin: float = 0.05
+    """How far a head's share of kept suggestions in a month may fall below its held-out
+    accuracy on the model card before the managers are told."""
+    accuracy_min_reviews: int = 30
+    """Reviews of a model's head in the month before its share is compared at all."""
+    accuracy_notify: tuple[str, ...] = ()
+    """The roles told of a drop."""
+
+    def prefill_threshold(self, head: str, label: str) -> float:
+        table = self.prefill_at.get(head, {})
+        return table.get(label, table.get("default", 0.0))
+
+
 @dataclass(frozen=True)
 class Policy:
     name: str
@@ -133,3 +157,4 @@ class Policy:
     calendar: dict[str, object]
     channels: dict[str, str] = field(default_factory=dict)
     role_sources: dict[str, str] = field(default_factory=dict)
+    suggestions: SuggestionRules = field(default_factory=SuggestionRules)

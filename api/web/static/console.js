@@ -1,4 +1,5 @@
-// Live SLA countdowns, the print button and bulk-tagging progress. No inline script anywhere:
+// Live SLA countdowns, the print button, bulk-tagging progress and picking a suggestion's
+// alternative in the review form. No inline script anywhere:
 // the Content-Security-Policy only allows this file.
 (function () {
   "use strict";
@@ -61,7 +62,28 @@
     if (rows.length) setTimeout(pollJobs, 500);
   }
 
+  // An alternative of a suggestion fills that head of the case's review form and opens it:
+  // the person still confirms with the form's button.
+  function pickAlternative(button) {
+    const decide = document.querySelector('.decide[data-case="' + button.dataset.case + '"]');
+    if (!decide) return;
+    const select = decide.querySelector('select[name="' + button.dataset.head + '"]');
+    if (!select) return;
+    select.value = button.dataset.label;
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    const details = decide.querySelector("details.correct");
+    if (details) details.open = true;
+    document.querySelectorAll('button.alt[data-case="' + button.dataset.case + '"][data-head="' +
+                              button.dataset.head + '"]').forEach(function (b) {
+      b.setAttribute("aria-pressed", b === button ? "true" : "false");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.addEventListener("click", function (event) {
+      const button = event.target.closest("button.alt[data-case]");
+      if (button) pickAlternative(button);
+    });
     tick();
     setInterval(tick, 1000);
     pollJobs();
