@@ -1,5 +1,6 @@
 """The scikit-learn model, the transformer and their ensemble, measured in one run on the
-same held-out real complaints (2020-10, labels from training.dataset).
+same held-out real complaints, register by register: the one-liners of 2020-12 and the
+narratives of 2024-03 (training.dataset.TEST_MONTHS; labels from training.dataset).
 
     .venv/bin/python bench/compare_backends.py [--sklearn NAME] [--transformer NAME] [--ensemble NAME]
 
@@ -7,7 +8,7 @@ Defaults: the newest sklearn-*, transformer-* and ensemble-* folders of the regi
 Prints a markdown table (accuracy and macro-F1 per head, safety recall and precision,
 throughput batched as `triage predict` runs, p50 / p99 latency of one-text calls; best
 of two runs); each other backend's difference from scikit-learn with a 95 % paired
-bootstrap interval (the same resampled rows for both models), so that a gap the 600 rows
+bootstrap interval (the same resampled rows for both models), so that a gap the rows
 cannot tell from noise is not taken for a win; the cost of the transformer's evidence
 against a gradient x input alternative; then the figures as JSON. torch uses 2 threads
 (the machine's cores); numpy / BLAS 1, as in bench_predict.py.
@@ -150,65 +151,65 @@ def row(name: str, version: str, s: dict, sp: dict) -> str:
               f"{sp['p50_ms']:.1f} / {sp['p99_ms']:.1f} |")
 
 
+REGISTERS = {"summary": "one-liners", "narrative": "narratives"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sklearn", default=newest("sklearn-"))
     ap.add_argument("--transformer", default=newest("transformer-"))
     ap.add_argument("--ensemble", default=newest("ensemble-"))
-    ap.add_argument("--n", type=int, default=3000, help="texts for the throughput run (the held-out rows, repeated)")
+    ap.add_argument("--n", type=int, default=3000, help="texts for the throughput run (each register's rows, repeated)")
     ap.add_argument("--single", type=int, default=500, help="one-text calls for the latency figures")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(2)
-    examples = [e for e in dataset.build() if e.source == "real" and e.split == "test"]
-    texts = [e.text for e in examples]
-    bulk = (texts * (args.n // len(texts) + 1))[:args.n]
-    results: dict[str, dict] = {}
-    per_row: dict[str, list[tuple]] = {}
-    lines = ["| model | business line acc / macro-F1 | category acc / macro-F1 | severity acc / macro-F1 "
-             "| safety recall / precision | texts/s (batches of 512) | latency p50 / p99 ms (one text) |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    for label, name in (("scikit-learn", args.sklearn), ("transformer", args.transformer),
-                        ("ensemble", args.ensemble)):
-        if not name:
-            continue
+    held_out = [e for e in dataset.build() if e.source == "real" and e.split == "test"]
+    models = {label: name for label, name in (("scikit-learn", args.sklearn), ("transformer", args.transformer),
+                                              ("ensemble", args.ensemble)) if name}
+    loaded, results = {}, {}
+    for label, name in models.items():
         t = time.perf_counter()
-        model = registry.load(name)
-        load_s = round(time.perf_counter() - t, 2)
-        s = score(model, examples)
-        sp = speed(model, bulk, args.single)
-        results[label] = {"model": name, "load_s": load_s, "score": s, "speed": sp}
-        per_row[label] = scored_rows(model, examples)
-        lines.append(row(label, name, s, sp))
+        loaded[label] = registry.load(name)
+        results[label] = {"model": name, "load_s": round(time.perf_counter() - t, 2)}
+    for register, title in REGISTERS.items():
+        examples = [e for e in held_out if e.register == register]
+        texts = [e.text for e in examples]
+        bulk = (texts * (args.n // len(texts) + 1))[:args.n]
+        per_row: dict[str, list[tuple]] = {}
+        lines = ["| model | business line acc / macro-F1 | category acc / macro-F1 | severity acc / macro-F1 "
+                 "| safety recall / precision | texts/s (batches of 512) | latency p50 / p99 ms (one text) |",
+                 "| --- | --- | --- | --- | --- | --- | --- |"]
+        for label, model in loaded.items():
+            s = score(model, examples)
+            sp = speed(model, bulk, args.single)
+            results[label][register] = {"score": {h: s[h] for h in (*HEADS, "major")}
+                                        | {"safety": s["flags"]["per_flag"]["safety"]}, "speed": sp}
+            per_row[label] = scored_rows(model, examples)
+            lines.append(row(label, models[label], s, sp))
+        first = results[next(iter(loaded))][register]["score"]
+        print(f"\n## {title}: held-out real complaints of {dataset.TEST_MONTHS[register]}, {len(examples)} rows "
+              f"(business line n={first['business_line']['n']}, category n={first['category']['n']}, "
+              f"severity n={first['severity']['n']}, safety positives {first['safety']['support']})\n")
+        print("\n".join(lines))
+        others = [label for label in per_row if label != "scikit-learn"]
+        if "scikit-learn" in per_row and others:
+            diff = {label: paired_bootstrap(per_row["scikit-learn"], per_row[label]) for label in others}
+            results[f"difference_from_scikit_learn ({register})"] = diff
+            print("\ndifference from scikit-learn, with its 95 % paired bootstrap interval (1000 resamples):\n")
+            print("| figure | " + " | ".join(others) + " |")
+            print("| --- |" + " --- |" * len(others))
+            for name, _ in COMPARED:
+                cells = [f"{diff[label][name]['difference']:+.3f} [{diff[label][name]['ci95'][0]:+.3f}, "
+                         f"{diff[label][name]['ci95'][1]:+.3f}]" for label in others]
+                print(f"| {name} | " + " | ".join(cells) + " |")
     if args.transformer:
-        results["transformer_evidence_cost_per_64_texts"] = evidence_cost(registry.load(args.transformer), texts)
-    print(f"Held-out real complaints of {dataset.TEST_MONTH}: {len(examples)} rows "
-          f"(business line n={results['scikit-learn']['score']['business_line']['n']}, "
-          f"category n={results['scikit-learn']['score']['category']['n']}, "
-          f"severity n={results['scikit-learn']['score']['severity']['n']}, "
-          f"safety positives {results['scikit-learn']['score']['flags']['per_flag']['safety']['support']}).\n")
-    print("\n".join(lines))
-    others = [label for label in per_row if label != "scikit-learn"]
-    if "scikit-learn" in per_row and others:
-        results["difference_from_scikit_learn"] = {
-            label: paired_bootstrap(per_row["scikit-learn"], per_row[label]) for label in others}
-        print("\ndifference from scikit-learn, with its 95 % paired bootstrap interval (1000 resamples):\n")
-        print("| figure | " + " | ".join(others) + " |")
-        print("| --- |" + " --- |" * len(others))
-        for name, _ in COMPARED:
-            cells = []
-            for label in others:
-                d = results["difference_from_scikit_learn"][label][name]
-                cells.append(f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]")
-            print(f"| {name} | " + " | ".join(cells) + " |")
-    if "transformer_evidence_cost_per_64_texts" in results:
-        print("\ntransformer evidence cost, ms per 64 texts:",
-              json.dumps(results["transformer_evidence_cost_per_64_texts"]))
+        cost = evidence_cost(loaded["transformer"], [e.text for e in held_out if e.register == "summary"])
+        results["transformer_evidence_cost_per_64_texts"] = cost
+        print("\ntransformer evidence cost, ms per 64 one-liners:", json.dumps(cost))
     print()
-    print(json.dumps({k: ({**v, "score": {h: v["score"][h] for h in (*HEADS, "major")} |
-                           {"safety": v["score"]["flags"]["per_flag"]["safety"]}} if "score" in v else v)
-                      for k, v in results.items()}, ensure_ascii=False))
+    print(json.dumps(results, ensure_ascii=False))
 
 
 if __name__ == "__main__":
