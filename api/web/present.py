@@ -12,6 +12,7 @@ from typing import Any
 from triage.auth.permissions import ADMIN, CUSTOMER_CARE, HANDLER, MANAGER
 from triage.case.worker import WORKER
 from triage.classify.labels import FLAGS, LABELS
+from triage.notify.messages import TITLES
 from triage.policy.calendar import TZ
 from triage.policy.model import Policy
 
@@ -24,7 +25,12 @@ EVENT_NAMES = {
     "verified": "回访满意", "reopened": "重新打开", "closed": "结案", "auto_closed": "自动结案",
     "sla_warning": "时限预警", "sla_breach": "超时", "escalated": "升级", "notification": "通知",
     "personal_data_read": "查看个人信息", "paused": "暂停计时", "resumed": "恢复计时",
+    "notification_error": "通知未能写入",
 }
+
+NOTIFY_EVENT_NAMES = TITLES
+NOTIFY_STATE_NAMES = {"pending": "待发送", "sending": "发送中", "sent": "已送达", "failed": "发送失败"}
+CHANNEL_KIND_NAMES = {"smtp": "电子邮件", "wecom": "企业微信机器人", "dingtalk": "钉钉机器人", "feishu": "飞书机器人"}
 
 STATE_NAMES = {"received": "已受理", "suggested": "待确认", "confirmed": "已分派", "in_progress": "处理中",
                "resolved": "已处理", "verified": "回访满意", "reopened": "重新打开", "closed": "已结案"}
