@@ -200,11 +200,28 @@ def next_due_of(case_facts: dict[str, Any], state: str, events: Sequence[LogEntr
     about to write). `known`: clock states already evaluated at `now`, by clock, with the
     clock events they were evaluated on; one whose clock events are still the same is not
     evaluated again."""
+    return due_and_deadline(case_facts, state, events, policy, now, cal, known)[0]
+
+
+def nearest_deadline(case_facts: dict[str, Any], events: Sequence[LogEntry], policy: Policy, now: datetime,
+                     cal: WorkCalendar | None = None) -> datetime | None:
+    """The nearest deadline of the case's running clocks not breached: what a message about
+    the case names as its deadline."""
+    return due_and_deadline(case_facts, "open", events, policy, now, cal)[1]
+
+
+def due_and_deadline(case_facts: dict[str, Any], state: str, events: Sequence[LogEntry], policy: Policy,
+                     now: datetime, cal: WorkCalendar | None = None,
+                     known: dict[str, tuple[list[ClockEvent], ClockState]] | None = None
+                     ) -> tuple[datetime | None, datetime | None]:
+    """next_due_of and nearest_deadline in one look at the clocks (the worker needs both of a
+    case it escalates)."""
     if state == "closed":
-        return None
+        return None, None
     cal = cal or work_calendar(policy)
     marks = recorded_marks(events)
     instants: list[datetime] = []
+    deadlines: list[datetime] = []
     for clock in policy.clocks:
         if marks.breached(clock.id) or not clock.when.matches(case_facts):
             continue  # a clock's breach is recorded once: nothing more is due on it
@@ -225,24 +242,8 @@ def next_due_of(case_facts: dict[str, Any], state: str, events: Sequence[LogEntr
                 instants.append(warning.at)
         if clock_state.status == "running" and clock_state.deadline:
             instants.append(clock_state.deadline)
-    return min(instants, default=None)
-
-
-def nearest_deadline(case_facts: dict[str, Any], events: Sequence[LogEntry], policy: Policy, now: datetime,
-                     cal: WorkCalendar | None = None) -> datetime | None:
-    """The nearest deadline of the case's running clocks that has not passed: what a message
-    about the case names as its deadline."""
-    cal = cal or work_calendar(policy)
-    deadlines = []
-    for clock in policy.clocks:
-        if not clock.when.matches(case_facts):
-            continue
-        found = clock_events(clock, events)
-        if found and found[-1].kind != "stop":
-            state = evaluate(clock, found, now, cal)
-            if state.status == "running" and state.deadline and not state.breached:
-                deadlines.append(state.deadline)
-    return min(deadlines, default=None)
+            deadlines.append(clock_state.deadline)
+    return min(instants, default=None), min(deadlines, default=None)
 
 
 def urgency_key(clocks: list[dict[str, Any]]) -> tuple[int, float]:

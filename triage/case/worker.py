@@ -36,11 +36,10 @@ from sqlalchemy.orm import Session
 from triage.case.clocks import (
     Logged,
     clock_events,
+    due_and_deadline,
     escalation_chain,
     facts_of,
     iso,
-    nearest_deadline,
-    next_due_of,
     read_clock_logs,
     recorded_marks,
 )
@@ -182,12 +181,11 @@ def _plan(due_case: _Due, policy: Policy, now: datetime, cal: WorkCalendar) -> N
                 planned.append((kind, {"clock": clock.id, "source": clock.source}))
             due_case.done.append({"case": due_case.number, "clock": clock.id, "did": action.kind})
     after = [*events, *(Logged(kind, now, data) for kind, data in planned)]
+    due, upcoming = due_and_deadline(due_case.facts, due_case.new_state, after, policy, now, cal, evaluated)
     if any(event == "escalated" for _, event, _, _ in due_case.notes):
-        # The role escalated to is told the deadline it now has (the escalation report's, say).
-        upcoming = nearest_deadline(due_case.facts, after, policy, now, cal)
+        # The role escalated to is told the nearest deadline it now has.
         due_case.notes = [(i, event, data, upcoming if event == "escalated" else deadline)
                           for i, event, data, deadline in due_case.notes]
-    due = next_due_of(due_case.facts, due_case.new_state, after, policy, now, cal, evaluated)
     # Everything due by now is about to be recorded; a later instant keeps the pass from looping.
     due_case.due = max(due, now + timedelta(seconds=1)) if due is not None else None
 

@@ -8,8 +8,9 @@ channel renders in its own format (channels.py)."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from triage.classify.labels import FLAGS, LABELS
@@ -39,7 +40,11 @@ class CaseFacts:
     labels: dict[str, Any]
     responsible_role: str | None
     text: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def excerpt(self) -> str:
+        """The start of the complaint, masked (once per case, however many messages quote it)."""
+        return masked_excerpt(self.text) if self.text else ""
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,8 @@ def case_message(policy: Policy, event: str, case: CaseFacts, data: dict[str, An
             f"- 负责：{role_name(policy, case.responsible_role)}",
             f"- 截止：{local_time(deadline)}",
             *(f"- {line}" for line in lines)]
-    if case.text:
-        body.append(f"- 摘要：{masked_excerpt(case.text)}")
+    if case.excerpt:
+        body.append(f"- 摘要：{case.excerpt}")
     link = case_link(policy.notifications, case.id)
     body.append(f"[在控制台打开案件 {case.number}]({link})")
     return Message(subject[:SUBJECT_MAX], "\n".join(body), link)

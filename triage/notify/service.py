@@ -113,7 +113,9 @@ def enqueue(*, db_session: Session, messages: Sequence[Outgoing], now: datetime)
              "link": m.message.link, "state": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
             for m in messages]
     dialect = postgresql if db_session.get_bind().dialect.name == "postgresql" else sqlite
-    db_session.execute(dialect.insert(Notification).on_conflict_do_nothing(index_elements=["key"]), rows)
+    # The table, not the mapped class: a worker's pass writes thousands at once, without the ORM's cost.
+    table = Notification.__table__
+    db_session.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c.key]), rows)
 
 
 def notify_case_event(*, db_session: Session, policy: Policy, event: str, case: CaseFacts, case_event_id: int,
