@@ -79,10 +79,10 @@ def test_a_cases_page_shows_its_delivery_log(console, robots):  # noqa: F811
     with Session(engine) as s:
         run_delivery_pass(db_session=s, policy=policy, now=START + timedelta(minutes=1))
     page.reload()
-    ding = page.locator("#notifications tr.notification", has_text="dingtalk")
-    mail = page.locator("#notifications tr.notification", has_text="email")
+    ding = page.locator("#notifications tr.notification", has_text="钉钉机器人")
+    mail = page.locator("#notifications tr.notification", has_text="电子邮件")
     assert "已送达" in ding.inner_text()
-    assert "发送失败" in mail.inner_text() and "TRIAGE_SMTP_HOST" in mail.inner_text()  # not configured here
+    assert "发送失败" in mail.inner_text() and "渠道未配置" in mail.inner_text()  # TRIAGE_SMTP_HOST is not set
     assert "重大投诉" in robots.of("dingtalk")[0].body["markdown"]["title"]
     # A routine case told nobody.
     page.goto(f"{url}/cases/{ids['routine']}")

@@ -43,7 +43,8 @@ _env.globals.update(
     rule_text=present.rule_text, correction_text=present.correction_text,
     notification_text=present.notification_text, job_message=present.job_message,
     notify_event_names=present.NOTIFY_EVENT_NAMES, notify_state_names=present.NOTIFY_STATE_NAMES,
-    channel_kind_names=present.CHANNEL_KIND_NAMES)
+    channel_kind_names=present.CHANNEL_KIND_NAMES, channel_name=present.channel_name,
+    delivery_reason=present.delivery_reason)
 templates = Jinja2Templates(env=_env)
 """The policy and its role and channel names (`policy`, `policy_roles`, `channels`, the names
 without their English asides) come with each page: the policy is the app's (create_app), not
