@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.schemas import Problem
 from triage.case.service import CaseError
+from triage.notify.service import NotifyError
 from triage.policy.calendar import CalendarError
 
 PROBLEM = "application/problem+json"
@@ -57,6 +58,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CaseError)
     async def _case_error(_: Request, exc: CaseError) -> JSONResponse:
+        return problem(exc.status, _TITLES.get(exc.status, "Error"), str(exc))
+
+    @app.exception_handler(NotifyError)
+    async def _notify_error(_: Request, exc: NotifyError) -> JSONResponse:
         return problem(exc.status, _TITLES.get(exc.status, "Error"), str(exc))
 
     @app.exception_handler(CalendarError)

@@ -267,6 +267,44 @@ class QueueOut(BaseModel):
     """The cursor of the next page (`?cursor=`), null on the last page."""
 
 
+# ---- notifications -------------------------------------------------------------------------------
+class DeliveryAttemptOut(BaseModel):
+    at: str
+    ok: bool
+    error: str | None
+    """What the channel answered when it did not take the message."""
+    duration_ms: int
+
+
+class NotificationOut(BaseModel):
+    """One message to one recipient over one channel, and its delivery (triage.notify)."""
+
+    id: int
+    event: str
+    case_id: int | None
+    role: str | None
+    channel: str
+    address: str
+    """An e-mail address; empty for a group robot."""
+    subject: str
+    body: str
+    link: str | None
+    state: str = Field(description="pending, sending, sent or failed")
+    attempts: int
+    next_attempt_at: str | None
+    last_error: str | None
+    created_at: str | None
+    sent_at: str | None
+    retried_by: str | None
+    attempt_log: list[DeliveryAttemptOut] = Field(default_factory=list)
+
+
+class NotificationListOut(BaseModel):
+    notifications: list[NotificationOut]
+    next: int | None
+    """The `before` of the next page (the last id of this one), null on the last page."""
+
+
 # ---- responses: reports and the model ----------------------------------------------------------
 class ReportOut(BaseModel):
     """A month's or a quarter's figures (triage.case.reports.report)."""

@@ -204,7 +204,7 @@ def test_every_route_declares_its_response(server):
     base, _, _ = server
     doc = httpx.get(f"{base}/openapi.json").json()
     operations = [(m, p, op) for p, ops in doc["paths"].items() if p.startswith("/v1/") for m, op in ops.items()]
-    assert len(operations) == 15  # with relabelling and the suggestions report
+    assert len(operations) == 19  # with relabelling, the suggestions report and the notifications
     for method, path, op in operations:
         ok = [op["responses"][code] for code in ("200", "201") if code in op["responses"]]
         assert ok, f"{method} {path}: no success response"

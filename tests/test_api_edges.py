@@ -259,7 +259,7 @@ def test_every_route_documents_its_problems(api):
     problem = doc["components"]["schemas"]["Problem"]
     assert set(problem["required"]) == {"type", "title", "status", "detail"}
     operations = [(m, p, op) for p, ops in doc["paths"].items() if p.startswith("/v1/") for m, op in ops.items()]
-    assert len(operations) == 15  # with relabelling and the suggestions report
+    assert len(operations) == 19  # with relabelling, the suggestions report and the notifications
     for method, path, op in operations:
         codes = {int(c) for c in op["responses"] if int(c) >= 400}
         expected = {401}
@@ -267,10 +267,13 @@ def test_every_route_documents_its_problems(api):
             expected |= {413, 422}
         if op.get("parameters"):
             expected.add(422)
-        if "{case_id}" in path:
+        if "{case_id}" in path or "{notification_id}" in path:
             expected.add(404)
-        if (method == "post" and path.startswith("/v1/cases")) or path.startswith(("/v1/queue", "/v1/reports")):
+        if (method == "post" and path.startswith("/v1/cases")) or path.startswith(("/v1/queue", "/v1/reports",
+                                                                                    "/v1/notifications")):
             expected.add(403)
+        if path.endswith("/retry"):
+            expected.add(409)
         if path.endswith(("/review", "/assign", "/actions/{action}")):
             expected |= {400, 409}
         assert expected <= codes, f"{method} {path}: {sorted(codes)} lacks {sorted(expected - codes)}"

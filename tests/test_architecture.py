@@ -19,15 +19,18 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "triage.classify": ("triage.classify", "triage.text", "triage.io"),
     "triage.policy": ("triage.policy", "triage.classify.labels"),
     "triage.suggestion": ("triage.suggestion", "triage.classify", "triage.policy"),
-    "triage.db": ("triage.db", "triage.auth.models", "triage.bulk.models", "triage.case.models"),
+    "triage.db": ("triage.db", "triage.auth.models", "triage.bulk.models", "triage.case.models",
+                  "triage.notify.models"),
     "triage.migrations": ("triage.migrations", "triage.db"),
     "triage.auth": ("triage.auth", "triage.db", "triage.case.models"),
     "triage.case": ("triage.case", "triage.db", "triage.auth", "triage.classify", "triage.policy",
-                    "triage.suggestion", "triage.io", "triage.text"),
+                    "triage.suggestion", "triage.io", "triage.text", "triage.notify"),
+    # Below the case domain: it knows cases only as the facts a message needs (notify.messages.CaseFacts).
+    "triage.notify": ("triage.notify", "triage.db", "triage.policy", "triage.text", "triage.classify.labels"),
     "triage.bulk": ("triage.bulk", "triage.db", "triage.classify", "triage.io"),
     "triage.cli": ("triage", "api", "training"),
-    "api": ("api", "triage.auth", "triage.bulk", "triage.case", "triage.classify", "triage.db", "triage.policy",
-            "triage.suggestion", "triage.text"),
+    "api": ("api", "triage.auth", "triage.bulk", "triage.case", "triage.classify", "triage.db", "triage.notify",
+            "triage.policy", "triage.suggestion", "triage.text"),
     "training": ("training", "triage.classify", "triage.text", "triage.io"),
 }
 WEB_FRAMEWORK = ("fastapi", "starlette", "uvicorn", "jinja2")

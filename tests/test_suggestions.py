@@ -25,6 +25,7 @@ from triage.case.service import ChoiceRequired, IntakeRequest, intake_and_sugges
 from triage.classify.base import Decoder
 from triage.classify.labels import HEADS, LABELS
 from triage.classify.prediction import Prediction
+from triage.notify.models import Notification
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy, parse_policy
 from triage.policy.model import PolicyError, SuggestionRules
@@ -157,7 +158,8 @@ def test_policy_check_validates_the_suggestions_section():
     problems = "\n".join(caught.value.problems)
     for expected in ("prefill_at.colour: unknown head", "category.nonsense: unknown class",
                      "category.service: 1.5 must be a confidence", "margin: -1", "min_reviews: 0",
-                     "notify[0]: unknown role 'nobody'", "unknown key 'often'", "unknown key 'shown'"):
+                     "unknown key 'notify'", "notifications.recipients", "unknown key 'often'",
+                     "unknown key 'shown'"):
         assert expected in problems
     del raw["suggestions"]
     assert parse_policy(raw).suggestions == SuggestionRules()  # without the section: always filled in
@@ -293,15 +295,25 @@ def test_a_drop_below_the_model_card_by_more_than_the_margin_is_told_once_per_ke
         assert suggestion_accuracy.accuracy_drops(s, month="2026-11", rules=replace(rules, accuracy_min_reviews=11),
                                                   card_of=CARDS.get) == []
         assert suggestion_accuracy.accuracy_drops(s, month="2026-11", rules=rules, card_of=lambda v: None) == []
+        policy = replace(POLICY, suggestions=rules)
         with caplog.at_level(logging.WARNING, logger="triage.suggestions"):
-            sent = suggestion_accuracy.check_accuracy(s, policy=replace(POLICY, suggestions=rules),
-                                                      now=T0 + timedelta(days=1), card_of=CARDS.get)
-    assert [(m["role"], m["key"]) for m in sent] == [
-        ("customer_director", "suggestion_accuracy_drop:2026-11:v1:category:customer_director"),
-        ("customer_care_manager", "suggestion_accuracy_drop:2026-11:v1:category:customer_care_manager")]
+            sent = suggestion_accuracy.check_accuracy(s, policy=policy, now=T0 + timedelta(days=1), card_of=CARDS.get)
+            s.commit()
+            # The watch runs every hour: the same drop again writes nothing more.
+            again = suggestion_accuracy.check_accuracy(s, policy=policy, now=T0 + timedelta(days=1, hours=1),
+                                                       card_of=CARDS.get)
+            s.commit()
+    told = policy.notifications.roles_for("suggestion_accuracy_drop")
+    assert told  # the default policy tells someone
+    assert [m["key"] for m in sent] == ["suggestion_accuracy_drop:2026-11:v1:category"]
+    assert [m["written"] for m in again] == [0]
     assert "80.0%" in sent[0]["body"] and "90.0%" in sent[0]["body"]
-    assert caplog.text.count("suggestion_accuracy_drop to ") == 2
-    with Session(engine) as s:  # told outside any case: no case's log holds it
+    assert caplog.text.count("suggestion_accuracy_drop: ") == 1
+    with Session(engine) as s:
+        messages = s.query(Notification).filter_by(event="suggestion_accuracy_drop").all()
+        assert {m.role for m in messages} == set(told) and len(messages) == sent[0]["written"]
+        assert all(m.case_id is None and "80.0%" in m.body for m in messages)
+        # Told outside any case: no case's log holds it.
         assert not [e for e in s.query(CaseEvent) if "accuracy" in e.kind]
 
 

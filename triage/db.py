@@ -48,6 +48,7 @@ def all_tables() -> MetaData:
     from triage.auth import models as _auth  # noqa: F401
     from triage.bulk import models as _bulk  # noqa: F401
     from triage.case import models as _case  # noqa: F401
+    from triage.notify import models as _notify  # noqa: F401
 
     return Base.metadata
 

@@ -19,6 +19,7 @@ from triage.case.clocks import clock_states
 from triage.case.models import STATES, Case
 from triage.case.views import case_view
 from triage.classify.labels import is_urgent
+from triage.notify import service as notify
 from triage.policy.model import Policy
 
 router = APIRouter(include_in_schema=False)
@@ -50,7 +51,8 @@ def case_page(request: Request, case_id: PrimaryKey, db_session: DbSession, now:
                   pieces=present.highlight(view["text"], (case.suggestion or {}).get("evidence", [])),
                   clocks=clock_states(case, policy, now), now=now.isoformat(), actions=actions, handlers=handlers,
                   escalations=[e for e in view["events"] if e["kind"] in ("sla_breach", "escalated")],
-                  display=display_names(db_session=db_session))
+                  display=display_names(db_session=db_session),
+                  notifications=notify.for_case(db_session=db_session, case_id=case.id))
 
 
 def _latest_routing(view: dict[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,10 @@ from triage.classify.labels import FLAGS, HEADS, LABELS, is_urgent
 HERE = Path(__file__).parent
 COOKIE = "triage_session"
 DONE_MESSAGES = {"accepted": "已确认并分派", "corrected": "已修改并分派", "assigned": "已指派处理人",
-                 "acted": "已记录", "relabeled": "已修改分类，时限已随之调整", "uploaded": "文件已上传，正在标注"}
+                 "acted": "已记录", "relabeled": "已修改分类，时限已随之调整", "uploaded": "文件已上传，正在标注",
+                 "test_sent": "测试消息已送达", "test_failed": "测试消息未能送达，原因见下方记录",
+                 "retried": "已重新发送",
+                 "retry_failed": "重新发送未成功，稍后自动重试或见下方记录"}
 
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
 _env.globals.update(
@@ -40,7 +43,10 @@ _env.globals.update(
     is_urgent=is_urgent, zh=present.zh, actor_name=present.actor_name, clock_name=present.clock_name,
     rule_text=present.rule_text, correction_text=present.correction_text,
     notification_text=present.notification_text, job_message=present.job_message,
-    choice_heads=present.choice_heads, clock_change_text=present.clock_change_text)
+    choice_heads=present.choice_heads, clock_change_text=present.clock_change_text,
+    notify_event_names=present.NOTIFY_EVENT_NAMES, notify_state_names=present.NOTIFY_STATE_NAMES,
+    channel_kind_names=present.CHANNEL_KIND_NAMES, channel_name=present.channel_name,
+    delivery_reason=present.delivery_reason)
 templates = Jinja2Templates(env=_env)
 """The policy and its role and channel names (`policy`, `policy_roles`, `channels`, the names
 without their English asides) come with each page: the policy is the app's (create_app), not

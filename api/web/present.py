@@ -12,6 +12,7 @@ from typing import Any
 from triage.auth.permissions import ADMIN, CUSTOMER_CARE, HANDLER, MANAGER
 from triage.case.worker import WORKER
 from triage.classify.labels import FLAGS, HEADS, LABELS
+from triage.notify.messages import TITLES
 from triage.policy.calendar import TZ
 from triage.policy.model import Policy
 
@@ -25,7 +26,32 @@ EVENT_NAMES = {
     "sla_warning": "时限预警", "sla_breach": "超时", "escalated": "升级", "notification": "通知",
     "personal_data_read": "查看个人信息", "paused": "暂停计时", "resumed": "恢复计时",
     "relabeled": "修改分类", "clocks_changed": "时限随分类变更",
+    "notification_error": "通知未能写入",
 }
+
+NOTIFY_EVENT_NAMES = TITLES
+NOTIFY_STATE_NAMES = {"pending": "待发送", "sending": "发送中", "sent": "已送达", "failed": "发送失败"}
+CHANNEL_KIND_NAMES = {"smtp": "电子邮件", "wecom": "企业微信机器人", "dingtalk": "钉钉机器人", "feishu": "飞书机器人"}
+
+# What a delivery failure was, in a word, by the start of the channel's error (channels.py words them).
+_DELIVERY_REASONS = (("not configured", "渠道未配置"), ("cannot reach", "无法连接"), ("SMTP", "邮件服务器未接收"),
+                     ("answered HTTP", "对方服务出错"))
+
+
+def delivery_reason(error: str | None) -> str:
+    """A delivery error as a case's page shows it: what kind of failure, in Chinese (the
+    channel's own words are on the administrator's page)."""
+    if not error:
+        return ""
+    found = next((zh_reason for start, zh_reason in _DELIVERY_REASONS if start in error), None)
+    return found or ("对方拒收" if "refused" in error else "发送出错")
+
+
+def channel_name(channel: str, policy: Policy) -> str:
+    """A notification channel of the policy by its kind's Chinese name (电子邮件, 钉钉机器人 …)."""
+    found = policy.notifications.channels.get(channel)
+    return CHANNEL_KIND_NAMES.get(found.kind, channel) if found else channel
+
 
 STATE_NAMES = {"received": "已受理", "suggested": "待确认", "confirmed": "已分派", "in_progress": "处理中",
                "resolved": "已处理", "verified": "回访满意", "reopened": "重新打开", "closed": "已结案"}

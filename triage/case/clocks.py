@@ -213,9 +213,30 @@ def clock_states(case: Case, policy: Policy, now: datetime, cal: WorkCalendar | 
     return out
 
 
-def recorded_marks(events: Sequence[LogEntry]) -> set[tuple[str, str | None]]:
-    """The warnings and breaches already recorded, as (kind, clock): each is recorded once."""
-    return {(e.kind, e.data.get("clock")) for e in events if e.kind in ("sla_warning", "sla_breach")}
+class Marks:
+    """The warnings and breaches already recorded on a case: each breach once per clock, each
+    warning once per clock and share. A warning recorded before clocks had several shares
+    (no `share` in its data) stands for all of its clock's."""
+
+    def __init__(self, events: Sequence[LogEntry]) -> None:
+        self.breaches: set[str | None] = set()
+        self.warnings: set[tuple[str | None, float | None]] = set()
+        for e in events:
+            if e.kind == "sla_breach":
+                self.breaches.add(e.data.get("clock"))
+            elif e.kind == "sla_warning":
+                self.warnings.add((e.data.get("clock"), e.data.get("share")))
+
+    def breached(self, clock: str) -> bool:
+        return clock in self.breaches
+
+    def warned(self, clock: str, share: float) -> bool:
+        return (clock, share) in self.warnings or (clock, None) in self.warnings
+
+
+def recorded_marks(events: Sequence[LogEntry]) -> Marks:
+    """The warnings and breaches already recorded: each is recorded once."""
+    return Marks(events)
 
 
 def escalation_chain(events: Sequence[LogEntry]) -> list[str]:
@@ -245,13 +266,30 @@ def next_due_of(case_facts: dict[str, Any], state: str, events: Sequence[LogEntr
     about to write). `known`: clock states already evaluated at `now`, by clock, with the
     clock events they were evaluated on; one whose clock events are still the same is not
     evaluated again."""
+    return due_and_deadline(case_facts, state, events, policy, now, cal, known)[0]
+
+
+def nearest_deadline(case_facts: dict[str, Any], events: Sequence[LogEntry], policy: Policy, now: datetime,
+                     cal: WorkCalendar | None = None) -> datetime | None:
+    """The nearest deadline of the case's running clocks not breached: what a message about
+    the case names as its deadline."""
+    return due_and_deadline(case_facts, "open", events, policy, now, cal)[1]
+
+
+def due_and_deadline(case_facts: dict[str, Any], state: str, events: Sequence[LogEntry], policy: Policy,
+                     now: datetime, cal: WorkCalendar | None = None,
+                     known: dict[str, tuple[list[ClockEvent], ClockState]] | None = None
+                     ) -> tuple[datetime | None, datetime | None]:
+    """next_due_of and nearest_deadline in one look at the clocks (the worker needs both of a
+    case it escalates)."""
     if state == "closed":
-        return None
+        return None, None
     cal = cal or work_calendar(policy)
     marks = recorded_marks(events)
     instants: list[datetime] = []
+    deadlines: list[datetime] = []
     for clock, found in case_clocks(policy, case_facts, events):
-        if ("sla_breach", clock.id) in marks:
+        if marks.breached(clock.id):
             continue  # a clock's breach is recorded once: nothing more is due on it
         if not found:
             continue
@@ -260,15 +298,17 @@ def next_due_of(case_facts: dict[str, Any], state: str, events: Sequence[LogEntr
         if clock_state.breached:
             instants.append(clock_state.breached_at or now)
             continue
-        warning_recorded = ("sla_warning", clock.id) in marks
-        if clock_state.warned and not warning_recorded:
-            instants.append(clock_state.warning_at or now)  # a stopped or paused clock keeps no instant: due now
-        if clock_state.status == "running":
-            if not clock_state.warned and not warning_recorded and clock_state.warning_at:
-                instants.append(clock_state.warning_at)
-            if clock_state.deadline:
-                instants.append(clock_state.deadline)
-    return min(instants, default=None)
+        for warning in clock_state.warnings:
+            if marks.warned(clock.id, warning.share):
+                continue
+            if warning.reached:
+                instants.append(warning.at or now)
+            elif clock_state.status == "running" and warning.at:
+                instants.append(warning.at)
+        if clock_state.status == "running" and clock_state.deadline:
+            instants.append(clock_state.deadline)
+            deadlines.append(clock_state.deadline)
+    return min(instants, default=None), min(deadlines, default=None)
 
 
 def urgency_key(clocks: list[dict[str, Any]]) -> tuple[int, float]:

@@ -9,6 +9,7 @@ action (`act`) and the worker's automatic close both go through it.
 
 from __future__ import annotations
 
+import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +32,7 @@ from triage.case.clocks import (
     clock_states,
     facts,
     facts_of,
+    nearest_deadline,
     next_due,
     read_clock_logs,
     urgency_key,
@@ -47,12 +49,15 @@ from triage.case.models import (
 )
 from triage.case.queries import CaseFilters, Page
 from triage.classify.labels import FLAGS, HEADS, LabelError, parse_label, severity_given_flags
+from triage.notify import service as notify
+from triage.notify.messages import CaseFacts
 from triage.policy.calendar import TZ, WorkCalendar, work_calendar
 from triage.policy.model import Policy
 from triage.policy.routing import Context, route
 from triage.suggestion import classification_of, classify_and_route, display_of, labels_of
 from triage.text.normalize import TextError, check_text
 
+log = logging.getLogger("triage.case")
 
 class CaseError(Exception):
     status = 400
@@ -145,6 +150,25 @@ def _check_version(case: Case, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != case.version:
         raise Conflict(f"case {case.number} is at version {case.version}, not {expected_version}: "
                        "someone else changed it; reload it and try again")
+
+
+# ---- telling people -------------------------------------------------------------------------------
+def _notify(db_session: Session, case: Case, policy: Policy, event: str, data: dict[str, Any],
+            deadline: datetime | None, now: datetime) -> None:
+    """Put the messages `event` calls for in the outbox, keyed by the case's latest (flushed)
+    event, in the transaction of the change. Writing a message must never refuse the change
+    itself: a failure to write it is logged and kept on the case's log instead."""
+    try:
+        routing = (case.suggestion or {}).get("routing") or {}
+        facts_ = CaseFacts(case.id, case.number, case.current_labels,
+                           case.responsible_role or routing.get("responsible"), case.text)
+        with db_session.begin_nested():
+            notify.notify_case_event(db_session=db_session, policy=policy, event=event, case=facts_,
+                                     case_event_id=case.events[-1].id, data=data, deadline=deadline, now=now)
+    except Exception as exc:
+        log.exception("case %s: the %s notification could not be written", case.number, event)
+        record_event(case, "notification_error", "system", now, event=event, message=f"{type(exc).__name__}: {exc}")
+        _flush(db_session)
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -345,6 +369,8 @@ def suggest(*, db_session: Session, case: Case, model: Any, policy: Policy, now:
     case.suggestion = suggestion
     _sync_labels(case)
     _saved(db_session, case, policy, now)
+    if notify.major_at_intake(policy, suggestion["labels"]):  # told before anyone reviews it (rules.md §2, §3)
+        _notify(db_session, case, policy, "major_intake", {}, case.queue_deadline, now)
     return suggestion
 
 
@@ -549,6 +575,12 @@ def act(*, db_session: Session, case_id: int, action: str, actor: str, policy: P
     _check_version(case, expected_version)
     move(case, action, actor, now, data or {})
     _saved(db_session, case, policy, now)
+    if case.events[-1].kind == "reopened":
+        try:
+            deadline = nearest_deadline(facts(case), clock_log(case.events), policy, now)
+        except ValueError:  # CalendarError, ClockError: the message goes without a deadline
+            deadline = None
+        _notify(db_session, case, policy, "reopened", {}, deadline, now)
     return case
 
 

@@ -23,6 +23,7 @@ from triage.case.models import Case, CaseEvent
 from triage.case.reports import months_ending, period_bounds
 from triage.classify import registry
 from triage.classify.labels import HEADS
+from triage.notify import service as notify
 from triage.policy.calendar import TZ
 from triage.policy.model import Policy, SuggestionRules
 
@@ -198,19 +199,20 @@ def month_report(*, db_session: Session, month: str, rules: SuggestionRules,
 
 
 def notify_drops(db_session: Session, drops: list[Drop], *, policy: Policy, now: datetime) -> list[dict[str, Any]]:
-    """Tell the policy's roles (suggestions.online_accuracy.notify) of each drop: the one
-    place a drop leaves this module. For now a log line per role and drop (case-independent:
-    no case's log is the place for it); the notification outbox takes them over by calling
-    notify.service.enqueue_for_role(db_session, event=DROP_EVENT, role=role,
-    subject=record["subject"], body=record["body"], key=record["key"]) here, the key making
-    it one message per month, model version, head and role however often the watch runs."""
+    """Tell the roles whose notifications.recipients list suggestion_accuracy_drop of each
+    drop, through the outbox in the caller's transaction: the one place a drop leaves this
+    module. No case's log is the place for it. The drop's key makes it one message per month,
+    model version, head and recipient however often the watch runs; `written` counts the
+    messages new this time."""
     sent = []
     for drop in drops:
-        for role in policy.suggestions.accuracy_notify:
-            record = {"event": DROP_EVENT, "role": role, "key": f"{drop.key}:{role}", "at": now.isoformat(),
-                      "subject": f"建议准确率下降：{drop.head}（{drop.model}）", "body": drop.text(), **asdict(drop)}
-            log.warning("%s to %s: %s [%s]", DROP_EVENT, role, drop.text(), record["key"])
-            sent.append(record)
+        subject = f"建议准确率下降：{drop.head}（{drop.model}）"
+        written = notify.enqueue_for_role(db_session=db_session, policy=policy, event=DROP_EVENT, subject=subject,
+                                          body=drop.text(), key=drop.key, now=now)
+        if written:
+            log.warning("%s: %s [%s], %d messages", DROP_EVENT, drop.text(), drop.key, written)
+        sent.append({"event": DROP_EVENT, "key": drop.key, "at": now.isoformat(), "subject": subject,
+                     "body": drop.text(), "written": written, **asdict(drop)})
     return sent
 
 

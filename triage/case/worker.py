@@ -14,6 +14,11 @@ read) gets the failure on its log and is tried again later; the others go on.
 
 A pass reads and writes rows in bulk, not through the ORM's objects: at a year's volume it
 has to check a thousand cases a second.
+
+The people a warning, a breach or an escalation concerns are told through the notification
+outbox (triage.notify), written with the events in the same statements' transaction: a pass
+that is retried finds the events recorded and writes no message twice. A clock that passed
+several warning shares at once (a worker that was down) records each, and tells the latest.
 """
 
 from __future__ import annotations
@@ -31,10 +36,10 @@ from sqlalchemy.orm import Session
 from triage.case.clocks import (
     Logged,
     case_clocks,
+    due_and_deadline,
     escalation_chain,
     facts_of,
     iso,
-    next_due_of,
     read_clock_logs,
     recorded_marks,
 )
@@ -42,6 +47,8 @@ from triage.case.models import Case, CaseClock, CaseEvent, clock_list, clocks_in
 from triage.case.service import transition
 from triage.case.suggestion_accuracy import check_accuracy
 from triage.db import write_lock
+from triage.notify import service as notify
+from triage.notify.messages import CaseFacts
 from triage.policy.calendar import WorkCalendar, work_calendar
 from triage.policy.clocks import ClockEvent, ClockState, evaluate
 from triage.policy.model import Policy
@@ -72,6 +79,8 @@ class _Due:
     new_role: str | None = None
     due: datetime | None = None
     done: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[tuple[int, str, dict[str, Any], datetime | str | None]] = field(default_factory=list)
+    """Who is told of the new events: (index in new_events, notification event, its data, the deadline named)."""
 
 
 class PassResult(list[dict[str, Any]]):
@@ -98,7 +107,7 @@ def run_sla_pass(*, db_session: Session, policy: Policy, now: datetime, cal: Wor
                 _plan(due_case, policy, now, cal)
             except Exception as exc:
                 _failed(due_case, exc, now)
-        _write_batch(db_session, cases, now)
+        _write_batch(db_session, cases, now, policy)
         db_session.commit()
         done.extend(d for due_case in cases for d in due_case.done)
         done.checked += len(cases)
@@ -148,16 +157,24 @@ def _plan(due_case: _Due, policy: Policy, now: datetime, cal: WorkCalendar) -> N
             continue
         state = evaluate(clock, found, now, cal, chain, due_case.new_role)
         evaluated[clock.id] = (found, state)
-        if state.warned and not state.breached and ("sla_warning", clock.id) not in seen:
-            planned.append(("sla_warning", {"clock": clock.id, "deadline": iso(state.deadline)}))
-            due_case.done.append({"case": due_case.number, "clock": clock.id, "did": "warning"})
-        if state.breached and ("sla_breach", clock.id) not in seen:
+        new = [w for w in state.warnings if w.reached and not seen.warned(clock.id, w.share)]
+        if new and not state.breached:
+            for warning in new:
+                planned.append(("sla_warning", {"clock": clock.id, "share": warning.share,
+                                                "deadline": iso(state.deadline)}))
+                due_case.done.append({"case": due_case.number, "clock": clock.id, "did": "warning"})
+            due_case.notes.append((len(planned) - 1, "sla_warning", {**planned[-1][1], "role": due_case.new_role},
+                                   state.deadline))
+        if state.breached and not seen.breached(clock.id):
             action = state.action  # evaluate() always gives the action of a breach
             planned.append(("sla_breach", {"clock": clock.id, "breached_at": iso(state.breached_at),
                                            "action": action.kind}))
+            due_case.notes.append((len(planned) - 1, "sla_breach", {**planned[-1][1], "role": due_case.new_role},
+                                   state.breached_at))
             if action.kind == "escalate":
                 planned.append(("escalated", {"clock": clock.id, "from_role": due_case.new_role,
                                               "to": action.to_role}))
+                due_case.notes.append((len(planned) - 1, "escalated", planned[-1][1], None))
                 due_case.new_role = action.to_role
             planned.append(("notification", {"clock": clock.id, "to": action.to_role, "message": action.message}))
             if action.kind == "auto_close" and due_case.new_state == "resolved":
@@ -165,7 +182,11 @@ def _plan(due_case: _Due, policy: Policy, now: datetime, cal: WorkCalendar) -> N
                 planned.append((kind, {"clock": clock.id, "source": clock.source}))
             due_case.done.append({"case": due_case.number, "clock": clock.id, "did": action.kind})
     after = [*events, *(Logged(kind, now, data) for kind, data in planned)]
-    due = next_due_of(due_case.facts, due_case.new_state, after, policy, now, cal, evaluated)
+    due, upcoming = due_and_deadline(due_case.facts, due_case.new_state, after, policy, now, cal, evaluated)
+    if any(event == "escalated" for _, event, _, _ in due_case.notes):
+        # The role escalated to is told the nearest deadline it now has.
+        due_case.notes = [(i, event, data, upcoming if event == "escalated" else deadline)
+                          for i, event, data, deadline in due_case.notes]
     # Everything due by now is about to be recorded; a later instant keeps the pass from looping.
     due_case.due = max(due, now + timedelta(seconds=1)) if due is not None else None
 
@@ -180,35 +201,41 @@ def _failed(due_case: _Due, exc: Exception, now: datetime) -> None:
     repeated = latest is not None and latest.kind == "sla_error" and latest.data.get("message") == message
     due_case.new_events = [] if repeated else [("sla_error", {"message": message,
                                                               "retry_at": iso(now + RETRY_AFTER)})]
+    due_case.notes = []
     due_case.new_state, due_case.new_role = due_case.state, due_case.role
     due_case.due = now + RETRY_AFTER
     due_case.done = [{"case": due_case.number, "clock": None, "did": "error", "error": message}]
 
 
-def _write_batch(db_session: Session, cases: list[_Due], now: datetime) -> None:
+def _write_batch(db_session: Session, cases: list[_Due], now: datetime, policy: Policy) -> None:
     """The batch's events and case rows in a few statements; if the database refuses them,
     case by case in savepoints, so that only the case it refuses is left out (with the
     failure on its log)."""
     try:
         with db_session.begin_nested():
-            _write(db_session, cases, now)
+            _write(db_session, cases, now, policy)
         return
     except Exception:
         log.exception("SLA pass: writing a batch of %d cases failed; writing them one by one", len(cases))
     for due_case in cases:
         try:
             with db_session.begin_nested():
-                _write(db_session, [due_case], now)
+                _write(db_session, [due_case], now, policy)
         except Exception as exc:
             _failed(due_case, exc, now)
             with db_session.begin_nested():
-                _write(db_session, [due_case], now)
+                _write(db_session, [due_case], now, policy)
 
 
-def _write(db_session: Session, cases: list[_Due], now: datetime) -> None:
+def _write(db_session: Session, cases: list[_Due], now: datetime, policy: Policy) -> None:
     events = [{"case_id": c.id, "kind": kind, "at": now, "actor": WORKER, "data": data}
               for c in cases for kind, data in c.new_events]
-    if events:
+    if events and any(c.notes for c in cases):
+        # The messages name the events that cause them (their key): the ids, in the order written.
+        ids = list(db_session.scalars(insert(CaseEvent.__table__).returning(
+            CaseEvent.__table__.c.id, sort_by_parameter_order=True), events))
+        _notify(db_session, cases, ids, now, policy)
+    elif events:
         db_session.execute(insert(CaseEvent.__table__), events)
     table = Case.__table__
     by_id = table.c.id == bindparam("case_id")
@@ -224,6 +251,26 @@ def _write(db_session: Session, cases: list[_Due], now: datetime) -> None:
                            [{"case_id": c.id, "due": c.due} for c in unchanged])
     _mark_breached(db_session, [(c, data["clock"]) for c in cases for kind, data in c.new_events
                                 if kind == "sla_breach"])
+
+
+def _notify(db_session: Session, cases: list[_Due], event_ids: list[int], now: datetime, policy: Policy) -> None:
+    """The outbox messages of the batch's notes, keyed by the ids of the events just written
+    (`event_ids`, in the order of the cases' new events)."""
+    noted = [c for c in cases if c.notes]
+    texts = dict(db_session.execute(select(Case.id, Case.text).where(Case.id.in_([c.id for c in noted]))).all())
+    first = 0
+    starts: dict[int, int] = {}
+    for c in cases:
+        starts[c.id] = first
+        first += len(c.new_events)
+    messages = []
+    for c in noted:
+        facts = CaseFacts(c.id, c.number, c.facts, c.new_role, texts.get(c.id) or "")
+        for index, event, data, deadline in c.notes:
+            messages += notify.for_case_event(policy, event=event, case=facts,
+                                              case_event_id=event_ids[starts[c.id] + index], data=data,
+                                              deadline=deadline)
+    notify.enqueue(db_session=db_session, messages=messages, now=now)
 
 
 def _mark_breached(db_session: Session, breaches: list[tuple[_Due, str]]) -> None:

@@ -49,10 +49,40 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     rules = policy.suggestions
     shown = "; ".join(f"{head} " + ", ".join(f"{label} {at:g}" for label, at in table.items())
                       for head, table in rules.prefill_at.items()) or "always"
-    told = ", ".join(rules.accuracy_notify) or "no one"
+    told = ", ".join(policy.notifications.roles_for("suggestion_accuracy_drop")) or "no one"
     print(f"suggestions: filled in from confidence {shown}; online accuracy more than {rules.accuracy_margin:.0%} "
           f"under the model card (from {rules.accuracy_min_reviews} reviews) is reported to {told}")
+    print(format_notifications(policy))
     return _check_notice_folders(policy)
+
+
+def format_notifications(policy: Policy) -> str:
+    """Who is told of what, over which channels, and the channels not configured here (their
+    environment variables unset: their messages fail until they are set)."""
+    from triage.notify.channels import missing_settings
+    from triage.policy.model import NOTIFY_EVENTS
+
+    n = policy.notifications
+    if not n.channels:
+        return "notifications: none (no notifications section: nobody is told of anything)"
+    lines = [f"notifications: {len(n.channels)} channels ("
+             + ", ".join(f"{c.id}: {c.kind}" for c in n.channels.values())
+             + f"), recipients for {len(n.recipients)} roles; links to {n.console_url}"
+             + (f" (or ${n.console_url_env})" if n.console_url_env else "")
+             + f"; {n.max_attempts} attempts, from {n.first_delay:g} s apart doubling to {n.max_delay:g} s"]
+    lines.append("  event                      roles that list it (an event on a case: the role it concerns, of these)")
+    for event in NOTIFY_EVENTS:
+        roles = n.roles_for(event)
+        lines.append(f"  {event:<26} {', '.join(roles) if roles else '(nobody)'}")
+    for channel in n.channels.values():
+        missing = missing_settings(channel)
+        if missing:
+            lines.append(f"  warning: channel {channel.id}: {', '.join(missing)} not set here; its messages fail "
+                         "until set")
+    responsible = sorted({r.responsible for r in policy.rules} - set(n.recipients))
+    if responsible:
+        lines.append(f"  note: roles responsible by the rules that are told of nothing: {', '.join(responsible)}")
+    return "\n".join(lines)
 
 
 def _check_notice(path: str) -> int:

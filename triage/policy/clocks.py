@@ -35,6 +35,16 @@ class BreachAction:
 
 
 @dataclass(frozen=True)
+class ShareWarning:
+    """One warning share of a clock: the instant its share of the clock's time is (or, while
+    the clock runs, will be) reached; None while paused or stopped before it."""
+
+    share: float
+    at: datetime | None
+    reached: bool
+
+
+@dataclass(frozen=True)
 class ClockState:
     clock_id: str
     status: str  # not_started, running, paused, stopped
@@ -52,6 +62,9 @@ class ClockState:
     """What the breach calls for, when breached (and not stopped in time)."""
     calendar_provisional: bool = False
     """The deadline counts days of a year known only from the statutory rules (no notice loaded)."""
+    warnings: tuple[ShareWarning, ...] = ()
+    """Every warning share of the clock (Clock.shares), ascending; `warned` and `warning_at`
+    are the first one's."""
 
 
 def evaluate(clock: Clock, events: list[ClockEvent], now: datetime, cal: WorkCalendar,
@@ -61,7 +74,8 @@ def evaluate(clock: Clock, events: list[ClockEvent], now: datetime, cal: WorkCal
     events = sorted(events, key=lambda e: e.at)
     starts = [e for e in events if e.kind == "start"]
     if not starts:
-        return ClockState(clock.id, "not_started", None, None, None, timedelta(0), None, False, False, None, None)
+        return ClockState(clock.id, "not_started", None, None, None, timedelta(0), None, False, False, None, None,
+                          warnings=tuple(ShareWarning(s, None, False) for s in clock.shares))
     start = starts[0].at.astimezone(TZ)
     planned = deadline(cal, start, clock.limit, clock.basis)
     allowed = cal.elapsed(start, planned, clock.basis)
@@ -101,31 +115,36 @@ def evaluate(clock: Clock, events: list[ClockEvent], now: datetime, cal: WorkCal
         segments.append((running_since, horizon))
 
     counted = timedelta(0)
-    breached_at = warned_at = None
+    shares = clock.shares
+    reached: dict[float, datetime] = {}  # fraction of the clock's time (1.0: the breach) -> when it was reached
     for a, b in segments:
         before = counted
         counted += cal.elapsed(a, b, clock.basis)
-        for fraction, found in ((1.0, breached_at), (clock.warning_at, warned_at)):
+        for fraction in (1.0, *shares):
             mark = allowed * fraction
-            if found is None and before < mark <= counted:
-                at = _instant(cal, a, mark - before, clock.basis)
-                if fraction == 1.0:
-                    breached_at = at
-                else:
-                    warned_at = at
+            if fraction not in reached and before < mark <= counted:
+                reached[fraction] = _instant(cal, a, mark - before, clock.basis)
+    breached_at = reached.get(1.0)
     remaining = allowed - counted
-    due = warn = None
+    due = None
+    ahead: dict[float, datetime] = {}
     if status == "running":
         base = max(horizon, running_since or horizon)
         due = _instant(cal, base, remaining, clock.basis) if remaining > timedelta(0) else breached_at
-        to_warn = allowed * clock.warning_at - counted
-        warn = _instant(cal, base, to_warn, clock.basis) if to_warn > timedelta(0) else warned_at
+        for share in shares:
+            to_warn = allowed * share - counted
+            if to_warn > timedelta(0):
+                ahead[share] = _instant(cal, base, to_warn, clock.basis)
+    warnings = tuple(ShareWarning(s, reached.get(s) or ahead.get(s), s in reached) for s in shares)
     breached = breached_at is not None
     action = _action(clock, escalation, responsible) if breached else None
     # The amount allowed (a same-day clock's) and the deadline both rest on the days counted.
     by_rules = provisional(cal, start, max(planned, due or planned), clock.limit, clock.basis)
-    return ClockState(clock.id, status, start, due, warn, counted, allowed, warned_at is not None, breached,
-                      breached_at, action, calendar_provisional=by_rules)
+    first = warnings[0]
+    # A paused or stopped clock shows no instant for its first warning, as before several shares.
+    warn = first.at if status == "running" else None
+    return ClockState(clock.id, status, start, due, warn, counted, allowed, first.reached, breached,
+                      breached_at, action, calendar_provisional=by_rules, warnings=warnings)
 
 
 def _instant(cal: WorkCalendar, start: datetime, span: timedelta, basis: str) -> datetime:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -12,14 +14,21 @@ from triage.classify.labels import FLAGS, HEADS, LABELS
 from triage.policy.model import (
     BASES,
     BREACH_ACTIONS,
+    CHANNEL_KINDS,
     CONDITION_KEYS,
     EVENTS,
+    NOTIFY_EVENTS,
+    ROBOT_KINDS,
     Clock,
     Condition,
     Duration,
     FocusRule,
+    Notifications,
+    NotifyChannel,
     Policy,
     PolicyError,
+    Recipient,
+    RoleRecipients,
     Rule,
     SuggestionRules,
 )
@@ -99,6 +108,7 @@ def parse_policy(raw: Any, base: Path | None = None) -> Policy:
             seen.append(ref)
         escalation[name] = tuple(chain)
 
+    default_shares = _shares(raw.get("warning_at", 0.8), "warning_at", problems) or (0.8,)
     clocks: list[Clock] = []
     for i, c in enumerate(_list(raw, "clocks", problems)):
         where = f"clocks[{i}] ({c.get('id', '?')})" if isinstance(c, dict) else f"clocks[{i}]"
@@ -120,16 +130,15 @@ def parse_policy(raw: Any, base: Path | None = None) -> Policy:
         action = c.get("on_breach", "escalate")
         if action not in BREACH_ACTIONS:
             problems.append(f"{where}.on_breach: {action!r} is not one of {', '.join(BREACH_ACTIONS)}")
-        warning = c.get("warning_at", 0.8)
-        if not isinstance(warning, (int, float)) or not 0 < warning < 1:
-            problems.append(f"{where}.warning_at: {warning!r} must be a fraction between 0 and 1")
+        shares = _shares(c["warning_at"], f"{where}.warning_at", problems) if "warning_at" in c else default_shares
+        shares = shares or default_shares
         if not c.get("source"):
             problems.append(f"{where}: cite the source clause (source: \"002-A §8-2\")")
         if limit:
             clocks.append(Clock(str(c["id"]), str(c.get("name", c["id"])), limit, basis, str(starts),
                                 tuple(map(str, stops)), condition(c.get("when"), f"{where}.when"),
-                                str(c.get("source", "")), float(warning) if isinstance(warning, (int, float)) else 0.8,
-                                tuple(map(str, c.get("pauses_on") or ())), str(action), alternatives))
+                                str(c.get("source", "")), shares[0], tuple(map(str, c.get("pauses_on") or ())),
+                                str(action), alternatives, shares if len(shares) > 1 else ()))
     clock_ids = [c.id for c in clocks]
     for dup in {x for x in clock_ids if clock_ids.count(x) > 1}:
         problems.append(f"clocks: id {dup!r} is used twice")
@@ -214,16 +223,17 @@ def parse_policy(raw: Any, base: Path | None = None) -> Policy:
     else:
         problems.append(f"calendar.notices_dir: {folder!r} is not a folder")
 
-    suggestions = _suggestions(raw.get("suggestions"), roles, problems)
+    suggestions = _suggestions(raw.get("suggestions"), problems)
+    notifications = _notifications(raw.get("notifications"), roles, condition, problems)
 
     if problems:
         raise PolicyError(problems)
     return Policy(str(raw.get("name", "policy")), roles, tuple(rules), escalation, tuple(clocks), tuple(focus),
                   crisis, crisis_team, calendar, {str(k): str(v) for k, v in channels_raw.items()}, role_sources,
-                  suggestions)
+                  suggestions, notifications)
 
 
-def _suggestions(raw: Any, roles: dict[str, str], problems: list[str]) -> SuggestionRules:
+def _suggestions(raw: Any, problems: list[str]) -> SuggestionRules:
     """The `suggestions` section: prefill thresholds per head and class, and the watch on
     online accuracy. Without it every suggestion is filled in and no one is told of a drop."""
     if raw is None:
@@ -256,10 +266,12 @@ def _suggestions(raw: Any, roles: dict[str, str], problems: list[str]) -> Sugges
                 prefill[head][str(label)] = float(value)
     watch = raw.get("online_accuracy") or {}
     if not isinstance(watch, dict):
-        problems.append("suggestions.online_accuracy: must be a mapping (margin, min_reviews, notify)")
+        problems.append("suggestions.online_accuracy: must be a mapping (margin, min_reviews)")
         watch = {}
-    for key in set(watch) - {"margin", "min_reviews", "notify"}:
-        problems.append(f"suggestions.online_accuracy: unknown key {key!r} (known: margin, min_reviews, notify)")
+    for key in set(watch) - {"margin", "min_reviews"}:
+        # Who is told of a drop is notifications.recipients' (the event suggestion_accuracy_drop), in one place.
+        hint = "; who is told: notifications.recipients, event suggestion_accuracy_drop" if key == "notify" else ""
+        problems.append(f"suggestions.online_accuracy: unknown key {key!r} (known: margin, min_reviews{hint})")
     margin = watch.get("margin", 0.05)
     if not _share(margin):
         problems.append(f"suggestions.online_accuracy.margin: {margin!r} must be a share between 0 and 1")
@@ -268,19 +280,127 @@ def _suggestions(raw: Any, roles: dict[str, str], problems: list[str]) -> Sugges
     if isinstance(least, bool) or not isinstance(least, int) or least < 1:
         problems.append(f"suggestions.online_accuracy.min_reviews: {least!r} must be a whole number from 1")
         least = 30
-    notify = watch.get("notify") or []
-    if not isinstance(notify, list):
-        problems.append("suggestions.online_accuracy.notify: must be a list of roles")
-        notify = []
-    for i, ref in enumerate(notify):
-        if ref not in roles:
-            problems.append(f"suggestions.online_accuracy.notify[{i}]: unknown role {ref!r} "
-                            f"(roles: {', '.join(sorted(roles))})")
-    return SuggestionRules(prefill, float(margin), least, tuple(map(str, notify)))
+    return SuggestionRules(prefill, float(margin), least)
 
 
 def _share(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+def _shares(value: Any, where: str, problems: list[str]) -> tuple[float, ...]:
+    """A clock's warning shares: one fraction, or a list of them, each strictly between 0 and 1;
+    ascending, without repeats. Empty (and the problem noted) when they are not."""
+    values = value if isinstance(value, list) else [value]
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1]
+    if bad or not values:
+        problems.append(f"{where}: {value!r} must be a share of the clock's time strictly between 0 and 1 "
+                        "(0.8), or a list of them ([0.5, 0.75])")
+        return ()
+    return tuple(sorted({float(v) for v in values}))
+
+
+# What each kind of channel may be given; `*_env` names an environment variable read when sending.
+_CHANNEL_KEYS: dict[str, set[str]] = {
+    "smtp": {"host", "host_env", "port", "port_env", "sender", "sender_env", "username_env", "password_env",
+             "security", "timeout"},
+    "wecom": {"url_env", "msgtype", "timeout"},
+    "dingtalk": {"url_env", "secret_env", "msgtype", "timeout"},
+    "feishu": {"url_env", "secret_env", "msgtype", "timeout"},
+}
+_MSGTYPES = {"wecom": ("markdown", "text"), "dingtalk": ("markdown", "text"), "feishu": ("post", "text")}
+_SECURITY = ("none", "starttls", "ssl")
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _notifications(raw: Any, roles: dict[str, str], condition: Callable[[Any, str], Condition],
+                   problems: list[str]) -> Notifications:
+    """The `notifications:` section: channels, recipients per role and the events each role is
+    told of, the intake condition, the console's address and the retries. None: nobody is told."""
+    if raw is None:
+        return Notifications()
+    if not isinstance(raw, dict):
+        problems.append("notifications: must be a mapping (channels, recipients, major_intake, console_url, retry)")
+        return Notifications()
+    channels: dict[str, NotifyChannel] = {}
+    for cid, c in (raw.get("channels") or {}).items():
+        where = f"notifications.channels.{cid}"
+        if not isinstance(c, dict) or c.get("kind") not in CHANNEL_KINDS:
+            kind = c.get("kind") if isinstance(c, dict) else c
+            problems.append(f"{where}: unknown channel kind {kind!r} (kinds: {', '.join(CHANNEL_KINDS)})")
+            continue
+        kind = str(c["kind"])
+        settings = {k: v for k, v in c.items() if k != "kind"}
+        for key in sorted(set(settings) - _CHANNEL_KEYS[kind]):
+            problems.append(f"{where}: {key!r} is not a setting of a {kind} channel "
+                            f"(settings: {', '.join(sorted(_CHANNEL_KEYS[kind]))})")
+        for key in (k for k in settings if k.endswith("_env")):
+            if not isinstance(settings[key], str) or not _ENV_NAME.match(settings[key]):
+                problems.append(f"{where}.{key}: {settings[key]!r} is not the name of an environment variable")
+        if kind in ROBOT_KINDS and "url_env" not in settings:
+            problems.append(f"{where}: a robot's webhook URL carries its key: name the environment variable that "
+                            "holds it (url_env: TRIAGE_..._URL), never the URL itself")
+        if kind == "smtp":
+            if "host" not in settings and "host_env" not in settings:
+                problems.append(f"{where}: needs host (or host_env)")
+            if "sender" not in settings and "sender_env" not in settings:
+                problems.append(f"{where}: needs sender (or sender_env), the From address")
+            if settings.get("security", "none") not in _SECURITY:
+                problems.append(f"{where}.security: {settings['security']!r} is not one of {', '.join(_SECURITY)}")
+        elif settings.get("msgtype", _MSGTYPES[kind][0]) not in _MSGTYPES[kind]:
+            problems.append(f"{where}.msgtype: {settings['msgtype']!r} is not one of {', '.join(_MSGTYPES[kind])}")
+        channels[str(cid)] = NotifyChannel(str(cid), kind, settings)
+
+    recipients: dict[str, RoleRecipients] = {}
+    for role_id, r in (raw.get("recipients") or {}).items():
+        where = f"notifications.recipients.{role_id}"
+        if role_id not in roles:
+            problems.append(f"{where}: unknown role {role_id!r} (roles: {', '.join(sorted(roles))})")
+        if not isinstance(r, dict):
+            problems.append(f"{where}: needs events (what the role is told of) and to (channels and addresses)")
+            continue
+        events = r.get("events") or []
+        for ev in events:
+            if ev not in NOTIFY_EVENTS:
+                problems.append(f"{where}.events: unknown event {ev!r} (events: {', '.join(NOTIFY_EVENTS)})")
+        to: list[Recipient] = []
+        for j, t in enumerate(r.get("to") or []):
+            spot = f"{where}.to[{j}]"
+            channel = channels.get(str(t.get("channel"))) if isinstance(t, dict) else None
+            if channel is None:
+                ref = t.get("channel") if isinstance(t, dict) else t
+                problems.append(f"{spot}: unknown channel {ref!r} (channels: {', '.join(channels) or 'none'})")
+                continue
+            address = str(t.get("address") or "").strip()
+            if channel.kind == "smtp" and not _EMAIL.match(address):
+                problems.append(f"{spot}: an e-mail recipient needs an address (address: name@dealer.example)")
+            if channel.kind in ROBOT_KINDS and address:
+                problems.append(f"{spot}: a group robot posts to its own group: give no address")
+            to.append(Recipient(channel.id, address))
+        if not to:
+            problems.append(f"{where}: tell the role through at least one channel (to: [{{channel: ...}}])")
+        recipients[str(role_id)] = RoleRecipients(str(role_id), tuple(map(str, events)), tuple(to))
+
+    intake = raw.get("major_intake") or []
+    intake = intake if isinstance(intake, list) else [intake]
+    major = tuple(condition(c, f"notifications.major_intake[{i}]") for i, c in enumerate(intake))
+
+    retry = raw.get("retry") or {}
+    numbers: dict[str, float] = {}
+    for key, default in (("max_attempts", 6), ("first_delay", 60), ("max_delay", 3600)):
+        value = retry.get(key, default) if isinstance(retry, dict) else default
+        least = 1 if key == "max_attempts" else 0
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < least:
+            problems.append(f"notifications.retry.{key}: {value!r} must be a number"
+                            + (" of at least 1" if key == "max_attempts" else " of seconds"))
+            value = default
+        numbers[key] = value
+    env = raw.get("console_url_env") or ""
+    if env and not _ENV_NAME.match(str(env)):
+        problems.append(f"notifications.console_url_env: {env!r} is not the name of an environment variable")
+    return Notifications(channels, recipients, major, str(raw.get("console_url") or Notifications.console_url),
+                         str(env), int(numbers["max_attempts"]), float(numbers["first_delay"]),
+                         float(numbers["max_delay"]))
 
 
 def _mapping(raw: dict, key: str, problems: list[str]) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 # A condition may test these facts of a case; each maps to the allowed values.
 CONDITION_KEYS = ("business_line", "category", "severity", "flags", "channel", "in_warranty",
@@ -20,6 +21,14 @@ EVENTS = ("received", "dispatched", "first_contact", "resolved", "verified", "cl
 UNITS = ("minutes", "hours", "days", "working_days", "months", "same_day")
 BASES = ("24x7", "working_days", "business_hours")
 BREACH_ACTIONS = ("escalate", "notify", "auto_close")
+
+NOTIFY_EVENTS = ("major_intake", "sla_warning", "sla_breach", "escalated", "reopened", "suggestion_accuracy_drop")
+"""What people can be told of (policy `notifications.recipients.<role>.events`): a new major
+case at intake, a clock's warning, its breach, an escalation, a reopened case, and the
+suggestions' online accuracy falling below the model card."""
+CHANNEL_KINDS = ("smtp", "wecom", "dingtalk", "feishu")
+"""E-mail over SMTP, and the group robots of 企业微信, 钉钉 and 飞书."""
+ROBOT_KINDS = ("wecom", "dingtalk", "feishu")
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*(minutes?|hours?|days?|working[_ ]days?|months?)|(same[_ ]day))\s*$")
 
@@ -103,11 +112,21 @@ class Clock:
     when: Condition
     source: str
     warning_at: float = 0.8
+    """The first share of the clock's time at which its warning falls (the only one, unless
+    `warnings` lists more)."""
     pauses_on: tuple[str, ...] = ()
     """Reasons the clock may pause (waiting for parts, customer unreachable)."""
     on_breach: str = "escalate"
     alternatives: dict[str, Duration] = field(default_factory=dict)
     """Other values the documents give, by source; a dealership picks one by setting `limit`."""
+    warnings: tuple[float, ...] = ()
+    """Every share of the clock's time at which a warning falls, ascending (a policy's
+    `warning_at: [0.5, 0.75]`); empty: `warning_at` alone."""
+
+    @property
+    def shares(self) -> tuple[float, ...]:
+        """The shares of the clock's time at which its warnings fall, ascending."""
+        return self.warnings or (self.warning_at,)
 
 
 @dataclass(frozen=True)
@@ -135,12 +154,56 @@ class SuggestionRules:
     accuracy on the model card before the managers are told."""
     accuracy_min_reviews: int = 30
     """Reviews of a model's head in the month before its share is compared at all."""
-    accuracy_notify: tuple[str, ...] = ()
-    """The roles told of a drop."""
 
     def prefill_threshold(self, head: str, label: str) -> float:
         table = self.prefill_at.get(head, {})
         return table.get(label, table.get("default", 0.0))
+
+
+@dataclass(frozen=True)
+class NotifyChannel:
+    """A way of telling people: its kind (CHANNEL_KINDS) and its settings as the policy gives
+    them; secrets and robot URLs are named environment variables (`url_env`, `secret_env`,
+    `password_env`), read when a message is sent."""
+
+    id: str
+    kind: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    channel: str
+    address: str = ""
+    """An e-mail address; empty for a group robot (its group is the address)."""
+
+
+@dataclass(frozen=True)
+class RoleRecipients:
+    role: str
+    events: tuple[str, ...]
+    to: tuple[Recipient, ...]
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """Who is told what, and how (policy `notifications:`). Empty: nobody is told anything."""
+
+    channels: dict[str, NotifyChannel] = field(default_factory=dict)
+    recipients: dict[str, RoleRecipients] = field(default_factory=dict)
+    major_intake: tuple[Condition, ...] = ()
+    """A new case whose suggestion matches any of these is reported at intake (major_intake)."""
+    console_url: str = "http://127.0.0.1:8000"
+    console_url_env: str = ""
+    """The environment variable that overrides `console_url`, where it is set."""
+    max_attempts: int = 6
+    first_delay: float = 60.0
+    """Seconds before the second attempt; each later one waits twice as long, up to `max_delay`."""
+    max_delay: float = 3600.0
+
+    def roles_for(self, event: str) -> list[str]:
+        """The roles that are told of `event`, in the policy's order."""
+        return [r.role for r in self.recipients.values() if event in r.events]
 
 
 @dataclass(frozen=True)
@@ -158,3 +221,4 @@ class Policy:
     channels: dict[str, str] = field(default_factory=dict)
     role_sources: dict[str, str] = field(default_factory=dict)
     suggestions: SuggestionRules = field(default_factory=SuggestionRules)
+    notifications: Notifications = field(default_factory=Notifications)

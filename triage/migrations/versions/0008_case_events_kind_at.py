@@ -7,7 +7,7 @@ Create Date: 2026-11-30 16:00:00
 from alembic import op
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
