@@ -24,6 +24,7 @@ EVENT_NAMES = {
     "verified": "回访满意", "reopened": "重新打开", "closed": "结案", "auto_closed": "自动结案",
     "sla_warning": "时限预警", "sla_breach": "超时", "escalated": "升级", "notification": "通知",
     "personal_data_read": "查看个人信息", "paused": "暂停计时", "resumed": "恢复计时",
+    "opinion_approved": "经理审核通过", "form_rejected": "经理退回处理意见",
 }
 
 STATE_NAMES = {"received": "已受理", "suggested": "待确认", "confirmed": "已分派", "in_progress": "处理中",

@@ -46,7 +46,17 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
         return _problems(args.file, exc.problems)
     print(f"{args.file}: OK — {len(policy.roles)} roles, {len(policy.rules)} rules, "
           f"{len(policy.escalation)} escalation chains, {len(policy.clocks)} clocks")
+    _print_record(policy)
     return _check_notice_folders(policy)
+
+
+def _print_record(policy: Policy) -> None:
+    """The handling record's lists and requirements (issue 14)."""
+    record = policy.record
+    print(f"record: {len(record.causes)} causes, {len(record.responsibility_classes)} responsibility classes, "
+          f"{len(record.departments)} departments, {len(record.satisfaction)} satisfaction levels; "
+          f"{len(record.required)} requirements; manager review before the callback: "
+          f"{'yes' if record.review_when is not None else 'no'}")
 
 
 def _check_notice(path: str) -> int:
