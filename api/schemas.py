@@ -300,8 +300,8 @@ class RecordFiguresOut(BaseModel):
     validity: dict[str, int]
     """valid, invalid, and unrecorded (cases of the period with no record yet)."""
     measures: list[dict[str, Any]]
-    """The period's corrective measures: case, category, cause, responsibility class, department, measure,
-    long-term measure."""
+    """The period's corrective measures, each once: measure, cause, cases (how many it was decided for),
+    first_case; the most frequent first. The long-term measures are listed with the repeated complaints."""
 
 
 class ReportOut(BaseModel):

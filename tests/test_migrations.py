@@ -82,7 +82,8 @@ def test_the_handling_record_migrates_up_and_down(engine):
     assert "case_records" not in inspect(engine).get_table_names()
     upgrade(engine, "head")
     assert "case_records" in inspect(engine).get_table_names()
-    assert {i["name"] for i in inspect(engine).get_indexes("case_records")} == {"ix_case_records_report"}
+    assert {i["name"] for i in inspect(engine).get_indexes("case_records")} == {"ix_case_records_report",
+                                                                             "ix_case_records_long_term"}
     downgrade(engine, before)
     assert "case_records" not in inspect(engine).get_table_names()
     upgrade(engine, "head")

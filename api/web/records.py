@@ -17,7 +17,7 @@ from api.web import present
 from api.web.cases import visible_case
 from api.web.dashboard import period_of
 from api.web.deps import ManagerViewer, Refused, SignedIn, case_change, check_csrf, render, templates
-from triage.auth.permissions import OPINION_REVIEWERS, User, may_act
+from triage.auth.permissions import OPINION_REVIEWERS, User, may_act, sees_personal_data
 from triage.case import record as records
 from triage.case import reports, service
 from triage.policy.model import RECORD_CONDITION_KEYS, RECORD_FIELDS, Policy
@@ -36,12 +36,13 @@ def record_panel(view: dict[str, Any], user: User, policy: Policy) -> dict[str, 
     labels = view.get("labels") or (view.get("suggestion") or {}).get("labels") or {}
     facts = records.facts_of(labels, view["channel"], view.get("in_warranty"), values)
     state = view["state"]
-    awaiting = (state == "resolved" and values["approved"] is None and policy.record.review_when is not None
-                and policy.record.review_when.matches(facts))
+    awaiting = records.awaiting_review(policy, state, facts)
     steps = {"resolve": state in ("confirmed", "in_progress", "reopened") and may_act(user, "resolve"),
              "review": awaiting and user.role in OPINION_REVIEWERS,
              "callback": state == "resolved" and not awaiting and may_act(user, "callback")}
-    return {"values": values, "steps": steps, "awaiting_review": awaiting,
+    # Free text is shown masked to those who may not see personal data: their forms start empty
+    # (an empty field keeps what is recorded), so that a masked text is never saved back.
+    return {"values": values, "steps": steps, "awaiting_review": awaiting, "prefill": sees_personal_data(user),
             "reviewer": policy.roles.get(policy.record.reviewers.get(labels.get("business_line") or "", ""), ""),
             "required": {step: {name: [_condition_text(c, policy) for c in conds]
                                 for name, conds in records.conditions(step, policy, facts).items()}
@@ -103,6 +104,12 @@ def _yes_no(value: str) -> bool | None:
     return {"yes": True, "no": False}.get(value)
 
 
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields the form filled in: an empty one keeps what the record holds (the forms of those
+    who see the record masked start empty)."""
+    return {name: value for name, value in fields.items() if value not in ("", None)}
+
+
 def _step(case_id: int, done: str) -> RedirectResponse:
     return RedirectResponse(f"/cases/{case_id}?done={done}", status_code=303)
 
@@ -131,14 +138,14 @@ def resolve(case_id: PrimaryKey, db_session: DbSession, now: Now, policy: Policy
     if not may_act(viewer.user, "resolve"):
         raise Refused(403, f"您的角色不能执行此操作 (role {viewer.user.role} may not resolve)")
     data: dict[str, Any] = {"investigation": investigation, "reply": reply, "handling_opinion": handling_opinion,
-                            "corrective_action": corrective_action, "cause": cause or None, "evidence": evidence,
-                            "responsibility_class": responsibility_class or None,
-                            "responsible_department": responsible_department or None,
+                            "corrective_action": corrective_action, "cause": cause, "evidence": evidence,
+                            "responsibility_class": responsibility_class,
+                            "responsible_department": responsible_department,
                             "responsible_person": responsible_person, "valid": _yes_no(valid),
                             "invalid_reason": invalid_reason}
     with _record_change(policy):
         service.resolve(db_session=db_session, case_id=case_id, actor=viewer.user.name, policy=policy, now=now,
-                        expected_version=version, data=data)
+                        expected_version=version, data=_given(data))
     return _step(case_id, "acted")
 
 
@@ -150,7 +157,7 @@ def review_opinion(case_id: PrimaryKey, db_session: DbSession, now: Now, policy:
     data = {"approved": _yes_no(approved), "review_opinion": review_opinion, "long_term_measure": long_term_measure}
     with _record_change(policy):
         service.review_opinion(db_session=db_session, case_id=case_id, reviewer=viewer.user.name, policy=policy,
-                               now=now, expected_version=version, data=data)
+                               now=now, expected_version=version, data=_given(data))
     return _step(case_id, "acted")
 
 
@@ -162,10 +169,10 @@ def callback(case_id: PrimaryKey, db_session: DbSession, now: Now, policy: Polic
     visible_case(db_session, case_id, viewer)
     if not may_act(viewer.user, "callback"):
         raise Refused(403, f"您的角色不能执行此操作 (role {viewer.user.role} may not call back)")
-    data = {"satisfaction": satisfaction or None, "customer_words": customer_words}
+    data = {"satisfaction": satisfaction, "customer_words": customer_words}
     with _record_change(policy):
         service.callback(db_session=db_session, case_id=case_id, actor=viewer.user.name, policy=policy, now=now,
-                         expected_version=version, data=data)
+                         expected_version=version, data=_given(data))
     return _step(case_id, "acted")
 
 

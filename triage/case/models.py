@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from triage.classify.labels import FLAGS, HEADS, is_urgent
@@ -166,6 +166,9 @@ class CaseClock(Base):
     """The case's (which never changes): reports count a period's clocks from this table alone."""
 
 
+_DECIDED = {f"{dialect}_where": text("long_term_measure IS NOT NULL") for dialect in ("postgresql", "sqlite")}
+
+
 class CaseRecord(Base):
     """The handling record of a case (rules.md §2, §5; 002-A §8-1, §8-2; 002-B 五 3-5; 002-C 五;
     001 第六条): what the handler found and decided, the manager's review, the customer's view at
@@ -175,7 +178,9 @@ class CaseRecord(Base):
     __tablename__ = "case_records"
     # A period's breakdowns read this index alone (one GROUP BY, whatever the number of cases).
     __table_args__ = (Index("ix_case_records_report", "received_at", "valid", "cause", "responsibility_class",
-                            "responsible_department", "satisfaction"),)
+                            "responsible_department", "satisfaction"),
+                      # The few long-term measures of a period, for its repeated complaints (002-E 七 11).
+                      Index("ix_case_records_long_term", "received_at", "case_id", **_DECIDED))
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(AwareDateTime())

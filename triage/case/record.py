@@ -105,10 +105,13 @@ def missing(step: str, policy: Policy, case: Case, values: Mapping[str, Any]) ->
     return [name for name in required(step, policy, facts(case, values)) if values.get(name) is None]
 
 
-def needs_review(policy: Policy, case: Case, values: Mapping[str, Any]) -> bool:
-    """Whether a manager reviews the case's handling opinion before the callback (002-B 五 4)."""
+def awaiting_review(policy: Policy, state: str, case_facts: Mapping[str, Any]) -> bool:
+    """A resolved case whose handling opinion a manager is yet to review before the callback
+    (002-B 五 4): the policy asks it of the case (`record.review`), and none was given since the
+    case was last resolved (`approved` is None)."""
     when = policy.record.review_when
-    return when is not None and when.matches(facts(case, values))
+    return (state == "resolved" and case_facts.get("approved") is None and when is not None
+            and when.matches(dict(case_facts)))
 
 
 def is_satisfied(policy: Policy, satisfaction: str | None) -> bool:

@@ -56,7 +56,7 @@ def report(*, db_session: Session, start: datetime, end: datetime, label: str, m
     cases = sum(counts["state"].values())
     return {"period": label, "from": start.isoformat(), "to": end.isoformat(), "cases": cases,
             "counts": counts, "sla_compliance": compliance,
-            "repeated_complaints": _repeated(db_session, in_period, mask),
+            "repeated_complaints": _repeated(db_session, start, end, mask),
             "repeat_flagged": counts["flag"].get("repeat", 0), "focus_vehicles": _focus(db_session, in_period, mask),
             "record": record_figures(db_session=db_session, start=start, end=end, cases=cases, mask=mask)}
 
@@ -93,17 +93,18 @@ def record_figures(*, db_session: Session, start: datetime, end: datetime, cases
 
 
 def _measures(db_session: Session, in_period: tuple[Any, ...], mask: bool) -> list[dict[str, Any]]:
-    """The corrective measures decided for the period's cases, in the order of receipt."""
-    rows = db_session.execute(
-        select(Case.number, Case.category, CaseRecord.cause, CaseRecord.responsibility_class,
-               CaseRecord.responsible_department, CaseRecord.corrective_action, CaseRecord.long_term_measure)
-        .join(Case, Case.id == CaseRecord.case_id)
-        .where(*in_period, CaseRecord.corrective_action.is_not(None))
-        .order_by(CaseRecord.received_at, CaseRecord.case_id))
-    return [{"case": number, "category": category, "cause": cause, "responsibility_class": responsibility,
-             "responsible_department": department, "measure": _text(measure, mask),
-             "long_term_measure": _text(long_term, mask)}
-            for number, category, cause, responsibility, department, measure, long_term in rows]
+    """The corrective measures decided for the period's cases: each measure once with its cause,
+    the number of cases it was decided for and the first of them; most frequent first. Grouped by
+    the database before the first case's number is looked up, so that a period of thousands of
+    cases that took the same measures reads a few cases."""
+    grouped = (select(CaseRecord.corrective_action.label("measure"), CaseRecord.cause.label("cause"),
+                      func.count().label("n"), func.min(CaseRecord.case_id).label("first"))
+               .where(*in_period, CaseRecord.corrective_action.is_not(None))
+               .group_by(CaseRecord.corrective_action, CaseRecord.cause).subquery())
+    rows = db_session.execute(select(grouped.c.measure, grouped.c.cause, grouped.c.n, Case.number)
+                              .join(Case, Case.id == grouped.c.first))
+    return [{"measure": _text(measure, mask), "cause": cause, "cases": count, "first_case": first}
+            for measure, cause, count, first in sorted(rows, key=lambda r: (-r[2], r[3]))]
 
 
 def _text(value: str | None, mask: bool) -> str | None:
@@ -165,23 +166,31 @@ def _compliance(clocks: dict[tuple[str | None, str | None], int]) -> dict[str, d
                     "target": 1.0} for clock, n in sorted(ran.items())}
 
 
-def _repeated(db_session: Session, in_period: tuple[Any, ...], mask: bool) -> list[dict[str, Any]]:
+def _repeated(db_session: Session, start: datetime, end: datetime, mask: bool) -> list[dict[str, Any]]:
     """Complaints of the same kind about the same vehicle (its VIN, else its plate), in the
-    order of their first case."""
+    order of their first case, each with the long-term measure decided for it."""
+    in_period = (Case.received_at >= start, Case.received_at < end)
     vehicle = func.coalesce(func.nullif(Case.vin, ""), func.nullif(Case.plate, ""))
     kind = func.coalesce(Case.category, "?")
     groups = (select(vehicle, kind).where(*in_period, vehicle.is_not(None)).group_by(vehicle, kind)
               .having(func.count() >= 2))
     out: dict[tuple[str, str], list[str]] = {}
-    measures: dict[tuple[str, str], str | None] = {}
-    # The long-term measure decided for the kind (002-E 七 11, 002-F 2.1.1): the latest recorded on
-    # any of its cases, or none yet. The group's few cases find their records by primary key.
-    for number, v, k, measure in db_session.execute(
-            select(Case.number, vehicle, kind, CaseRecord.long_term_measure)
-            .outerjoin(CaseRecord, CaseRecord.case_id == Case.id)
-            .where(*in_period, tuple_(vehicle, kind).in_(groups)).order_by(Case.received_at, Case.id)):
+    ids: dict[int, tuple[str, str]] = {}
+    for case_id, number, v, k in db_session.execute(select(Case.id, Case.number, vehicle, kind).where(
+            *in_period, tuple_(vehicle, kind).in_(groups)).order_by(Case.received_at, Case.id)):
         out.setdefault((v, k), []).append(number)
-        measures[v, k] = measure or measures.get((v, k))
+        ids[case_id] = (v, k)
+    # The long-term measure decided for the kind (002-E 七 11, 002-F 2.1.1): the latest recorded on any
+    # of its cases, or none yet. The period's few measures come from a partial index of their own.
+    measures: dict[tuple[str, str], str] = {}
+    if ids:
+        for case_id, measure in db_session.execute(
+                select(CaseRecord.case_id, CaseRecord.long_term_measure)
+                .where(CaseRecord.received_at >= start, CaseRecord.received_at < end,
+                       CaseRecord.long_term_measure.is_not(None))
+                .order_by(CaseRecord.received_at, CaseRecord.case_id)):
+            if case_id in ids:
+                measures[ids[case_id]] = measure
     return [{"vehicle": _show(v, mask), "category": k, "cases": numbers,
              "long_term_measure": _text(measures.get((v, k)), mask)} for (v, k), numbers in out.items()]
 
@@ -265,9 +274,7 @@ def csv_rows(rep: dict[str, Any], months: list[dict[str, Any]]) -> list[list[Any
     rows += [["validity", key, "cases", n] for key, n in record["validity"].items()]
     for group, counts in record["counts"].items():
         rows += [["record", group, key, n] for key, n in counts.items()]
-    rows += [["measure", m["case"], m["cause"] or "", m["measure"]] for m in record["measures"]]
-    rows += [["long_term_measure", m["case"], m["cause"] or "", m["long_term_measure"]] for m in record["measures"]
-             if m["long_term_measure"]]
+    rows += [["measure", m["measure"], m["cause"] or "", m["cases"]] for m in record["measures"]]
     rows += [["focus_vehicle", f["vehicle"], f["case"], f["owner"]] for f in rep["focus_vehicles"]]
     return rows
 
@@ -282,7 +289,7 @@ def case_review(*, db_session: Session, start: datetime, end: datetime, label: s
     cause, responsibility, measures and the customer's final satisfaction, for a printed review:
     personal data masked whoever prints it (the complaint and every free text of the record)."""
     in_period = (Case.received_at >= start, Case.received_at < end)
-    repeated = _repeated(db_session, in_period, mask=True)
+    repeated = _repeated(db_session, start, end, mask=True)
     numbers = [n for group in repeated for n in group["cases"]]
     fields = [getattr(CaseRecord, name) for name in _REVIEW_FIELDS]
     query = (select(*_REVIEW_COLUMNS, *fields).outerjoin(CaseRecord, CaseRecord.case_id == Case.id)

@@ -562,6 +562,9 @@ def review_opinion(*, db_session: Session, case_id: int, reviewer: str, policy: 
     if case.record is not None and case.record.approved is not None:
         raise InvalidTransition(f"case {case.number}: its handling opinion was reviewed already")
     given, values = _record_step(case, "review", data, policy)
+    if values["approved"] is None:  # whatever the policy requires, a review decides
+        raise RecordError(f"case {case.number}: approve the handling opinion or send it back (approved)",
+                          ["approved"])
     move(case, "approve" if values["approved"] else "reject", reviewer, now, _event_data(data, given))
     _write_record(case, given).reviewed_by = reviewer
     _saved(db_session, case, policy, now)
@@ -570,8 +573,7 @@ def review_opinion(*, db_session: Session, case_id: int, reviewer: str, policy: 
 
 def awaiting_review(case: Case, policy: Policy) -> bool:
     """A resolved case whose handling opinion the manager has yet to review."""
-    values = records.values_of(case.record)
-    return case.state == "resolved" and values["approved"] is None and records.needs_review(policy, case, values)
+    return records.awaiting_review(policy, case.state, records.facts(case, records.values_of(case.record)))
 
 
 def callback(*, db_session: Session, case_id: int, actor: str, policy: Policy, now: datetime,
