@@ -79,7 +79,7 @@ def fill(view: dict[str, Any], names: dict[str, Any], role_names: dict[str, str]
                 if rec.get("valid") is False else "")
     header += [("投诉有效性", validity),
                ("责任分类", choice("responsibility_classes", rec.get("responsibility_class"))),
-               ("责任部门", choice("departments", rec.get("responsible_department"))),
+               ("责任归属部门", choice("departments", rec.get("responsible_department"))),
                ("责任人", rec.get("responsible_person") or "")]
     sections = [
         ("事情经过调查", rec.get("investigation") or note(first("started"))),
