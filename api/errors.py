@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.schemas import Problem
-from triage.case.service import CaseError
+from triage.case.service import CaseError, RecordError
 from triage.notify.service import NotifyError
 from triage.policy.calendar import CalendarError
 
@@ -63,6 +63,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotifyError)
     async def _notify_error(_: Request, exc: NotifyError) -> JSONResponse:
         return problem(exc.status, _TITLES.get(exc.status, "Error"), str(exc))
+
+    @app.exception_handler(RecordError)
+    async def _record_error(_: Request, exc: RecordError) -> JSONResponse:
+        # A problem's extension member (RFC 9457 §3.2): the fields the step lacks, for a client to mark.
+        response = problem(422, "Incomplete record" if exc.missing else "Invalid record", str(exc))
+        if exc.missing:
+            body = json.loads(response.body)
+            response = JSONResponse({**body, "missing": exc.missing}, status_code=422, media_type=PROBLEM)
+        return response
 
     @app.exception_handler(CalendarError)
     async def _calendar_error(_: Request, exc: CalendarError) -> JSONResponse:

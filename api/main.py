@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from api import errors, web
 from api.deps import AppContext
-from api.routes import cases, model, notifications, reports, triage
+from api.routes import cases, model, notifications, records, reports, triage
 from triage.auth.tokens import UserCache
 from triage.policy.loader import load_policy
 from triage.policy.model import Policy
@@ -41,8 +41,8 @@ def create_app(engine: Engine, model_loader: Callable[[], Any], policy: Policy |
     app = FastAPI(title="Dealership complaint triage", version="0.1.0")
     app.state.context = AppContext(engine, model_loader, policy or load_policy(), clock, UserCache(token_ttl))
     errors.install(app)
-    for name, module in (("triage", triage), ("cases", cases), ("reports", reports), ("model", model),
-                         ("notifications", notifications)):
+    for name, module in (("triage", triage), ("cases", cases), ("records", records), ("reports", reports),
+                         ("model", model), ("notifications", notifications)):
         app.include_router(module.router, tags=[name], generate_unique_id_function=_operation_id)
     web.mount(app)
     app.add_middleware(errors.BodyLimit, limit=body_limit(max_body_bytes))

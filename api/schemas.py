@@ -113,6 +113,67 @@ class ActionIn(StrictIn):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+# ---- requests: the handling record (issue 14) --------------------------------------------------------
+# The lists (causes, responsibility classes, departments, satisfaction levels) and which fields a case
+# must hold at each step are the policy's (record: in triage/policy/default.yaml): a value outside its
+# list, or a field the case's type requires left out, is a 422 naming each field (`missing`).
+_TEXT = 4000
+_LISTS = "the policy's record lists"
+
+
+class ResolveIn(StrictIn):
+    """The handler returns the form (002-A §8-2), within the 3-day clock handler_form."""
+
+    version: int | None = None
+    investigation: str | None = Field(default=None, max_length=_TEXT, description="事情经过调查: what was found")
+    reply: str | None = Field(default=None, max_length=_TEXT, description="回复客户: the reply given to the customer")
+    handling_opinion: str | None = Field(default=None, max_length=_TEXT,
+                                         description="处理意见: the handling decided (处理对策及方案)")
+    corrective_action: str | None = Field(default=None, max_length=_TEXT,
+                                          description="纠正及改进措施 (002-A §8-2); required of a valid complaint")
+    cause: str | None = Field(default=None, max_length=40, description=(
+        f"抱怨原因 (002-B 五 3), one of {_LISTS} `causes`; default: quality, attitude, misuse, delivery_defect, "
+        "other"), examples=["attitude"])
+    evidence: str | None = Field(default=None, max_length=_TEXT,
+                                 description="证据: required when the cause is customer misuse (002-B 五 3)")
+    responsibility_class: str | None = Field(default=None, max_length=40, description=(
+        f"责任分类 (002-C 五), one of {_LISTS} `responsibility_classes`; default: attitude, process, management, "
+        "skill, product"), examples=["process"])
+    responsible_department: str | None = Field(default=None, max_length=60, description=(
+        f"责任部门 (002-B 五 4), one of {_LISTS} `departments`; default: sales, after_sales, workshop, parts, "
+        "customer_care, oem"), examples=["sales"])
+    responsible_person: str | None = Field(default=None, max_length=100, description="责任人 (002-B 五 4)")
+    valid: bool | None = Field(default=None, description="有效投诉 (true) or 无效投诉 (false) (001 第六条)")
+    invalid_reason: str | None = Field(default=None, max_length=_TEXT,
+                                       description="无效原因: required of an invalid complaint")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class OpinionReviewIn(StrictIn):
+    """The manager reviews the handling opinion before the callback (002-B 五 4)."""
+
+    version: int | None = None
+    approved: bool | None = Field(default=None, description="true: approved, the case awaits its callback; false: "
+                                  "sent back to the handler (form_rejected, corrected within 24 hours)")
+    review_opinion: str | None = Field(default=None, max_length=_TEXT, description="经理审核意见")
+    long_term_measure: str | None = Field(default=None, max_length=_TEXT, description=(
+        "长效措施 (002-E 七 11, 002-F 2.1.1): required of a repeated complaint; listed with the period's "
+        "repeated complaints of its kind"))
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CallbackIn(StrictIn):
+    """Customer care calls the customer back (002-A §7, §8-2)."""
+
+    version: int | None = None
+    satisfaction: str | None = Field(default=None, max_length=40, description=(
+        f"回访满意度, one of {_LISTS} `satisfaction`; default: satisfied (满意), fairly_satisfied (基本满意), "
+        "unsatisfied (不满意: back to the responsible department within 24 hours)"), examples=["satisfied"])
+    customer_words: str | None = Field(default=None, max_length=_TEXT, description=(
+        "客户对处理结果的意见, in the customer's words (masked for the roles that do not see personal data)"))
+    note: str | None = Field(default=None, max_length=2000)
+
+
 # ---- responses: triage -------------------------------------------------------------------------
 class Alternative(BaseModel):
     label: str
@@ -198,6 +259,30 @@ class CaseEventOut(BaseModel):
     data: dict[str, Any] | None
 
 
+class RecordOut(BaseModel):
+    """A case's handling record (triage.case.views.record_view): its latest values; free text masked
+    for the roles that do not see personal data."""
+
+    investigation: str | None
+    reply: str | None
+    handling_opinion: str | None
+    corrective_action: str | None
+    cause: str | None
+    evidence: str | None
+    responsibility_class: str | None
+    responsible_department: str | None
+    responsible_person: str | None
+    valid: bool | None
+    invalid_reason: str | None
+    approved: bool | None
+    review_opinion: str | None
+    reviewed_by: str | None
+    long_term_measure: str | None
+    satisfaction: str | None
+    customer_words: str | None
+    called_back_at: str | None
+
+
 class CaseOut(BaseModel):
     """A case as the caller may see it (triage.case.views.case_view): personal data masked
     for the roles that do not need it."""
@@ -220,6 +305,8 @@ class CaseOut(BaseModel):
     responsible_role: str | None
     assignee: str | None
     events: list[CaseEventOut]
+    record: RecordOut | None = None
+    """The handling record (None before the handler resolves the case)."""
 
 
 class IntakeResult(BaseModel):
@@ -306,6 +393,19 @@ class NotificationListOut(BaseModel):
 
 
 # ---- responses: reports and the model ----------------------------------------------------------
+class RecordFiguresOut(BaseModel):
+    """A period's handling records (002-A §7-3, §7-4: causes analysed, corrective and preventive measures)."""
+
+    counts: dict[str, dict[str, int]]
+    """By cause, responsibility_class and responsible_department (valid complaints only: invalid ones are
+    counted apart), and by satisfaction at the latest callback; "unrecorded" where a field is empty."""
+    validity: dict[str, int]
+    """valid, invalid, and unrecorded (cases of the period with no record yet)."""
+    measures: list[dict[str, Any]]
+    """The period's corrective measures, each once: measure, cause, cases (how many it was decided for),
+    first_case; the most frequent first. The long-term measures are listed with the repeated complaints."""
+
+
 class ReportOut(BaseModel):
     """A month's or a quarter's figures (triage.case.reports.report)."""
 
@@ -319,6 +419,8 @@ class ReportOut(BaseModel):
     repeated_complaints: list[dict[str, Any]]
     repeat_flagged: int
     focus_vehicles: list[dict[str, Any]]
+    record: RecordFiguresOut | None = None
+    """The handling record's figures (triage.case.reports.record_figures)."""
 
 
 class ModelOut(BaseModel):

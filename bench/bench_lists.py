@@ -9,7 +9,9 @@ data set) empties the database, then bulk-loads (PostgreSQL COPY) a year of case
 2025-12-01 to 2026-11-30 window: real complaints (training/data/real) classified and routed
 by the shipped model under the default policy, the suggestion's clocks moved to each case's
 receipt; older cases mostly closed, the last days' mostly awaiting review; one in ten
-reviews corrects the labels; thirty handlers; about one case in twelve breached (with its
+reviews corrects the labels; every resolved case its handling record (issue 14: nine in ten
+valid, with a cause, a responsibility, a department and a measure; satisfaction at callback);
+thirty handlers; about one case in twelve breached (with its
 escalation); VINs and plates that repeat. Each case gets the event log the service would
 have written (received, suggested with the whole suggestion, reviewed, dispatched with the
 routing, assigned, first contact, resolved, verified, closed, breaches), and the label
@@ -48,6 +50,10 @@ CHANNELS = {"phone": 30, "oem_ticket": 20, "walk_in": 15, "web": 12, "callback_a
             "email": 4, "onsite": 3, "written": 2, "rework": 1}
 PASSWORD = "bench-password-1"
 CHUNK = 5000
+MEASURES = ["加强销售顾问服务礼仪培训", "交车前增加新车检验项目", "维修后路试并由质检员签字", "配件到货前主动告知客户",
+            "更新报价公示，杜绝隐形收费", "每周复盘返修车辆", "技师专项技能培训", "完善预约到店提醒流程"]
+SATISFIED_RECORDS = {"verified": ("satisfied", "fairly_satisfied"), "closed": ("satisfied", "fairly_satisfied"),
+                     "reopened": ("unsatisfied",)}
 
 
 # ---- seeding ---------------------------------------------------------------------------------------
@@ -152,7 +158,7 @@ def seed(url: str, n: int) -> None:
         times = _times(n, rng)
         events_total = 0
         for start in range(0, n, CHUNK):
-            case_rows, event_rows, flag_rows, clock_rows = [], [], [], []
+            case_rows, event_rows, flag_rows, clock_rows, record_rows = [], [], [], [], []
             for case_id in range(start + 1, min(start + CHUNK, n) + 1):
                 at = times[case_id - 1]
                 month = at.strftime("%Y-%m")
@@ -223,11 +229,26 @@ def seed(url: str, n: int) -> None:
                 event_rows += [(case_id, kind, when, actor, json.dumps(data, ensure_ascii=False))
                                for kind, when, actor, data in events]
                 flag_rows += [(case_id, f, at) for f in columns["flags"]]
+                if "resolved" in steps:  # the handling record of a resolved case (issue 14)
+                    valid = rng.random() < 0.9
+                    record_rows.append((
+                        case_id, at, "到店核实", "已答复客户", "按规定处理",
+                        rng.choice(MEASURES) if valid else None,
+                        rng.choice(("quality", "attitude", "misuse", "delivery_defect", "other")) if valid else None,
+                        rng.choice(("attitude", "process", "management", "skill", "product")) if valid else None,
+                        rng.choice(("sales", "after_sales", "workshop", "parts", "customer_care")) if valid else None,
+                        valid, None if valid else "不属实", True if state != "reopened" else None,
+                        "每月复盘同类抱怨" if "repeat" in columns["flags"] and rng.random() < 0.5 else None,
+                        rng.choice(SATISFIED_RECORDS[state]) if state in SATISFIED_RECORDS else None))
                 clock_rows += [(case_id, c, c in breached_clocks, at) for c in columns["clocks"]]
             _copy(cur, "cases", cases_cols, case_rows)
             _copy(cur, "case_events", ("case_id", "kind", "at", "actor", "data"), event_rows)
             _copy(cur, "case_flags", ("case_id", "flag", "received_at"), flag_rows)
             _copy(cur, "case_clocks", ("case_id", "clock", "breached", "received_at"), clock_rows)
+            _copy(cur, "case_records", ("case_id", "received_at", "investigation", "reply", "handling_opinion",
+                                        "corrective_action", "cause", "responsibility_class", "responsible_department",
+                                        "valid", "invalid_reason", "approved", "long_term_measure", "satisfaction"),
+                  record_rows)
             events_total += len(event_rows)
             print(f"  {case_id} cases, {events_total} events ({time.perf_counter() - t:.0f}s)", flush=True)
         _copy(cur, "case_serials", ("month", "last"), list(serials.items()))
@@ -363,7 +384,8 @@ def run(url: str, repeat: int) -> None:
                 cookies[user] = httpx.Cookies(client.cookies)
                 client.cookies.clear()
         pages = [("care", "/queue"), ("care", "/cases"), ("care", "/cases?state=closed"),
-                 ("manager", "/dashboard"), ("manager", "/dashboard?period=2026-Q3"), ("handler1", "/my")]
+                 ("manager", "/dashboard"), ("manager", "/dashboard?period=2026-Q3"), ("handler1", "/my"),
+                 ("manager", "/dashboard/review?period=2026-11"), ("manager", "/dashboard.csv?period=2026-Q4")]
         for who, path in pages:
             with httpx.Client(base_url=server.url, cookies=cookies[who], timeout=120) as client:
                 p50, p99, size_, _ = timed(client, path, repeat)

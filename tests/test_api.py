@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.main import create_app
 from tests.live import LiveServer
+from tests.record_data import RESOLVE, REVIEW, SATISFIED, UNSATISFIED
 from triage.auth.tokens import create as create_token
 from triage.db import init_db, make_engine
 from triage.policy.calendar import TZ
@@ -122,14 +123,16 @@ def test_the_whole_story_over_http(server):
         assert after["responsible_role"] == escalations[-1]["to"]
         assert cid in [c["id"] for c in manager.get("/v1/cases", params={"breached": True}).json()["cases"]]
 
-        for action, data in [("contact", {}), ("resolve", {"form": "returned"})]:
+        for action, data in [("contact", {}), ("resolve", {**RESOLVE, "form": "returned"})]:
             r = handler.post(f"/v1/cases/{cid}/actions/{action}", json={"data": data})
             assert r.status_code == 200, r.text
         assert handler.post(f"/v1/cases/{cid}/actions/close", json={}).status_code == 403
-        r = care.post(f"/v1/cases/{cid}/actions/callback", json={"data": {"satisfied": False}})
+        assert manager.post(f"/v1/cases/{cid}/opinion-review", json=REVIEW).status_code == 200
+        r = care.post(f"/v1/cases/{cid}/actions/callback", json={"data": UNSATISFIED})
         assert r.json()["state"] == "reopened"
         assert handler.post(f"/v1/cases/{cid}/actions/resolve", json={}).status_code == 200
-        assert care.post(f"/v1/cases/{cid}/actions/callback", json={"data": {"satisfied": True}}).status_code == 200
+        assert manager.post(f"/v1/cases/{cid}/opinion-review", json=REVIEW).status_code == 200
+        assert care.post(f"/v1/cases/{cid}/actions/callback", json={"data": SATISFIED}).status_code == 200
         r = care.post(f"/v1/cases/{cid}/actions/close", json={})
         assert r.json()["state"] == "closed"
         r = care.post(f"/v1/cases/{cid}/actions/reopen", json={})
@@ -204,7 +207,7 @@ def test_every_route_declares_its_response(server):
     base, _, _ = server
     doc = httpx.get(f"{base}/openapi.json").json()
     operations = [(m, p, op) for p, ops in doc["paths"].items() if p.startswith("/v1/") for m, op in ops.items()]
-    assert len(operations) == 19  # with relabelling, the suggestions report and the notifications
+    assert len(operations) == 22  # 13; relabelling, the suggestions report, the notifications; the record's steps
     for method, path, op in operations:
         ok = [op["responses"][code] for code in ("200", "201") if code in op["responses"]]
         assert ok, f"{method} {path}: no success response"

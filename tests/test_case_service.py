@@ -29,6 +29,8 @@ from triage.case.service import (
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
 
+from .record_data import RESOLVE, SATISFIED, UNSATISFIED, approve
+
 POLICY = load_policy()
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
 
@@ -70,14 +72,18 @@ def test_accept_then_full_lifecycle_with_unsatisfied_callback(engine, small_mode
     with Session(engine) as s:
         case = review(db_session=s, case_id=case_id, reviewer="care-1", policy=POLICY, now=T0 + timedelta(minutes=5))
         assert case.state == "confirmed" and case.responsible_role == case.suggestion["routing"]["responsible"]
-        for action, kw in [("contact", {}), ("resolve", {"form": "returned"}), ("callback", {"satisfied": False}),
-                           ("resolve", {}), ("callback", {"satisfied": True}), ("close", {})]:
+        for action, kw in [("contact", {}), ("resolve", {**RESOLVE, "form": "returned"}), ("approve", {}),
+                           ("callback", UNSATISFIED), ("resolve", {}), ("approve", {}), ("callback", SATISFIED),
+                           ("close", {})]:
+            if action == "approve":
+                approve(s, case_id, POLICY, T0 + timedelta(hours=1))
+                continue
             act(db_session=s, case_id=case_id, action=action, actor="handler-1", policy=POLICY,
                 now=T0 + timedelta(hours=1), data=kw)
         s.commit()
         kinds = [e.kind for e in s.get(Case, case_id).events]
-    assert kinds == ["received", "suggested", "reviewed", "dispatched", "first_contact", "resolved", "reopened",
-                     "resolved", "verified", "closed"]
+    assert kinds == ["received", "suggested", "reviewed", "dispatched", "first_contact", "resolved", "opinion_approved",
+                     "reopened", "resolved", "opinion_approved", "verified", "closed"]
 
 
 def test_correction_is_kept_from_to_and_exported_for_training(engine, small_model):

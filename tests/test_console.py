@@ -29,6 +29,7 @@ from triage.text.mask import mask_pii
 
 from .console_seed import ACCOUNTS, COMPLAINTS, PASSWORD, as_suggested, seed
 from .live import SettableClock
+from .record_data import RESOLVE
 from .test_console_e2e import START
 
 
@@ -374,7 +375,7 @@ def test_every_console_page_is_chinese(site):
         service.act(db_session=s, case_id=ids["safety"], action="contact", actor="handler1", policy=policy, now=START,
                     data={})
         service.act(db_session=s, case_id=ids["safety"], action="resolve", actor="handler1", policy=policy, now=START,
-                    data={"note": "已更换刹车总泵"})
+                    data={**RESOLVE, "note": "已更换刹车总泵"})
         s.commit()
     clock.now = START + timedelta(days=5)
     with Session(engine) as s:  # warnings, breaches, escalations and notifications of the SLA worker
@@ -394,7 +395,7 @@ def test_every_console_page_is_chinese(site):
             registry.load().version]  # the model version, an identifier, beside its suggestions' online accuracy
     pages = {"care": ["/queue", "/cases", "/cases?state=confirmed", "/my", "/bulk", "/cases/999999", "/dashboard",
                       *(f"/cases/{i}" for i in cases), *(f"/cases/{i}/form" for i in cases)],
-             "manager": ["/dashboard", "/dashboard?period=2026-Q4", "/dashboard?period=bad",
+             "manager": ["/dashboard", "/dashboard?period=2026-Q4", "/dashboard?period=bad", "/dashboard/review",
                          *(f"/cases/{i}" for i in cases)],
              "handler1": ["/my", f"/cases/{ids['safety']}", "/queue"]}
     found = {}

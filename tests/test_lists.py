@@ -38,6 +38,7 @@ from triage.policy.loader import load_policy
 
 from .conftest import drop_all
 from .console_seed import as_suggested
+from .record_data import RESOLVE, SATISFIED, approve
 
 POLICY = load_policy()
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=TZ)  # a Monday
@@ -96,7 +97,10 @@ def build(engine) -> None:
                 service.assign(db_session=s, case_id=case.id, assignee=f"h{1 + n % 2 + (n // 6) % 2}", actor="care-1",
                                now=at + timedelta(minutes=6))
             if n % 10 == 0:
-                for action, data in (("contact", {}), ("resolve", {}), ("callback", {"satisfied": True})):
+                for action, data in (("contact", {}), ("resolve", RESOLVE), ("approve", {}), ("callback", SATISFIED)):
+                    if action == "approve":
+                        approve(s, case.id, POLICY, at + timedelta(minutes=30))
+                        continue
                     service.act(db_session=s, case_id=case.id, action=action, actor="h1", policy=POLICY,
                                 now=at + timedelta(minutes=30), data=data)
         s.commit()
@@ -385,7 +389,8 @@ def test_a_breach_lists_the_case_as_breached_without_moving_its_version(engine):
         service.review(db_session=s, case_id=case.id, reviewer="care-1", policy=callback_only, now=T0)
         for action in ("contact", "resolve"):
             service.act(db_session=s, case_id=case.id, action=action, actor="h1", policy=callback_only,
-                        now=T0 + timedelta(hours=1))
+                        now=T0 + timedelta(hours=1), data=RESOLVE if action == "resolve" else {})
+        approve(s, case.id, callback_only, T0 + timedelta(hours=1))
         s.commit()
         case_id, version = case.id, case.version
     with Session(engine) as s:
@@ -397,7 +402,7 @@ def test_a_breach_lists_the_case_as_breached_without_moving_its_version(engine):
         assert case.breached and case.version == version
         assert [(r.clock, r.breached) for r in case.clock_rows] == [("callback_verification", True)]
         service.act(db_session=s, case_id=case_id, action="callback", actor="care-1", policy=callback_only,
-                    now=T0 + timedelta(days=4), expected_version=version, data={"satisfied": True})
+                    now=T0 + timedelta(days=4), expected_version=version, data=SATISFIED)
         s.commit()
     assert pages(engine, CaseFilters(breached=True)) == [[case_id]]
 
@@ -412,6 +417,7 @@ def reference_report(engine, start: datetime, end: datetime, mask: bool = True) 
     breached: Counter = Counter()
     by_vehicle: dict[tuple[str, str], list[str]] = defaultdict(list)
     focus = []
+    measures: dict[tuple[str, str], str] = {}
     for case in in_period:
         labels = case.current_labels
         for key in ("business_line", "category", "severity"):
@@ -431,13 +437,18 @@ def reference_report(engine, start: datetime, end: datetime, mask: bool = True) 
         vehicle = case.vin or case.plate
         if vehicle:
             by_vehicle[(vehicle, labels.get("category", "?"))].append(case.number)
+            # the long-term measure decided for the kind: the latest one the managers recorded
+            for e in case.events:
+                if (e.data.get("record") or {}).get("long_term_measure"):
+                    measures[(vehicle, labels.get("category", "?"))] = e.data["record"]["long_term_measure"]
         if routing.get("focus_vehicle") and case.state not in ("verified", "closed"):
             focus.append({"case": case.number, "vehicle": reports._show(vehicle, mask),
                           "owner": routing.get("focus_owner"), "category": labels.get("category")})
     return {"cases": len(in_period), "counts": {k: dict(v.most_common()) for k, v in counts.items()},
             "sla_compliance": {k: {"cases": n, "breached": breached[k], "compliance": round(1 - breached[k] / n, 4),
                                    "target": 1.0} for k, n in sorted(run.items())},
-            "repeated_complaints": [{"vehicle": reports._show(v, mask), "category": k, "cases": numbers}
+            "repeated_complaints": [{"vehicle": reports._show(v, mask), "category": k, "cases": numbers,
+                                     "long_term_measure": measures.get((v, k))}
                                     for (v, k), numbers in by_vehicle.items() if len(numbers) >= 2],
             "repeat_flagged": counts["flag"].get("repeat", 0), "focus_vehicles": focus}
 

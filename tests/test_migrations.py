@@ -62,3 +62,30 @@ def test_cases_from_before_next_due_are_checked_once_by_the_worker(engine):
         now = received + timedelta(minutes=5)
         run_sla_pass(db_session=s, policy=load_policy(), now=now)
         assert s.scalar(select(Case.next_due_at).where(Case.number == "2026-11-000001")) > now
+
+
+def downgrade(engine, revision: str) -> None:
+    with engine.begin() as connection:
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def test_the_handling_record_migrates_up_and_down(engine):
+    """0009 adds case_records beside the cases already there, and takes it away again."""
+    from alembic.script import ScriptDirectory
+
+    # The revision before it, whatever the chain is re-ordered to at a merge.
+    before = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_revision("0009").down_revision
+    drop_all(engine)
+    upgrade(engine, before)
+    assert "case_records" not in inspect(engine).get_table_names()
+    upgrade(engine, "head")
+    assert "case_records" in inspect(engine).get_table_names()
+    assert {i["name"] for i in inspect(engine).get_indexes("case_records")} == {"ix_case_records_report",
+                                                                             "ix_case_records_long_term"}
+    downgrade(engine, before)
+    assert "case_records" not in inspect(engine).get_table_names()
+    upgrade(engine, "head")
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), all_tables()) == []

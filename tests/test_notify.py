@@ -18,6 +18,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from triage.case import service as service_
 from triage.case.models import Case, CaseEvent
 from triage.case.service import IntakeRequest, act, intake_and_suggest, review
 from triage.case.worker import run_sla_pass
@@ -30,6 +31,7 @@ from triage.policy.loader import DEFAULT_POLICY, parse_policy
 from triage.policy.model import PolicyError
 
 from .receivers import RobotReceiver, SmtpServer, closed_port
+from .record_data import RESOLVE, UNSATISFIED, approve
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)  # a Monday
 SAFETY = "高速上刹车突然失灵，差点追尾，太危险了，要求彻底检查。车主王先生，电话13912345678"
@@ -272,10 +274,16 @@ def test_every_channel_delivers_in_its_vendors_format(engine, small_model, polic
         assert service.enqueue_for_role(db_session=s, policy=policy, event="suggestion_accuracy_drop",
                                         subject="类别准确率 71%，低于模型卡 80%", body="2026-11 类别\n请复核",
                                         key="2026-11", now=T0) == 3
-        for hours, action, actor in ((1, "contact", "handler"), (2, "resolve", "handler"), (3, "callback", "care")):
-            # the callback unsatisfied reopens the case: the responsible 服务经理 is told by e-mail and 飞书
-            act(db_session=s, case_id=case_id, action=action, actor=actor, policy=policy,
-                now=T0 + timedelta(hours=hours), data={"satisfied": False} if action == "callback" else {})
+        act(db_session=s, case_id=case_id, action="contact", actor="handler", policy=policy,
+            now=T0 + timedelta(hours=1))
+        service_.resolve(db_session=s, case_id=case_id, actor="handler", policy=policy,
+                         now=T0 + timedelta(hours=2), data=RESOLVE)
+        approve(s, case_id, policy, T0 + timedelta(hours=2, minutes=30))
+        # The callback unsatisfied reopens the case (through the handling record's own step): the
+        # responsible 服务经理 is told by e-mail and 飞书.
+        service_.callback(db_session=s, case_id=case_id, actor="care", policy=policy, now=T0 + timedelta(hours=3),
+                          data=UNSATISFIED)
+        assert s.get(Case, case_id).state == "reopened"
         s.commit()
     done = deliver(engine, policy, T0 + timedelta(hours=3))
     assert [d["did"] for d in done] == ["sent"] * 5, done

@@ -61,13 +61,15 @@ def compliance_from_case_clocks(s: Session, start: Any, end: Any) -> dict[str, d
 def test_a_dashboards_figures_take_one_statement_per_index_and_none_reads_case_clocks(cases):
     """The quarterly dashboard took 125 ms at 100,000 cases; a fifth of it a second pass over the
     period for the SLA compliance, through case_clocks (115,000 rows a quarter). The compliance
-    comes out of the GROUP BY that counts the period's cases: the report is four statements
-    (cases with their clocks, flags, repeated complaints, focus vehicles), the trend one."""
+    comes out of the GROUP BY that counts the period's cases: the report is seven statements
+    (cases with their clocks, flags, repeated complaints and their long-term measures, focus
+    vehicles, and of the handling records their breakdowns and the corrective measures), the
+    trend one."""
     start, end, label = reports.period_bounds(month="2026-11")
     with Session(cases) as s, statements(cases) as seen:
         rep = reports.report(db_session=s, start=start, end=end, label=label)
         reports.trend(db_session=s, label=label)
-    assert len(seen) == 5, seen
+    assert len(seen) == 8, seen
     assert not [sql for sql in seen if "case_clocks" in sql]
     # The focus list names the open states, so that it reads the few open cases by their state's
     # index, not every case of the period.

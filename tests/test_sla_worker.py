@@ -20,6 +20,8 @@ from triage.case.worker import RETRY_AFTER, recheck_all, run_sla_pass, sla_loop
 from triage.policy.calendar import TZ
 from triage.policy.loader import load_policy
 
+from .record_data import RESOLVE, SATISFIED, approve
+
 POLICY = load_policy()
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
 
@@ -93,7 +95,7 @@ def test_repair_quality_closes_itself_after_3_months_without_callback(engine, sm
         act(db_session=s, case_id=case_id, action="contact", actor="handler", policy=POLICY,
             now=T0 + timedelta(minutes=30))
         act(db_session=s, case_id=case_id, action="resolve", actor="handler", policy=POLICY,
-            now=T0 + timedelta(hours=5))
+            now=T0 + timedelta(hours=5), data=RESOLVE)
         s.commit()
     with Session(engine) as s:
         run_sla_pass(db_session=s, policy=POLICY, now=T0 + timedelta(days=60))
@@ -167,7 +169,8 @@ def test_report_counts_compliance_repeats_and_focus_vehicles(engine, small_model
     fc = rep["sla_compliance"]["first_contact"]
     assert (fc["cases"], fc["breached"], fc["compliance"]) == (2, 1, 0.5)
     assert rep["repeated_complaints"] == [{"vehicle": "L***************6", "category": "product_quality",
-                                           "cases": ["2026-11-000001", "2026-11-000002"]}]
+                                           "cases": ["2026-11-000001", "2026-11-000002"],
+                                           "long_term_measure": None}]
     assert [f["case"] for f in rep["focus_vehicles"]] == ["2026-11-000002"]  # in warranty, product quality
     assert period_bounds(quarter="2026-Q4")[:2] == (datetime(2026, 10, 1, tzinfo=TZ), datetime(2027, 1, 1, tzinfo=TZ))
     with pytest.raises(PeriodError):
@@ -196,12 +199,13 @@ def test_next_due_follows_every_event(engine, small_model):
     assert due_at(engine, case_id) == T0 + timedelta(hours=24 * 0.8)  # close_ordinary's warning (24 h)
     with Session(engine) as s:
         act(db_session=s, case_id=case_id, action="resolve", actor="handler", policy=POLICY,
-            now=T0 + timedelta(hours=3))
+            now=T0 + timedelta(hours=3), data=RESOLVE)
+        approve(s, case_id, POLICY, T0 + timedelta(hours=3))
         s.commit()
     assert due_at(engine, case_id) == T0 + timedelta(hours=3 + 72 * 0.8)  # callback verification's warning
     with Session(engine) as s:
         act(db_session=s, case_id=case_id, action="callback", actor="care", policy=POLICY,
-            now=T0 + timedelta(hours=4), data={"satisfied": True})
+            now=T0 + timedelta(hours=4), data=SATISFIED)
         act(db_session=s, case_id=case_id, action="close", actor="care", policy=POLICY, now=T0 + timedelta(hours=4))
         s.commit()
     assert due_at(engine, case_id) is None

@@ -108,7 +108,7 @@ def assign(case_id: PrimaryKey, db_session: DbSession, now: Now, viewer: CareVie
 def case_form(request: Request, case_id: PrimaryKey, db_session: DbSession, now: Now, policy: PolicyDep,
               viewer: SignedIn) -> HTMLResponse:
     view = case_view(visible_case(db_session, case_id, viewer), viewer.user, now)
-    return render(request, "form.html", viewer, form=forms.fill(view, _form_names(policy), policy.roles))
+    return render(request, "form.html", viewer, form=forms.fill(view, _form_names(policy), policy.roles, policy.record))
 
 
 def _form_names(policy: Policy) -> dict[str, Any]:

@@ -27,6 +27,7 @@ EVENT_NAMES = {
     "personal_data_read": "查看个人信息", "paused": "暂停计时", "resumed": "恢复计时",
     "relabeled": "修改分类", "clocks_changed": "时限随分类变更",
     "notification_error": "通知未能写入",
+    "opinion_approved": "经理审核通过", "form_rejected": "经理退回处理意见",
 }
 
 NOTIFY_EVENT_NAMES = TITLES

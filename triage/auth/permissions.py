@@ -54,3 +54,15 @@ def may_see(user: User, case: Case) -> bool:
 
 def sees_personal_data(user: User) -> bool:
     return user.role in SEES_PERSONAL_DATA
+
+
+def roles_that_may(action: str) -> tuple[str, ...]:
+    """The roles `may_act` lets do `action` (for a route's PermissionsDependency)."""
+    return tuple(role for role in ROLES if may_act(User("", role), action))
+
+
+OPINION_REVIEWERS = MANAGERS
+"""Review the handler's handling opinion before the callback (销售经理 / 服务经理 审核及出示处理意见,
+002-B 五 4): the managers (and admins)."""
+CASE_REVIEW_READERS = MANAGERS
+"""The printable monthly case review (月度案例总结, 002-B 一 2) for the training meeting."""

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from triage.classify.labels import FLAGS, HEADS, is_urgent
@@ -105,6 +105,7 @@ class Case(Base):
     events: Mapped[list[CaseEvent]] = relationship(back_populates="case", order_by="CaseEvent.id")
     flag_rows: Mapped[list[CaseFlag]] = relationship(cascade="all, delete-orphan")
     clock_rows: Mapped[list[CaseClock]] = relationship(cascade="all, delete-orphan")
+    record: Mapped[CaseRecord | None] = relationship(cascade="all, delete-orphan", lazy="select")
 
     @property
     def current_labels(self) -> dict[str, Any]:
@@ -165,6 +166,48 @@ class CaseClock(Base):
     breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     received_at: Mapped[datetime] = mapped_column(AwareDateTime())
     """The case's (which never changes): reports count a period's clocks from this table alone."""
+
+
+_DECIDED = {f"{dialect}_where": text("long_term_measure IS NOT NULL") for dialect in ("postgresql", "sqlite")}
+
+
+class CaseRecord(Base):
+    """The handling record of a case (rules.md §2, §5; 002-A §8-1, §8-2; 002-B 五 3-5; 002-C 五;
+    001 第六条): what the handler found and decided, the manager's review, the customer's view at
+    the callback. One row a case, its latest values (each step's values are also in the case's
+    log); the lists its values come from are the policy's (`record`)."""
+
+    __tablename__ = "case_records"
+    # A period's breakdowns read this index alone (one GROUP BY, whatever the number of cases).
+    __table_args__ = (Index("ix_case_records_report", "received_at", "valid", "cause", "responsibility_class",
+                            "responsible_department", "satisfaction"),
+                      # The few long-term measures of a period, for its repeated complaints (002-E 七 11).
+                      Index("ix_case_records_long_term", "received_at", "case_id", **_DECIDED))
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(AwareDateTime())
+    """The case's (which never changes): reports count a period's records from this table alone."""
+    investigation: Mapped[str | None] = mapped_column(Text)
+    reply: Mapped[str | None] = mapped_column(Text)
+    handling_opinion: Mapped[str | None] = mapped_column(Text)
+    corrective_action: Mapped[str | None] = mapped_column(Text)
+    cause: Mapped[str | None] = mapped_column(String(40))
+    evidence: Mapped[str | None] = mapped_column(Text)
+    responsibility_class: Mapped[str | None] = mapped_column(String(40))
+    responsible_department: Mapped[str | None] = mapped_column(String(60))
+    responsible_person: Mapped[str | None] = mapped_column(String(100))
+    valid: Mapped[bool | None]
+    invalid_reason: Mapped[str | None] = mapped_column(Text)
+    approved: Mapped[bool | None]
+    """The manager's review of the handling opinion since the last resolution (None: not reviewed)."""
+    review_opinion: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    long_term_measure: Mapped[str | None] = mapped_column(Text)
+    satisfaction: Mapped[str | None] = mapped_column(String(40))
+    """The customer's satisfaction at the latest callback."""
+    customer_words: Mapped[str | None] = mapped_column(Text)
+    """What the customer said at the latest callback: may hold personal data (masked by role)."""
+    called_back_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
 
 
 def current_labels(labels: dict[str, Any] | None, suggestion: dict[str, Any] | None) -> dict[str, Any]:

@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from triage.case.models import STATES, Case, CaseFlag, clocks_in
+from triage.case import record as records
+from triage.case.models import STATES, Case, CaseFlag, CaseRecord, clocks_in
 from triage.policy.calendar import TZ
-from triage.text.mask import mask_value
+from triage.text.mask import mask_pii, mask_value
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -52,10 +53,62 @@ def report(*, db_session: Session, start: datetime, end: datetime, label: str, m
     number of cases."""
     in_period = (Case.received_at >= start, Case.received_at < end)
     counts, compliance = _counts(db_session, start, end)
-    return {"period": label, "from": start.isoformat(), "to": end.isoformat(), "cases": sum(counts["state"].values()),
+    cases = sum(counts["state"].values())
+    return {"period": label, "from": start.isoformat(), "to": end.isoformat(), "cases": cases,
             "counts": counts, "sla_compliance": compliance,
-            "repeated_complaints": _repeated(db_session, in_period, mask),
-            "repeat_flagged": counts["flag"].get("repeat", 0), "focus_vehicles": _focus(db_session, in_period, mask)}
+            "repeated_complaints": _repeated(db_session, start, end, mask),
+            "repeat_flagged": counts["flag"].get("repeat", 0), "focus_vehicles": _focus(db_session, in_period, mask),
+            "record": record_figures(db_session=db_session, start=start, end=end, cases=cases, mask=mask)}
+
+
+# ---- the handling record (002-A §7-3, §7-4: causes analysed, corrective and preventive measures) -------
+UNRECORDED = "unrecorded"
+RECORD_GROUPS = ("cause", "responsibility_class", "responsible_department")
+"""What a period's valid complaints are counted by (invalid ones are counted apart, 001 第六条)."""
+
+
+def record_figures(*, db_session: Session, start: datetime, end: datetime, cases: int,
+                   mask: bool = True) -> dict[str, Any]:
+    """The period's handling records: its valid complaints by cause, responsibility class and
+    responsible department; valid, invalid and unrecorded; the satisfaction at the latest
+    callback; the corrective measures. Two statements, the counts from one index
+    (ix_case_records_report), whatever the number of cases."""
+    in_period = (CaseRecord.received_at >= start, CaseRecord.received_at < end)
+    columns = (CaseRecord.valid, CaseRecord.cause, CaseRecord.responsibility_class,
+               CaseRecord.responsible_department, CaseRecord.satisfaction)
+    tallies: dict[str, dict[str, int]] = {key: {} for key in (*RECORD_GROUPS, "satisfaction")}
+    validity = {"valid": 0, "invalid": 0}
+    for valid, cause, responsibility, department, satisfaction, n in db_session.execute(
+            select(*columns, func.count()).where(*in_period).group_by(*columns)):
+        if valid is not None:
+            validity["valid" if valid else "invalid"] += n
+        if valid:
+            for key, value in zip(RECORD_GROUPS, (cause, responsibility, department), strict=True):
+                tallies[key][value or UNRECORDED] = tallies[key].get(value or UNRECORDED, 0) + n
+        if satisfaction is not None:
+            tallies["satisfaction"][satisfaction] = tallies["satisfaction"].get(satisfaction, 0) + n
+    validity[UNRECORDED] = cases - validity["valid"] - validity["invalid"]
+    counts = {key: dict(sorted(t.items(), key=lambda kv: (-kv[1], kv[0]))) for key, t in tallies.items()}
+    return {"counts": counts, "validity": validity, "measures": _measures(db_session, in_period, mask)}
+
+
+def _measures(db_session: Session, in_period: tuple[Any, ...], mask: bool) -> list[dict[str, Any]]:
+    """The corrective measures decided for the period's cases: each measure once with its cause,
+    the number of cases it was decided for and the first of them; most frequent first. Grouped by
+    the database before the first case's number is looked up, so that a period of thousands of
+    cases that took the same measures reads a few cases."""
+    grouped = (select(CaseRecord.corrective_action.label("measure"), CaseRecord.cause.label("cause"),
+                      func.count().label("n"), func.min(CaseRecord.case_id).label("first"))
+               .where(*in_period, CaseRecord.corrective_action.is_not(None))
+               .group_by(CaseRecord.corrective_action, CaseRecord.cause).subquery())
+    rows = db_session.execute(select(grouped.c.measure, grouped.c.cause, grouped.c.n, Case.number)
+                              .join(Case, Case.id == grouped.c.first))
+    return [{"measure": _text(measure, mask), "cause": cause, "cases": count, "first_case": first}
+            for measure, cause, count, first in sorted(rows, key=lambda r: (-r[2], r[3]))]
+
+
+def _text(value: str | None, mask: bool) -> str | None:
+    return mask_pii(value) if value and mask else value
 
 
 _NONE = {"business_line": "unlabelled", "category": "unlabelled", "severity": "unlabelled", "role": "not dispatched"}
@@ -113,18 +166,33 @@ def _compliance(clocks: dict[tuple[str | None, str | None], int]) -> dict[str, d
                     "target": 1.0} for clock, n in sorted(ran.items())}
 
 
-def _repeated(db_session: Session, in_period: tuple[Any, ...], mask: bool) -> list[dict[str, Any]]:
+def _repeated(db_session: Session, start: datetime, end: datetime, mask: bool) -> list[dict[str, Any]]:
     """Complaints of the same kind about the same vehicle (its VIN, else its plate), in the
-    order of their first case."""
+    order of their first case, each with the long-term measure decided for it."""
+    in_period = (Case.received_at >= start, Case.received_at < end)
     vehicle = func.coalesce(func.nullif(Case.vin, ""), func.nullif(Case.plate, ""))
     kind = func.coalesce(Case.category, "?")
     groups = (select(vehicle, kind).where(*in_period, vehicle.is_not(None)).group_by(vehicle, kind)
               .having(func.count() >= 2))
     out: dict[tuple[str, str], list[str]] = {}
-    for number, v, k in db_session.execute(select(Case.number, vehicle, kind).where(
+    ids: dict[int, tuple[str, str]] = {}
+    for case_id, number, v, k in db_session.execute(select(Case.id, Case.number, vehicle, kind).where(
             *in_period, tuple_(vehicle, kind).in_(groups)).order_by(Case.received_at, Case.id)):
         out.setdefault((v, k), []).append(number)
-    return [{"vehicle": _show(v, mask), "category": k, "cases": numbers} for (v, k), numbers in out.items()]
+        ids[case_id] = (v, k)
+    # The long-term measure decided for the kind (002-E 七 11, 002-F 2.1.1): the latest recorded on any
+    # of its cases, or none yet. The period's few measures come from a partial index of their own.
+    measures: dict[tuple[str, str], str] = {}
+    if ids:
+        for case_id, measure in db_session.execute(
+                select(CaseRecord.case_id, CaseRecord.long_term_measure)
+                .where(CaseRecord.received_at >= start, CaseRecord.received_at < end,
+                       CaseRecord.long_term_measure.is_not(None))
+                .order_by(CaseRecord.received_at, CaseRecord.case_id)):
+            if case_id in ids:
+                measures[ids[case_id]] = measure
+    return [{"vehicle": _show(v, mask), "category": k, "cases": numbers,
+             "long_term_measure": _text(measures.get((v, k)), mask)} for (v, k), numbers in out.items()]
 
 
 # Open: the states before verified and closed. Named rather than negated, so that the few open cases
@@ -200,5 +268,47 @@ def csv_rows(rep: dict[str, Any], months: list[dict[str, Any]]) -> list[list[Any
         rows += [["sla", clock, "cases", c["cases"]], ["sla", clock, "breached", c["breached"]],
                  ["sla", clock, "compliance", "" if c["compliance"] is None else c["compliance"]]]
     rows += [["repeated", r["vehicle"], r["category"], " ".join(r["cases"])] for r in rep["repeated_complaints"]]
+    rows += [["repeated_long_term_measure", r["vehicle"], r["category"], r.get("long_term_measure") or ""]
+             for r in rep["repeated_complaints"]]
+    record = rep.get("record") or {"counts": {}, "validity": {}, "measures": []}
+    rows += [["validity", key, "cases", n] for key, n in record["validity"].items()]
+    for group, counts in record["counts"].items():
+        rows += [["record", group, key, n] for key, n in counts.items()]
+    rows += [["measure", m["measure"], m["cause"] or "", m["cases"]] for m in record["measures"]]
     rows += [["focus_vehicle", f["vehicle"], f["case"], f["owner"]] for f in rep["focus_vehicles"]]
     return rows
+
+
+# ---- the monthly case review (月度案例总结, 002-B 一 2: PDCA, the training meeting) -------------------------
+_REVIEW_COLUMNS = (Case.id, Case.number, Case.received_at, Case.business_line, Case.category, Case.severity,
+                   Case.state, Case.text, CaseRecord.case_id)
+
+
+def case_review(*, db_session: Session, start: datetime, end: datetime, label: str) -> dict[str, Any]:
+    """The period's major complaints and its repeated complaints of the same kind, each case with its
+    cause, responsibility, measures and the customer's final satisfaction, for a printed review:
+    personal data masked whoever prints it (the complaint and every free text of the record)."""
+    in_period = (Case.received_at >= start, Case.received_at < end)
+    repeated = _repeated(db_session, start, end, mask=True)
+    numbers = [n for group in repeated for n in group["cases"]]
+    fields = [getattr(CaseRecord, name) for name in _REVIEW_FIELDS]
+    query = (select(*_REVIEW_COLUMNS, *fields).outerjoin(CaseRecord, CaseRecord.case_id == Case.id)
+             .order_by(Case.received_at, Case.id))
+    major = [_review_entry(row) for row in db_session.execute(query.where(*in_period, Case.severity == "major"))]
+    by_number = {row.number: _review_entry(row) for row in db_session.execute(
+        query.where(*in_period, Case.number.in_(numbers)))} if numbers else {}
+    return {"period": label, "from": start.isoformat(), "to": end.isoformat(), "major": major,
+            "repeated": [{**group, "entries": [by_number[n] for n in group["cases"] if n in by_number]}
+                         for group in repeated]}
+
+
+_REVIEW_FIELDS = ("cause", "responsibility_class", "responsible_department", "responsible_person",
+                  "investigation", "handling_opinion", "corrective_action", "long_term_measure", "valid",
+                  "invalid_reason", "satisfaction", "customer_words")
+
+
+def _review_entry(row: Any) -> dict[str, Any]:
+    values = records.masked({name: getattr(row, name) for name in _REVIEW_FIELDS})
+    return {"id": row.id, "number": row.number, "received_at": row.received_at.isoformat(),
+            "business_line": row.business_line, "category": row.category, "severity": row.severity,
+            "state": row.state, "text": mask_pii(row.text), "recorded": row.case_id is not None, **values}

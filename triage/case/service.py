@@ -25,6 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from triage.auth.models import Account, ApiToken
 from triage.auth.permissions import HANDLER, User, may_see
 from triage.case import queries
+from triage.case import record as records
 from triage.case.clocks import (
     CLOCKS_CHANGED,
     clock_change,
@@ -43,6 +44,7 @@ from triage.case.models import (
     CaseClock,
     CaseEvent,
     CaseFlag,
+    CaseRecord,
     CaseSerial,
     clock_list,
     label_columns,
@@ -79,6 +81,17 @@ class Conflict(CaseError):
 
 class NotAHandler(CaseError):
     """A case can be assigned only to a handler the service knows."""
+
+
+class RecordError(CaseError):
+    """A step of the handling record with a value it may not take, or without a field the policy
+    requires of the case at that step (`missing`: those fields, each named)."""
+
+    status = 422
+
+    def __init__(self, message: str, missing: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.missing = missing or []
 
 
 @dataclass(frozen=True)
@@ -522,6 +535,9 @@ _MOVES: dict[str, tuple[str, str]] = {
     "suggest": ("suggested", "suggested"), "review": ("confirmed", "reviewed"),
     "start": ("in_progress", "started"), "resolve": ("resolved", "resolved"), "verify": ("verified", "verified"),
     "reopen": ("reopened", "reopened"), "close": ("closed", "closed"), "auto_close": ("closed", "auto_closed"),
+    # The manager sends the handling opinion back (002-B 五 4): open again for the handler, whose corrected
+    # form is due within 24 hours (clock form_corrections, on form_rejected; not the callback's reopen_return).
+    "reject": ("reopened", "form_rejected"),
 }
 USER_ACTIONS = ("contact", "start", "resolve", "callback", "verify", "reopen", "close")
 
@@ -544,6 +560,11 @@ def move(case: Case, action: str, actor: str, now: datetime, data: dict[str, Any
         record_event(case, "first_contact", actor, now, **data)
         if case.state in ("confirmed", "reopened"):
             _transition(case, "in_progress")
+        return
+    if action == "approve":  # the manager's review of the handling opinion: the case stays resolved
+        if case.state != "resolved":
+            raise InvalidTransition(f"case {case.number} is {case.state}; only a resolved case's opinion is reviewed")
+        record_event(case, "opinion_approved", actor, now, **data)
         return
     if action == "callback":
         satisfied = bool(data.get("satisfied"))
@@ -571,16 +592,124 @@ def act(*, db_session: Session, case_id: int, action: str, actor: str, policy: P
     refused. The policy's clocks say when the case is next due."""
     if action not in USER_ACTIONS:
         raise CaseError(f"unknown action {action!r}")
+    if action in ("resolve", "callback"):  # the steps that write the handling record
+        step = resolve if action == "resolve" else callback
+        return step(db_session=db_session, case_id=case_id, actor=actor, policy=policy, now=now,
+                    expected_version=expected_version, data=data or {})
     case = get(db_session=db_session, case_id=case_id)
     _check_version(case, expected_version)
     move(case, action, actor, now, data or {})
     _saved(db_session, case, policy, now)
-    if case.events[-1].kind == "reopened":
-        try:
-            deadline = nearest_deadline(facts(case), clock_log(case.events), policy, now)
-        except ValueError:  # CalendarError, ClockError: the message goes without a deadline
-            deadline = None
-        _notify(db_session, case, policy, "reopened", {}, deadline, now)
+    _tell_if_reopened(db_session, case, policy, now)
+    return case
+
+
+def _tell_if_reopened(db_session: Session, case: Case, policy: Policy, now: datetime) -> None:
+    """A case just reopened (by hand, or by a callback that found the customer not satisfied):
+    the responsible role is told, with the deadline it now has."""
+    if case.events[-1].kind != "reopened":
+        return
+    try:
+        deadline = nearest_deadline(facts(case), clock_log(case.events), policy, now)
+    except ValueError:  # CalendarError, ClockError: the message goes without a deadline
+        deadline = None
+    _notify(db_session, case, policy, "reopened", {}, deadline, now)
+
+
+# ---- the handling record (issue 14) ----------------------------------------------------------------
+def _record_step(case: Case, step: str, data: dict[str, Any], policy: Policy) -> tuple[dict[str, Any],
+                                                                                      dict[str, Any]]:
+    """The record fields `step` writes from `data` and the record as it would then stand; refused
+    (RecordError, 422) for a bad value or a field the policy requires of the case at that step."""
+    given, problems = records.parse(step, data, policy)
+    if problems:
+        raise RecordError("; ".join(problems))
+    values = {**records.values_of(case.record), **given}
+    missing = records.missing(step, policy, case, values)
+    if missing:
+        raise RecordError(f"case {case.number} cannot be {_DONE[step]} without: "
+                          + ", ".join(f"{name} ({policy.record.label(name)})" for name in missing), missing)
+    return given, values
+
+
+_DONE = {"resolve": "resolved", "review": "reviewed", "callback": "called back"}
+
+
+def _write_record(case: Case, given: dict[str, Any]) -> CaseRecord:
+    if case.record is None:
+        with _no_autoflush(case):
+            case.record = CaseRecord(received_at=case.received_at)
+    for name, value in given.items():
+        setattr(case.record, name, value)
+    return case.record
+
+
+def _event_data(data: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """A step's log entry: the record fields it wrote (each field recorded is in the log), and
+    whatever else the caller sent with it (a note)."""
+    return {**{k: v for k, v in data.items() if k not in given}, "record": given}
+
+
+def resolve(*, db_session: Session, case_id: int, actor: str, policy: Policy, now: datetime,
+            data: dict[str, Any], expected_version: int | None = None) -> Case:
+    """The handler returns the form (002-A §8-2): investigation, reply, handling opinion, corrective
+    measure, cause, responsibility, validity, as the policy requires of the case. A case resolved
+    again (reopened, or its opinion sent back) keeps what was recorded before unless changed, and
+    its opinion is reviewed afresh."""
+    case = get(db_session=db_session, case_id=case_id)
+    _check_version(case, expected_version)
+    _check_transition(case.state, "resolved", case.number)
+    given, _ = _record_step(case, "resolve", data, policy)
+    move(case, "resolve", actor, now, _event_data(data, given))
+    _write_record(case, given).approved = None
+    _saved(db_session, case, policy, now)
+    return case
+
+
+def review_opinion(*, db_session: Session, case_id: int, reviewer: str, policy: Policy, now: datetime,
+                   data: dict[str, Any], expected_version: int | None = None) -> Case:
+    """The manager reviews the handling opinion of a resolved case before the callback (002-B 五 4):
+    approved, the case awaits its callback; not approved, it goes back to the handler, whose
+    corrected form is due within 24 hours (form_rejected; 002-A (second copy) §8-1)."""
+    case = get(db_session=db_session, case_id=case_id)
+    _check_version(case, expected_version)
+    if case.state != "resolved":
+        raise InvalidTransition(f"case {case.number} is {case.state}; only a resolved case's opinion is reviewed")
+    if case.record is not None and case.record.approved is not None:
+        raise InvalidTransition(f"case {case.number}: its handling opinion was reviewed already")
+    given, values = _record_step(case, "review", data, policy)
+    if values["approved"] is None:  # whatever the policy requires, a review decides
+        raise RecordError(f"case {case.number}: approve the handling opinion or send it back (approved)",
+                          ["approved"])
+    move(case, "approve" if values["approved"] else "reject", reviewer, now, _event_data(data, given))
+    _write_record(case, given).reviewed_by = reviewer
+    _saved(db_session, case, policy, now)
+    return case
+
+
+def awaiting_review(case: Case, policy: Policy) -> bool:
+    """A resolved case whose handling opinion the manager has yet to review."""
+    return records.awaiting_review(policy, case.state, records.facts(case, records.values_of(case.record)))
+
+
+def callback(*, db_session: Session, case_id: int, actor: str, policy: Policy, now: datetime,
+             data: dict[str, Any], expected_version: int | None = None) -> Case:
+    """Customer care calls the customer back (002-A §7, §8-2): their satisfaction and their words.
+    A level that is not satisfied sends the case back to the responsible department (reopened:
+    24 hours, clock reopen_return). Not before the manager approved the handling opinion, where
+    the policy asks for the review."""
+    case = get(db_session=db_session, case_id=case_id)
+    _check_version(case, expected_version)
+    _check_transition(case.state, "verified", case.number)
+    if awaiting_review(case, policy):
+        raise InvalidTransition(f"case {case.number}: the manager has not reviewed the handling opinion yet "
+                                "(002-B 五 4)")
+    given, values = _record_step(case, "callback", data, policy)
+    move(case, "callback", actor, now, {**_event_data(data, given),
+                                        "satisfied": records.is_satisfied(policy, values["satisfaction"])})
+    _write_record(case, given).called_back_at = now
+    _saved(db_session, case, policy, now)
+    _tell_if_reopened(db_session, case, policy, now)
     return case
 
 

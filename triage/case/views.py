@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from triage.auth.permissions import User, sees_personal_data
+from triage.case import record as records
 from triage.case.models import Case
 from triage.case.service import record_event
 from triage.suggestion import as_shown
@@ -31,8 +32,22 @@ def case_view(case: Case, user: User, now: datetime) -> dict[str, Any]:
         "text": case.text if sees else mask_pii(case.text), **personal, "in_warranty": case.in_warranty,
         "suggestion": as_shown(case.suggestion), "labels": case.labels, "responsible_role": case.responsible_role,
         "assignee": case.assignee,
-        "events": [{"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor, "data": e.data} for e in case.events],
+        "events": [{"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor,
+                    "data": e.data if sees or "record" not in e.data else {**e.data, "record": records.masked(
+                        e.data["record"])}} for e in case.events],
+        "record": record_view(case, sees),
     }
+
+
+def record_view(case: Case, sees: bool) -> dict[str, Any] | None:
+    """The case's handling record; its free text (the customer's words above all) masked for
+    those who may not see personal data. None before anything is recorded."""
+    if case.record is None:
+        return None
+    values = records.values_of(case.record)
+    values = {**values, "reviewed_by": case.record.reviewed_by,
+              "called_back_at": case.record.called_back_at.isoformat() if case.record.called_back_at else None}
+    return values if sees else records.masked(values)
 
 
 def complaint_text(case: Case, user: User) -> str:

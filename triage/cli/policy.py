@@ -53,6 +53,7 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     print(f"suggestions: filled in from confidence {shown}; online accuracy more than {rules.accuracy_margin:.0%} "
           f"under the model card (from {rules.accuracy_min_reviews} reviews) is reported to {told}")
     print(format_notifications(policy))
+    _print_record(policy)
     return _check_notice_folders(policy)
 
 
@@ -83,6 +84,15 @@ def format_notifications(policy: Policy) -> str:
     if responsible:
         lines.append(f"  note: roles responsible by the rules that are told of nothing: {', '.join(responsible)}")
     return "\n".join(lines)
+
+
+def _print_record(policy: Policy) -> None:
+    """The handling record's lists and requirements (issue 14)."""
+    record = policy.record
+    print(f"record: {len(record.causes)} causes, {len(record.responsibility_classes)} responsibility classes, "
+          f"{len(record.departments)} departments, {len(record.satisfaction)} satisfaction levels; "
+          f"{len(record.required)} requirements; manager review before the callback: "
+          f"{'yes' if record.review_when is not None else 'no'}")
 
 
 def _check_notice(path: str) -> int:

@@ -18,7 +18,11 @@ from triage.policy.model import (
     CONDITION_KEYS,
     EVENTS,
     NOTIFY_EVENTS,
+    RECORD_CONDITION_KEYS,
+    RECORD_FIELDS,
+    RECORD_STEPS,
     ROBOT_KINDS,
+    Choice,
     Clock,
     Condition,
     Duration,
@@ -28,6 +32,8 @@ from triage.policy.model import (
     Policy,
     PolicyError,
     Recipient,
+    RecordPolicy,
+    Requirement,
     RoleRecipients,
     Rule,
     SuggestionRules,
@@ -225,12 +231,13 @@ def parse_policy(raw: Any, base: Path | None = None) -> Policy:
 
     suggestions = _suggestions(raw.get("suggestions"), problems)
     notifications = _notifications(raw.get("notifications"), roles, condition, problems)
+    record = _record(raw.get("record"), problems, condition, roles)
 
     if problems:
         raise PolicyError(problems)
     return Policy(str(raw.get("name", "policy")), roles, tuple(rules), escalation, tuple(clocks), tuple(focus),
                   crisis, crisis_team, calendar, {str(k): str(v) for k, v in channels_raw.items()}, role_sources,
-                  suggestions, notifications)
+                  suggestions, notifications, record)
 
 
 def _suggestions(raw: Any, problems: list[str]) -> SuggestionRules:
@@ -401,6 +408,116 @@ def _notifications(raw: Any, roles: dict[str, str], condition: Callable[[Any, st
     return Notifications(channels, recipients, major, str(raw.get("console_url") or Notifications.console_url),
                          str(env), int(numbers["max_attempts"]), float(numbers["first_delay"]),
                          float(numbers["max_delay"]))
+
+
+_RECORD_LISTS = ("causes", "responsibility_classes", "departments", "satisfaction")
+
+
+def _record(raw: Any, problems: list[str], condition: Any, roles: dict[str, str]) -> RecordPolicy:
+    """The `record` section: the handling record's lists, labels and requirements. Without it a
+    policy keeps no record requirements (a case resolves with whatever it is given)."""
+    if raw is None:
+        return RecordPolicy()
+    if not isinstance(raw, dict):
+        problems.append("record: must be a mapping (causes, responsibility_classes, departments, satisfaction, "
+                        "labels, required, review)")
+        return RecordPolicy()
+    lists: dict[str, tuple[Choice, ...]] = {}
+    for kind in _RECORD_LISTS:
+        items = raw.get(kind)
+        if not isinstance(items, dict) or not items:
+            problems.append(f"record.{kind}: missing, or not a mapping of id -> {{name, source}}")
+            lists[kind] = ()
+            continue
+        found = []
+        for cid, v in items.items():
+            where = f"record.{kind}.{cid}"
+            v = v if isinstance(v, dict) else {"name": v}
+            if kind != "departments" and not v.get("source"):
+                problems.append(f"{where}: cite the source clause (source: \"002-B 五 3\")")
+            satisfied = v.get("satisfied")
+            if kind == "satisfaction" and not isinstance(satisfied, bool):
+                problems.append(f"{where}.satisfied: say whether this level closes the loop (true or false)")
+            found.append(Choice(str(cid), str(v.get("name", cid)), str(v.get("source", "")),
+                                str(v.get("handling", "")), satisfied if isinstance(satisfied, bool) else None))
+        lists[kind] = tuple(found)
+    satisfaction = lists["satisfaction"]
+    if satisfaction and not ({True, False} <= {c.satisfied for c in satisfaction}):
+        problems.append("record.satisfaction: needs at least one satisfied level and one that is not")
+
+    labels_raw = raw.get("labels") or {}
+    if not isinstance(labels_raw, dict):
+        problems.append("record.labels: must be a mapping of field -> label")
+        labels_raw = {}
+    for name in labels_raw:
+        if name not in RECORD_FIELDS:
+            problems.append(f"record.labels: unknown field {name!r} (fields: {', '.join(RECORD_FIELDS)})")
+    missing_labels = [name for name in RECORD_FIELDS if name not in labels_raw]
+    if missing_labels:
+        problems.append(f"record.labels: give every field its label (missing: {', '.join(missing_labels)})")
+
+    def when(data: Any, where: str) -> Condition:
+        """A condition on the case's facts and on the record's own values."""
+        data = data or {}
+        if not isinstance(data, dict):
+            problems.append(f"{where}: a condition must be a mapping of fact -> allowed values")
+            return Condition()
+        own: dict[str, tuple[Any, ...]] = {}
+        for key in RECORD_CONDITION_KEYS:
+            if key not in data:
+                continue
+            values = tuple(data[key]) if isinstance(data[key], list) else (data[key],)
+            allowed = ({True, False} if key in ("valid", "approved")
+                       else {c.id for c in lists["causes" if key == "cause" else "satisfaction"]})
+            bad = [v for v in values if v not in allowed]
+            if bad:
+                problems.append(f"{where}: {key} has unknown value(s) {bad} (known: {sorted(map(str, allowed))})")
+            own[key] = values
+        case_part = condition({k: v for k, v in data.items() if k not in RECORD_CONDITION_KEYS}, where)
+        return Condition({**case_part.tests, **own})
+
+    required = []
+    for i, r in enumerate(raw.get("required") or []):
+        where = f"record.required[{i}]"
+        if not isinstance(r, dict):
+            problems.append(f"{where}: needs step, when, fields and source")
+            continue
+        step = r.get("step")
+        if step not in RECORD_STEPS:
+            problems.append(f"{where}.step: {step!r} is not one of {', '.join(RECORD_STEPS)}")
+        fields = r.get("fields") or []
+        if not isinstance(fields, list) or not fields:
+            problems.append(f"{where}.fields: a non-empty list of fields")
+            fields = []
+        for name in fields:
+            if name not in RECORD_FIELDS:
+                problems.append(f"{where}.fields: unknown field {name!r} (fields: {', '.join(RECORD_FIELDS)})")
+            elif step in RECORD_STEPS and RECORD_STEPS.index(RECORD_FIELDS[name][0]) > RECORD_STEPS.index(step):
+                problems.append(f"{where}.fields: {name!r} is recorded at the {RECORD_FIELDS[name][0]} step, "
+                                f"after {step}: it cannot be required there")
+        if not r.get("source"):
+            problems.append(f"{where}: cite the source clause (source: \"002-A §8-2\")")
+        required.append(Requirement(str(step), when(r.get("when"), f"{where}.when"), tuple(map(str, fields)),
+                                    str(r.get("source", ""))))
+
+    review = raw.get("review")
+    review_when = None
+    reviewers: dict[str, str] = {}
+    if review is not None:
+        if not isinstance(review, dict):
+            problems.append("record.review: must be a mapping (when, reviewers, source)")
+        else:
+            review_when = when(review.get("when"), "record.review.when")
+            for line, ref in (review.get("reviewers") or {}).items():
+                if line not in LABELS["business_line"]:
+                    problems.append(f"record.review.reviewers: unknown business line {line!r}")
+                if ref not in roles:
+                    problems.append(f"record.review.reviewers.{line}: unknown role {ref!r}")
+                reviewers[str(line)] = str(ref)
+            if not review.get("source"):
+                problems.append("record.review: cite the source clause (source: \"002-B 五 4\")")
+    return RecordPolicy(lists["causes"], lists["responsibility_classes"], lists["departments"], satisfaction,
+                        {str(k): str(v) for k, v in labels_raw.items()}, tuple(required), review_when, reviewers)
 
 
 def _mapping(raw: dict, key: str, problems: list[str]) -> dict:

@@ -222,3 +222,74 @@ class Policy:
     role_sources: dict[str, str] = field(default_factory=dict)
     suggestions: SuggestionRules = field(default_factory=SuggestionRules)
     notifications: Notifications = field(default_factory=Notifications)
+    record: RecordPolicy = field(default_factory=lambda: RecordPolicy())
+    """The handling record: its lists, labels and which fields each case type requires."""
+
+
+# ---- the handling record (rules.md §2, §5; issue 14) ---------------------------------------------------
+RECORD_STEPS = ("resolve", "review", "callback")
+"""The steps that write the record: the handler resolves (002-A §8-2), the manager reviews the
+handling opinion (002-B 五 4), customer care calls the customer back (002-A §7, §8-2)."""
+
+RECORD_FIELDS: dict[str, tuple[str, str]] = {
+    # field -> (the step that records it, its kind: text, bool, or the record list its value is from)
+    "investigation": ("resolve", "text"), "reply": ("resolve", "text"), "handling_opinion": ("resolve", "text"),
+    "corrective_action": ("resolve", "text"), "cause": ("resolve", "causes"), "evidence": ("resolve", "text"),
+    "responsibility_class": ("resolve", "responsibility_classes"),
+    "responsible_department": ("resolve", "departments"), "responsible_person": ("resolve", "text"),
+    "valid": ("resolve", "bool"), "invalid_reason": ("resolve", "text"),
+    "approved": ("review", "bool"), "review_opinion": ("review", "text"), "long_term_measure": ("review", "text"),
+    "satisfaction": ("callback", "satisfaction"), "customer_words": ("callback", "text"),
+}
+"""Every field of the record; which of them a case must hold is the policy's (`record.required`)."""
+
+RECORD_CONDITION_KEYS = ("valid", "cause", "approved", "satisfaction")
+"""What a requirement may test of the record itself, besides the facts of the case (CONDITION_KEYS)."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One value of a record list: its id, the name the documents use, and what they prescribe."""
+
+    id: str
+    name: str
+    source: str = ""
+    handling: str = ""
+    """The prescribed handling (a cause's, 002-B 五 3) or the definition (a responsibility class's, 002-C 五)."""
+    satisfied: bool | None = None
+    """Of a satisfaction level: whether the callback closes the loop (else the case goes back)."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """At `step`, a case matching `when` must hold `fields`."""
+
+    step: str
+    when: Condition
+    fields: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class RecordPolicy:
+    causes: tuple[Choice, ...] = ()
+    responsibility_classes: tuple[Choice, ...] = ()
+    departments: tuple[Choice, ...] = ()
+    satisfaction: tuple[Choice, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    """field -> the label the console and the printed forms give it."""
+    required: tuple[Requirement, ...] = ()
+    review_when: Condition | None = None
+    """The cases whose handling opinion a manager reviews before the callback (None: none)."""
+    reviewers: dict[str, str] = field(default_factory=dict)
+    """business line -> the role that reviews (销售经理 / 服务经理)."""
+
+    def choices(self, kind: str) -> tuple[Choice, ...]:
+        return getattr(self, kind) if kind in ("causes", "responsibility_classes", "departments",
+                                                "satisfaction") else ()
+
+    def choice(self, kind: str, value: str | None) -> Choice | None:
+        return next((c for c in self.choices(kind) if c.id == value), None)
+
+    def label(self, name: str) -> str:
+        return self.labels.get(name, name)
