@@ -16,7 +16,7 @@ def correct_and_assign(page, url: str, case_id: int, labels: dict[str, str]) -> 
     """Customer care corrects the suggestion's labels (no flags) in the queue and gives the case to handler1."""
     page.goto(f"{url}/queue")
     card = page.locator(f"#case-{case_id}")
-    card.locator("details.correct summary").click()
+    card.locator("details.correct").evaluate("d => { d.open = true; }")  # open already if a head is offered as choices
     for head, value in labels.items():
         card.locator(f"select[name={head}]").select_option(value)
     card.locator("input[name=flags]:checked").evaluate_all("els => els.forEach(e => { e.checked = false; })")
