@@ -61,6 +61,7 @@ from triage.text.normalize import TextError, check_text
 
 log = logging.getLogger("triage.case")
 
+
 class CaseError(Exception):
     status = 400
 
