@@ -133,7 +133,7 @@ def seed(url: str, n: int) -> None:
     from tests.conftest import drop_all
     from triage.auth.service import create_account
     from triage.case.models import clock_list, label_columns
-    from triage.classify.labels import FLAGS, LABELS, severity_given_flags
+    from triage.classify.labels import FLAGS, HEADS, LABELS, severity_given_flags
     from triage.db import init_db, make_engine
 
     rng = random.Random(11)
@@ -192,9 +192,11 @@ def seed(url: str, n: int) -> None:
                     for kind in steps:
                         later += timedelta(minutes=rng.randrange(10, 600))
                         data: dict[str, Any] = {}
-                        if kind == "reviewed":
+                        if kind == "reviewed":  # as case.service.review writes it (its online accuracy)
+                            suggested = {h: suggestion["labels"][h] for h in HEADS}
                             data = {"accepted": not corrections, "corrections": corrections,
-                                    "model": suggestion["model"]}
+                                    "model": suggestion["model"], "suggested": suggested,
+                                    "kept": {h: labels[h] == suggested[h] for h in HEADS}}
                         elif kind == "dispatched":
                             data = {"to": responsible, "routing": routing}
                         events.append((kind, min(later, now), "care" if kind != "first_contact" else assignee, data))
