@@ -361,8 +361,9 @@ def test_a_head_below_its_threshold_is_offered_as_choices_with_none_chosen(conso
     url, _, ids, engine, new_page, _ = console
     suggested = case(engine, ids["quality"]).suggestion
     choosing = [h for h, shown in suggested["display"].items() if shown == "choices"]
-    if not choosing:
-        pytest.skip("the served model is sure of every head of this complaint")
+    # The shipped model's business line of this complaint is under 0.5: if a retrained model is sure
+    # of it, pick another of the seeded complaints for this test rather than letting it pass unchecked.
+    assert choosing, f"the served model is sure of every head of this complaint: {suggested['confidence']}"
     head = choosing[0]
     page = new_page("care")
     page.wait_for_url(f"{url}/queue")

@@ -140,6 +140,7 @@ def test_the_default_policy_tells_the_general_manager_of_major_cases_and_warns_a
     assert not service.major_at_intake(policy, {"severity": "complaint", "flags": ["repeat"]})
     shares = {c.id: c.shares for c in policy.clocks}
     assert shares["close_major"] == (0.5, 0.75) and shares["first_contact"] == (0.8,)
+    assert len(n.channels) == 4
     assert all("url" not in c.settings for c in n.channels.values())  # robot URLs and secrets: environment only
 
 

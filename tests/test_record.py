@@ -43,6 +43,7 @@ def test_the_default_policy_holds_the_documents_lists_with_their_clauses():
     assert [c.name for c in record.responsibility_classes] == ["态度类", "流程规章类", "管理类", "技能类", "产品类"]
     assert [(c.name, c.satisfied) for c in record.satisfaction] == [("满意", True), ("基本满意", True),
                                                                    ("不满意", False)]
+    assert record.required
     assert all(r.source for r in record.required) and record.reviewers == {"sales": "retail_manager",
                                                                            "after_sales": "service_manager"}
 

@@ -345,6 +345,7 @@ def test_the_pre_training_corpus_holds_no_text_of_the_test_months(monkeypatch, t
     assert len(short) > 1000 and not any(t in corpus for t in short)
     development = [normalize(e.text).text for e in examples if e.split == "train" and e.source == "real"
                    and e.date[:7] in ("2020-11", "2024-02")]
+    assert len(development) > 1000
     assert all(t in corpus for t in development if 0 < len(t) <= body)  # pre-trained on, never fine-tuned on
 
 
