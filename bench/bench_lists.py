@@ -15,8 +15,8 @@ thirty handlers; about one case in twelve breached (with its
 escalation); VINs and plates that repeat. Each case gets the event log the service would
 have written (received, suggested with the whole suggestion, reviewed, dispatched with the
 routing, assigned, first contact, resolved, verified, closed, breaches), and the label
-columns, case_flags, case_clocks and the clock columns from the same functions the case
-service uses.
+columns, case_flags, case_clocks, case_reviews and the clock columns from the same functions
+the case service uses.
 
 Then a uvicorn server in a thread (tests/live.py) serves the app, and each request is
 timed `--repeat` times after two warm-ups (p50, p99); the server process's resident memory
@@ -158,7 +158,7 @@ def seed(url: str, n: int) -> None:
         times = _times(n, rng)
         events_total = 0
         for start in range(0, n, CHUNK):
-            case_rows, event_rows, flag_rows, clock_rows, record_rows = [], [], [], [], []
+            case_rows, event_rows, flag_rows, clock_rows, record_rows, review_rows = [], [], [], [], [], []
             for case_id in range(start + 1, min(start + CHUNK, n) + 1):
                 at = times[case_id - 1]
                 month = at.strftime("%Y-%m")
@@ -197,6 +197,8 @@ def seed(url: str, n: int) -> None:
                             data = {"accepted": not corrections, "corrections": corrections,
                                     "model": suggestion["model"], "suggested": suggested,
                                     "kept": {h: labels[h] == suggested[h] for h in HEADS}}
+                            review_rows.append((case_id, min(later, now), suggestion["model"],
+                                                *(suggested[h] for h in HEADS), *(data["kept"][h] for h in HEADS)))
                         elif kind == "dispatched":
                             data = {"to": responsible, "routing": routing}
                         events.append((kind, min(later, now), "care" if kind != "first_contact" else assignee, data))
@@ -251,6 +253,8 @@ def seed(url: str, n: int) -> None:
                                         "corrective_action", "cause", "responsibility_class", "responsible_department",
                                         "valid", "invalid_reason", "approved", "long_term_measure", "satisfaction"),
                   record_rows)
+            _copy(cur, "case_reviews", ("case_id", "at", "model", *(f"suggested_{h}" for h in HEADS),
+                                        *(f"kept_{h}" for h in HEADS)), review_rows)
             events_total += len(event_rows)
             print(f"  {case_id} cases, {events_total} events ({time.perf_counter() - t:.0f}s)", flush=True)
         _copy(cur, "case_serials", ("month", "last"), list(serials.items()))

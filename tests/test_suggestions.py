@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.main import create_app
 from triage.auth.tokens import create as create_token
 from triage.case import suggestion_accuracy
-from triage.case.models import Case, CaseEvent
+from triage.case.models import Case, CaseEvent, CaseReview
 from triage.case.service import ChoiceRequired, IntakeRequest, intake_and_suggest, review
 from triage.classify.base import Decoder
 from triage.classify.labels import HEADS, LABELS
@@ -268,18 +269,42 @@ def test_online_accuracy_per_head_class_and_model_by_month(engine):
     assert trend[0]["heads"]["category"]["share"] is None
 
 
-def test_a_review_logged_before_kept_was_recorded_counts_by_its_corrections(engine):
+def test_the_migration_fills_the_reviews_from_the_review_events(engine):
+    """0010 fills case_reviews from the events; a review logged before `kept` and `suggested`
+    were recorded counts a head as kept when it has no correction, its suggested class from
+    the case's suggestion."""
+    from alembic.script import ScriptDirectory
+
+    from triage.db import alembic_config
+
+    from .test_migrations import downgrade, upgrade
+
+    current = reviewed(engine, "cat=repair_quality model=v2", T0, {"severity": "major"})
     kept = reviewed(engine, "cat=service model=v1", T0)
     changed = reviewed(engine, "cat=service model=v1", T0, {"category": "other"})
     with Session(engine) as s:
         for case_id in (kept, changed):
             event = next(e for e in s.get(Case, case_id).events if e.kind == "reviewed")
-            event.data = {k: v for k, v in event.data.items() if k not in ("kept", "suggested")}
+            event.data = {k: v for k, v in event.data.items() if k not in ("kept", "suggested", "model")}
         s.commit()
+        written = _reviews(s)
+    before = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_revision("0010").down_revision
+    downgrade(engine, before)
+    upgrade(engine, "head")
+    with Session(engine) as s:
+        assert _reviews(s) == written  # the same rows the service wrote, from the events alone
+        assert written[current][1:] == ("v2", "after_sales", "repair_quality", "complaint", True, True, False)
         figures = suggestion_accuracy.month_report(db_session=s, month="2026-11", rules=POLICY.suggestions,
                                                    card_of=CARDS.get)
-    assert figures["heads"]["category"]["classes"] == {"service": {"reviews": 2, "kept": 1, "share": 0.5}}
+    assert figures["heads"]["category"]["classes"] == {
+        "service": {"reviews": 2, "kept": 1, "share": 0.5}, "repair_quality": {"reviews": 1, "kept": 1, "share": 1.0}}
     assert figures["heads"]["severity"]["kept"] == 2
+    assert [(m["model"], m["reviews"]) for m in figures["models"]] == [("v1", 2), ("v2", 1)]
+
+
+def _reviews(s: Session) -> dict[int, tuple[Any, ...]]:
+    columns = ["at", "model", *(f"suggested_{h}" for h in HEADS), *(f"kept_{h}" for h in HEADS)]
+    return {r.case_id: tuple(getattr(r, c) for c in columns) for r in s.scalars(select(CaseReview))}
 
 
 def test_a_drop_below_the_model_card_by_more_than_the_margin_is_told_once_per_key(engine, caplog):

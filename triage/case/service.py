@@ -45,6 +45,7 @@ from triage.case.models import (
     CaseEvent,
     CaseFlag,
     CaseRecord,
+    CaseReview,
     CaseSerial,
     clock_list,
     label_columns,
@@ -437,10 +438,13 @@ def review(*, db_session: Session, case_id: int, reviewer: str, policy: Policy, 
     labels, changed = _corrected(dict(suggested), corrections, policy, case.suggestion["routing"]["responsible"])
     decision = route(policy, classification_of(labels), _context(db_session, case))
     responsible = changed.get("responsible_role", {}).get("to", decision.responsible)
+    kept = {h: labels[h] == suggested[h] for h in HEADS}
     move(case, "review", reviewer, now, {"accepted": not changed, "corrections": changed,
                                          "model": case.suggestion.get("model"),
-                                         "suggested": {h: suggested[h] for h in HEADS},
-                                         "kept": {h: labels[h] == suggested[h] for h in HEADS}})
+                                         "suggested": {h: suggested[h] for h in HEADS}, "kept": kept})
+    db_session.add(CaseReview(case_id=case.id, at=now, model=case.suggestion.get("model") or "",
+                              **{f"suggested_{h}": suggested[h] for h in HEADS},
+                              **{f"kept_{h}": kept[h] for h in HEADS}))
     _relabel(case, labels, reviewer, now, policy)
     case.responsible_role = responsible
     record_event(case, "dispatched", reviewer, now, to=responsible, routing=decision.to_dict())

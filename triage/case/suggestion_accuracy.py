@@ -2,10 +2,9 @@
 suggested class and per model version, for a month (or any period); and the watch on it that
 tells the managers when a head falls below its held-out accuracy on the model card.
 
-Read from the review events (`reviewed`: the model version, the suggested labels and which
-heads were kept; a review logged before those were recorded counts a head as kept when it
-has no correction, with the suggested class from the case's suggestion), aggregated by the
-database over the index of events by kind and time.
+Read from `case_reviews` (one row a review: the model version, the suggested label and whether
+it was kept, per head; migration 0010 filled it from the review events logged before it),
+aggregated by the database over its index by time.
 """
 
 from __future__ import annotations
@@ -17,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, case, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from triage.case.models import Case, CaseEvent
+from triage.case.models import CaseReview
 from triage.case.reports import months_ending, period_bounds
 from triage.classify import registry
 from triage.classify.labels import HEADS
@@ -44,36 +43,26 @@ def registry_card(version: str) -> dict[str, Any] | None:
 
 # ---- the figures ----------------------------------------------------------------------------------
 def _kept(head: str) -> ColumnElement[Any]:
-    """1 when the reviewer kept the head's suggested label, else 0."""
-    recorded = CaseEvent.data[("kept", head)].as_boolean()
-    # Reviews logged before `kept` was: a head without a correction was kept.
-    legacy = CaseEvent.data[("corrections", head)].as_string().is_(None)
-    return case((recorded.is_not(None), cast(recorded, Integer)), (legacy, 1), else_=0)
+    return func.sum(cast(getattr(CaseReview, f"kept_{head}"), Integer))
 
 
-def _suggested(head: str) -> ColumnElement[Any]:
-    return func.coalesce(CaseEvent.data[("suggested", head)].as_string(),
-                         Case.suggestion[("labels", head)].as_string())
+def _suggested(head: str) -> InstrumentedAttribute[str | None]:
+    return getattr(CaseReview, f"suggested_{head}")
 
 
-def _reviews_between(start: datetime, end: datetime) -> tuple[ColumnElement[bool], ...]:
-    return (CaseEvent.kind == "reviewed", CaseEvent.at >= start, CaseEvent.at < end, Case.id == CaseEvent.case_id)
+def _between(start: datetime, end: datetime) -> tuple[ColumnElement[bool], ...]:
+    return CaseReview.at >= start, CaseReview.at < end
 
 
 def online_accuracy(*, db_session: Session, start: datetime, end: datetime, label: str,
                     card_of: CardOf = registry_card) -> dict[str, Any]:
     """The period's reviews: per head the share kept overall and per suggested class; per model
     version the same, with the held-out accuracy of each head on the version's card (None
-    when the card is gone or gives none). One GROUP BY over the period's reviews."""
-    model = func.coalesce(CaseEvent.data["model"].as_string(), "").label("model")
-    suggested = [_suggested(h).label(f"s_{h}") for h in HEADS]
-    inner = select(model, *suggested, *(_kept(h).label(f"k_{h}") for h in HEADS)).where(
-        *_reviews_between(start, end)).subquery()
-    kept = [func.sum(inner.c[f"k_{h}"]) for h in HEADS]
-    # Grouped over a subquery: PostgreSQL does not match a JSON expression of the select list
-    # with the same expression in GROUP BY when its path is a parameter.
-    rows = db_session.execute(select(inner.c.model, *(inner.c[f"s_{h}"] for h in HEADS), func.count(), *kept)
-                              .group_by(inner.c.model, *(inner.c[f"s_{h}"] for h in HEADS))).all()
+    when the card is gone or gives none). One GROUP BY over the period's range of the index
+    of reviews."""
+    suggested = [_suggested(h) for h in HEADS]
+    rows = db_session.execute(select(CaseReview.model, *suggested, func.count(), *(_kept(h) for h in HEADS))
+                              .where(*_between(start, end)).group_by(CaseReview.model, *suggested)).all()
     overall = _empty_heads()
     models: dict[str, dict[str, Any]] = {}
     for version, *rest in sorted(rows, key=lambda r: tuple(str(v) for v in r[:4])):
@@ -127,9 +116,9 @@ def accuracy_trend(*, db_session: Session, label: str, count: int = 6) -> list[d
     """Per month up to the period's end, each head's share kept (all model versions)."""
     months = months_ending(label, count)
     bounds = [period_bounds(month=m)[:2] for m in months]
-    month = case(*((CaseEvent.at < end, n) for n, (_, end) in enumerate(bounds))).label("month")
-    inner = select(month, *(_kept(h).label(f"k_{h}") for h in HEADS)).where(
-        *_reviews_between(bounds[0][0], bounds[-1][1])).subquery()
+    month = case(*((CaseReview.at < end, n) for n, (_, end) in enumerate(bounds))).label("month")
+    inner = select(month, *(cast(getattr(CaseReview, f"kept_{h}"), Integer).label(f"k_{h}") for h in HEADS)).where(
+        *_between(bounds[0][0], bounds[-1][1])).subquery()
     found = {r[0]: r for r in db_session.execute(
         select(inner.c.month, func.count(), *(func.sum(inner.c[f"k_{h}"]) for h in HEADS)).group_by(inner.c.month))}
     out = []
