@@ -65,6 +65,59 @@ def test_a_softmax_head_keeps_the_models_own_argmax():
     assert (p.argmax(axis=1) == head.decision(X).argmax(axis=1)).all()
 
 
+def test_a_character_member_is_mixed_into_one_linear_head():
+    """TrainConfig.char_head: the full model's and a character-only model's tempered logits,
+    summed by share, served as one head; the character member has no weight off its columns."""
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from training.train import _fit_softmax_head
+
+    X = TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit_transform(TEXTS).tocsr().astype(np.float32)
+    y, w = np.array(Y3), np.ones(len(Y3))
+    chars = np.arange(X.shape[1] // 2, X.shape[1])
+    base = LogisticRegression(C=2.0, max_iter=3000)
+    cv = StratifiedKFold(3, shuffle=True, random_state=13)
+    alone = _fit_softmax_head(X, y, w, base, cv, [(chars, 1.0)])
+    assert not alone.coef[:, :chars[0]].any() and alone.coef[:, chars].any()
+    full = clone(base).fit(X, y, sample_weight=w)
+    char_only = clone(base).fit(X[:, chars], y, sample_weight=w)
+    mixed = _fit_softmax_head(X, y, w, base, cv, [(None, 0.5), (chars, 0.5)])
+    d = mixed.decision(X)
+    # The mixture is a positive combination of the two members' decisions, per class alike.
+    a, b = np.linalg.lstsq(np.column_stack([full.decision_function(X).ravel(),
+                                            char_only.decision_function(X[:, chars]).ravel()]),
+                           d.ravel(), rcond=None)[0]
+    np.testing.assert_allclose(d, a * full.decision_function(X) + b * char_only.decision_function(X[:, chars]),
+                               rtol=1e-4, atol=1e-4)
+    assert a > 0 and b > 0
+    assert mixed.calib_a[0] > 0 and mixed.classes == alone.classes == ["pq", "rq", "service"]
+    # The evidence is the full member's: the same weights off the character columns, its own on them.
+    assert alone.evidence_coef is None and mixed.evidence_coef is not None
+    np.testing.assert_allclose(mixed.evidence_coef[:, :chars[0]], mixed.coef[:, :chars[0]], rtol=1e-6)
+    assert not np.allclose(mixed.evidence_coef[:, chars], mixed.coef[:, chars])
+
+
+def test_evidence_is_read_from_the_evidence_weights(small_model, tmp_path):
+    import dataclasses
+    import hashlib
+
+    head = small_model.heads["category"]
+    assert head.evidence_coef is not None  # TrainConfig.char_head mixes a character member into it
+    words = np.array([n.startswith("w:") for n in small_model.space.names_.tolist()])
+    heads = {**small_model.heads, "category": dataclasses.replace(head, evidence_coef=head.coef * words)}
+    words_only = SklearnModel(small_model.space, heads, small_model.config)
+    texts = ["4S店服务态度恶劣，销售承诺不兑现", "发动机异响，多次维修未解决"]
+    kinds = {e.feature.split(":")[0] for p in words_only.predict(texts) for e in p.evidence if e.head == "category"}
+    assert kinds == {"w"}
+    words_only.save(tmp_path / "m")
+    hashes = {n: hashlib.sha256((tmp_path / "m" / n).read_bytes()).hexdigest() for n in ("model.npz", "model.json")}
+    loaded = SklearnModel.load(tmp_path / "m", hashes)
+    np.testing.assert_array_equal(loaded.heads["category"].evidence_coef, heads["category"].evidence_coef)
+    assert [p.to_dict() for p in loaded.predict(texts)] == [p.to_dict() for p in words_only.predict(texts)]
+
+
 def test_a_binary_softmax_head_turns_one_decision_into_two_columns():
     head = LinearHead(["a", "b"], np.zeros((1, 3), np.float32), np.zeros(1), np.array([2.0]), np.zeros(1),
                       method="softmax")

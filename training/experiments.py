@@ -11,6 +11,7 @@ half of the narratives of 2024-02 (by a hash of their id); the model is fitted o
   flag with fewer than 3 positives there keeps the default.
 
     python -m training.experiments          # prints the grid and the chosen settings (JSON)
+    python -m training.experiments --heads  # the decision biases alone (no flag is fitted)
 """
 
 from __future__ import annotations
@@ -110,12 +111,14 @@ def choose_thresholds(rows: Sequence[Example], probs: dict[str, np.ndarray], log
     return out
 
 
-def tune(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
+def tune(cfg: TrainConfig, log: Any = print, flags: Sequence[str] = tuple(FLAGS)) -> dict[str, Any]:
+    """The settings chosen on the development rows; `flags=()` fits and tunes the heads alone
+    (the decision biases), for a change that leaves the flags' models as they were."""
     examples = [e for e in dataset.build() if e.split == "train"]
     fit_rows = [e for e in examples if not is_dev(e)]
     dev = [e for e in examples if is_dev(e)]
     cfg = replace(cfg, decision_bias={}, decision_bias_long={})
-    model, _ = fit(fit_rows, cfg, "development")
+    model, _ = fit(fit_rows, cfg, "development", flags)
     X = model.space.transform([normalize(e.text).text for e in dev])
     probs = {name: head.predict_proba(X) for name, head in model.heads.items()}
     chosen: dict[str, Any] = {"decision_bias": {}, "decision_bias_long": {}}
@@ -127,6 +130,8 @@ def tune(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
             if bias:
                 chosen[key][head] = bias
     for register, key in (("summary", "flag_thresholds"), ("narrative", "flag_thresholds_long")):
+        if not flags:
+            break
         idx = [i for i, e in enumerate(dev) if e.register == register]
         chosen[key] = choose_thresholds([dev[i] for i in idx], {k: v[idx] for k, v in probs.items()},
                                         log=lambda line, r=register: log(f"{r} {line}"))
@@ -134,5 +139,6 @@ def tune(cfg: TrainConfig, log: Any = print) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    settings = tune(TrainConfig(), log=lambda line: print(line, file=sys.stderr))
+    settings = tune(TrainConfig(), log=lambda line: print(line, file=sys.stderr),
+                    flags=() if "--heads" in sys.argv[1:] else tuple(FLAGS))
     print(json.dumps(settings, ensure_ascii=False, indent=1))

@@ -46,6 +46,11 @@ class LinearHead:
     calib_a: np.ndarray  # (k,), or (1,) for softmax
     calib_b: np.ndarray  # (k,), or (1,) for softmax
     method: str = "sigmoid"
+    evidence_coef: np.ndarray | None = None
+    """(k, d): the weights the evidence is read from, when not `coef`. A head that mixes in a
+    character-only member (training.train, TrainConfig.char_head) decides with the mixture but
+    shows the word-and-character member's features: the character member leans on single
+    characters, which tell a reviewer nothing."""
 
     def decision(self, X: SparseRows | sp.csr_matrix) -> np.ndarray:
         return np.asarray(X @ self.coef.T) + self.intercept
@@ -105,6 +110,8 @@ class SklearnModel(ServingModel):
             arrays[f"{name}.intercept"] = head.intercept.astype(np.float64)
             arrays[f"{name}.calib_a"] = head.calib_a.astype(np.float64)
             arrays[f"{name}.calib_b"] = head.calib_b.astype(np.float64)
+            if head.evidence_coef is not None:
+                arrays[f"{name}.evidence_coef"] = head.evidence_coef.astype(np.float32)
         config = {**self.config, "heads": {n: h.classes for n, h in self.heads.items()},
                   "calibration": {n: h.method for n, h in self.heads.items()}}
         # Stored, not deflated: inflating took a quarter of the load, for 1.5x the bytes on disk.
@@ -126,13 +133,16 @@ class SklearnModel(ServingModel):
         methods = config.get("calibration", {})
         heads = {
             name: LinearHead(list(classes), arrays[f"{name}.coef"], arrays[f"{name}.intercept"],
-                             arrays[f"{name}.calib_a"], arrays[f"{name}.calib_b"], methods.get(name, "sigmoid"))
+                             arrays[f"{name}.calib_a"], arrays[f"{name}.calib_b"], methods.get(name, "sigmoid"),
+                             arrays.get(f"{name}.evidence_coef"))
             for name, classes in config["heads"].items()
         }
         width = len(space.names_)
         for name, head in heads.items():
             if head.coef.shape[1] != width:
                 raise ModelError(f"{folder}: head {name} has {head.coef.shape[1]} weights for {width} features")
+            if head.evidence_coef is not None and head.evidence_coef.shape != head.coef.shape:
+                raise ModelError(f"{folder}: head {name} has evidence weights of shape {head.evidence_coef.shape}")
         return cls(space, heads, config)
 
     # ---- prediction --------------------------------------------------------------------
@@ -182,11 +192,12 @@ class SklearnModel(ServingModel):
         Linear in the number of non-zeros (k passes of a segmented max), since sorting
         every row's features cost more than the whole prediction."""
         sign, row_of_coef = head.class_weights(chosen)
+        coef = head.coef if head.evidence_coef is None else head.evidence_coef
         n = X.shape[0]
         counts = np.diff(X.indptr)
         if rows is None:
             rows = np.repeat(np.arange(n), counts)
-        contrib = (X.data * head.coef[row_of_coef[rows], X.indices] * sign[rows]).astype(np.float64)
+        contrib = (X.data * coef[row_of_coef[rows], X.indices] * sign[rows]).astype(np.float64)
         nonempty = np.flatnonzero(counts)
         picked: list[np.ndarray] = []
         for _ in range(k if len(nonempty) else 0):
@@ -203,7 +214,7 @@ class SklearnModel(ServingModel):
             return [], [], []
         pos = np.concatenate(picked)
         pos = pos[np.argsort(rows[pos], kind="stable")]  # row by row, each row's rounds in order
-        weight = (X.data[pos] * head.coef[row_of_coef[rows[pos]], X.indices[pos]] * sign[rows[pos]]).astype(np.float64)
+        weight = (X.data[pos] * coef[row_of_coef[rows[pos]], X.indices[pos]] * sign[rows[pos]]).astype(np.float64)
         return rows[pos].tolist(), X.indices[pos].tolist(), np.round(weight, 4).tolist()
 
     @staticmethod
