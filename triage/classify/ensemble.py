@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from triage.classify.base import Decoder, ServingModel, Span
-from triage.classify.cues import find_cues
+from triage.classify.cues import find_cues_batch
 from triage.classify.labels import HEADS
 from triage.classify.prediction import Prediction
 from triage.classify.registry import CARD, CONFIG, ModelError, card_artifacts, sha256, verify_files
@@ -79,7 +79,7 @@ class EnsembleModel(ServingModel):
 
     def _predict_normalized(self, items: list[tuple[str, NormalizedText]]) -> list[Prediction]:
         texts = [nt.text for _, nt in items]
-        cues = [find_cues(t) for t in texts]
+        cues = find_cues_batch(texts)
         probs, outputs = self.head_probabilities(texts, cues)
 
         def evidence(chosen: dict[str, np.ndarray]) -> dict[str, list[list[Span]]]:
