@@ -184,8 +184,9 @@ def _row_subsets(names: Sequence[str], mask: np.ndarray) -> tuple[np.ndarray, di
     if len(names) > 62:
         raise ValueError("too many columns to code a row's subset in 64 bits")
     codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
+    # A set, not np.unique: that one imports numpy.ma, a fiftieth of a second of every start.
     return codes, {code: tuple(name for j, name in enumerate(names) if code >> j & 1)
-                   for code in np.unique(codes).tolist()}
+                   for code in set(codes.tolist())}
 
 
 def to_evidence(nt: NormalizedText, labels: dict[str, str], flags: Sequence[str], cues: Sequence[Cue],

@@ -163,9 +163,7 @@ class FeatureSpace:
 
     def _char_columns(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, column) of every character 1-, 2- and 3-gram in the vocabulary (char_features)."""
-        stripped = [t.translate(_SKIP) for t in texts]
-        cp = codepoints("".join(stripped))
-        lengths = np.fromiter(map(len, stripped), dtype=np.int64, count=len(stripped))
+        cp, lengths = _stripped(texts)
         row = np.repeat(np.arange(len(texts)), lengths)
         pos = np.arange(len(cp))
         left = np.repeat(np.cumsum(lengths), lengths) - pos  # characters from here to the text's end
@@ -193,17 +191,14 @@ class FeatureSpace:
         n_meta = n_text + len(CUE_NAMES)
         word_rows, word_cols = self._word_columns(texts)
         char_rows, char_cols = self._char_columns(texts)
-        other_rows: list[int] = []
-        other_cols: list[int] = []
-        for r, text in enumerate(texts):
-            cols = {n_text + _CUE_INDEX[c.key] for c in cues[r]}
-            cols.update(n_meta + m for m in meta_columns(text))
-            other_rows += [r] * len(cols)
-            other_cols += cols
-        # The duplicates summed: data becomes the term counts.
-        X, r = SparseRows.from_pairs(np.concatenate([word_rows, char_rows, np.array(other_rows, dtype=np.int64)]),
-                                     np.concatenate([word_cols, char_cols, np.array(other_cols, dtype=np.int64)]),
-                                     (len(texts), self.n_features_))
+        cue_rows = [r for r, found in enumerate(cues) for _ in found]
+        cue_cols = [n_text + _CUE_INDEX[c.key] for found in cues for c in found]
+        meta_rows, meta_cols = _meta_pairs(texts)
+        # The duplicates summed: data becomes the term counts (a cue's or the register's is 1 below).
+        X, r = SparseRows.from_pairs(
+            np.concatenate([word_rows, char_rows, np.array(cue_rows, dtype=np.int64), meta_rows]),
+            np.concatenate([word_cols, char_cols, np.array(cue_cols, dtype=np.int64), n_meta + meta_cols]),
+            (len(texts), self.n_features_))
         c = X.indices
         is_cue = c >= n_text
         data = np.where(is_cue, 1.0, (1.0 + np.log(X.data)) * self._idf[np.minimum(c, n_text - 1)])
@@ -241,4 +236,31 @@ def meta_columns(text: str) -> list[int]:
     if len(_TURN.findall(text)) >= 2:
         cols.append(3)
     return cols
+
+
+def _meta_pairs(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, meta column) of every text, as meta_columns gives them: the register by length, and
+    a dialogue among the few texts with a colon."""
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    register = np.where(lengths <= 40, 0, np.where(lengths <= 200, 1, 2))
+    dialogues = [r for r, text in enumerate(texts)
+                 if (":" in text or "：" in text) and len(_TURN.findall(text)) >= 2]
+    return (np.concatenate([np.arange(len(texts)), np.array(dialogues, dtype=np.int64)]),
+            np.concatenate([register, np.full(len(dialogues), 3)]))
+
+
+_JOIN = "\x00"
+"""Between the texts of a batch, as `_stripped` reads them: no normalised text holds it."""
+
+
+def _stripped(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of the texts without the characters char_features skips, one text after
+    the other, and each text's length so stripped; one translation of the whole batch."""
+    cp = codepoints(_JOIN.join(texts).translate(_SKIP))
+    between = np.flatnonzero(cp == ord(_JOIN))
+    if len(between) == len(texts) - 1:
+        lengths = np.diff(np.concatenate([[-1], between, [len(cp)]])) - 1
+        return np.delete(cp, between), lengths
+    stripped = [t.translate(_SKIP) for t in texts]  # no text, or one that holds the separator itself
+    return codepoints("".join(stripped)), np.fromiter(map(len, stripped), dtype=np.int64, count=len(stripped))
 

@@ -106,8 +106,10 @@ class Progress:
         self.last = 0.0
 
     def update(self, done: int, errors: int, final: bool = False) -> None:
+        if not self.enabled:
+            return
         now = time.perf_counter()
-        if not self.enabled or (not final and now - self.last < 0.2):
+        if not final and now - self.last < 0.2:
             return
         self.last = now
         rate = done / max(now - self.start, 1e-9)
