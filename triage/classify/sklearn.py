@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from triage.classify.base import Decoder, ServingModel, Span
+from triage.classify.base import Decoder, ServingModel
 from triage.classify.cues import Cue, find_cues_batch
 from triage.classify.features import FeatureSpace
 from triage.classify.labels import HEADS
@@ -145,7 +145,7 @@ class SklearnModel(ServingModel):
         return probs, X
 
     def spans(self, texts: list[str], cues: list[list[Cue]], X: SparseRows, chosen: dict[str, np.ndarray]
-              ) -> dict[str, list[list[Span]]]:
+              ) -> dict[str, list[list[tuple[int, int, str, float]]]]:
         """Per head and row, where the two features that pushed hardest toward the chosen label are."""
         rows_of_entries = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         return {head: self._spans_at(texts, cues, *self._top_features(X, self.heads[head], chosen[head],
@@ -153,9 +153,10 @@ class SklearnModel(ServingModel):
                 for head in HEADS}
 
     def _spans_at(self, texts: list[str], cues: list[list[Cue]], rows: list[int], columns: list[int],
-                  weights: list[float]) -> list[list[Span]]:
-        """Per row, the spans of the features (rows[i], columns[i], weights[i]) found in its text."""
-        found: list[list[Span]] = [[] for _ in texts]
+                  weights: list[float]) -> list[list[tuple[int, int, str, float]]]:
+        """Per row, the spans (`Span`s as plain tuples) of the features (rows[i], columns[i],
+        weights[i]) found in its text."""
+        found: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
         features = self._features
         for r, column, weight in zip(rows, columns, weights):
             feature = features.get(column)
@@ -166,11 +167,11 @@ class SklearnModel(ServingModel):
             if needle:  # the common case, a word or characters: as _locate, without its parsing
                 pos = texts[r].find(needle)
                 if pos >= 0:
-                    found[r].append(Span(pos, pos + len(needle), name, weight))
+                    found[r].append((pos, pos + len(needle), name, weight))
             else:
                 span = self._locate(texts[r], name, cues[r])
                 if span is not None:
-                    found[r].append(Span(span[0], span[1], name, weight))
+                    found[r].append((span[0], span[1], name, weight))
         return found
 
     def _predict_normalized(self, items: list[tuple[str, NormalizedText]]) -> list[Prediction]:
