@@ -198,6 +198,11 @@ def _quoting_problem(record: list[tuple[int, str]], at_end: bool) -> str | None:
     return None
 
 
+def _just_id_and_text(header: list[str]) -> bool:
+    """The usual file, whose rows `_read_csv` reads without the dict of their fields."""
+    return sorted(header) == ["id", "text"]
+
+
 def _read_csv(stream: BinaryIO, encoding: str, progress: ReadProgress | None = None
               ) -> Iterator[InputRow | RowError]:
     """Python's csv module, lenient by default, lets a stray quote at the start of a field
@@ -226,10 +231,8 @@ def _read_csv(stream: BinaryIO, encoding: str, progress: ReadProgress | None = N
     missing = [c for c in ("id", "text") if c not in header]
     if missing:
         raise InputError(f"the header has no {' or '.join(missing)} column (found: {', '.join(header) or 'nothing'})")
-    id_at = header.index("id")
-    # Just id and text, each once (the usual file): a row is read without the dict of its fields.
-    plain = sorted(header) == ["id", "text"]
-    text_at = header.index("text")
+    id_at, text_at = header.index("id"), header.index("text")
+    plain = _just_id_and_text(header)
     n = 0
     while True:
         source.record = []
