@@ -255,3 +255,35 @@ def test_register_and_dialogue_columns_of_a_batch_are_each_texts_own(samples):
     got = sorted(zip(rows.tolist(), columns.tolist()))
     assert got == sorted((r, m) for r, text in enumerate(texts) for m in meta_columns(text))
     assert sum(m == 3 for _, m in got) >= 2
+
+
+def test_a_batch_normalises_as_its_texts_one_by_one(samples, monkeypatch):
+    from triage.text import normalize as module
+    from triage.text.normalize import TextError, normalize_batch
+
+    def each(texts: list[str]) -> list[Any]:
+        out = []
+        for text in texts:
+            try:
+                out.append(normalize(text))
+            except TextError as exc:
+                out.append(("error", str(exc)))
+        return out
+
+    def batch(texts: list[str]) -> list[Any]:
+        return [("error", str(r)) if isinstance(r, TextError) else r for r in normalize_batch(texts)]
+
+    texts = samples + [" 前面有空格", "后面有空格 ", "后面换行\n", "两个  空格", "制表\t\t符", "全角ＡＢＣ", "表情😀",
+                       "\u3000全角空格", "", "   ", "x" * 100_001, "\x01" * 20 + "二进制", "控制\x07字符",
+                       "繁體中文，還有歐元€"]
+    assert batch(texts) == each(texts)
+    assert normalize_batch([]) == []
+
+    class Shorter:
+        """A conversion that shortens a phrase, as some of OpenCC's may: text by text, then."""
+
+        def convert(self, text: str) -> str:
+            return text.replace("乾隆", "乾")
+
+    monkeypatch.setattr(module, "_t2s", Shorter)
+    assert batch(["乾隆皇帝", "大众朗逸"]) == each(["乾隆皇帝", "大众朗逸"])

@@ -22,7 +22,7 @@ from triage.classify.labels import FLAGS, HEADS, flags_forcing_major
 from triage.classify.prediction import ALTERNATIVES, Evidence, Prediction
 from triage.io import RowError
 from triage.text.mask import find_pii, may_hold_pii, name_pii
-from triage.text.normalize import NormalizedText, TextError, normalize
+from triage.text.normalize import NormalizedText, TextError, normalize_batch
 
 
 class Span(NamedTuple):
@@ -258,14 +258,15 @@ class ServingModel:
 
     def predict_rows(self, rows: Iterable[tuple[str, str]], first_row: int = 1) -> list[Prediction | RowError]:
         """Predict a batch of (id, text); a row that cannot be read becomes a RowError."""
+        rows = list(rows)
         results: list[Prediction | RowError | None] = []
         good: list[tuple[int, str, NormalizedText]] = []
-        for n, (row_id, text) in enumerate(rows):
-            try:
-                good.append((n, row_id, normalize(text)))
+        for n, ((row_id, _), nt) in enumerate(zip(rows, normalize_batch([text for _, text in rows]))):
+            if isinstance(nt, TextError):
+                results.append(RowError(row_id, first_row + n, str(nt)))
+            else:
+                good.append((n, row_id, nt))
                 results.append(None)
-            except TextError as exc:
-                results.append(RowError(row_id, first_row + n, str(exc)))
         if good:
             for (n, _, _), pred in zip(good, self._predict_normalized([(i, t) for _, i, t in good])):
                 results[n] = pred
