@@ -198,6 +198,11 @@ def _quoting_problem(record: list[tuple[int, str]], at_end: bool) -> str | None:
     return None
 
 
+def _just_id_and_text(header: list[str]) -> bool:
+    """The usual file, whose rows `_read_csv` reads without the dict of their fields."""
+    return sorted(header) == ["id", "text"]
+
+
 def _read_csv(stream: BinaryIO, encoding: str, progress: ReadProgress | None = None
               ) -> Iterator[InputRow | RowError]:
     """Python's csv module, lenient by default, lets a stray quote at the start of a field
@@ -226,6 +231,8 @@ def _read_csv(stream: BinaryIO, encoding: str, progress: ReadProgress | None = N
     missing = [c for c in ("id", "text") if c not in header]
     if missing:
         raise InputError(f"the header has no {' or '.join(missing)} column (found: {', '.join(header) or 'nothing'})")
+    id_at, text_at = header.index("id"), header.index("text")
+    plain = _just_id_and_text(header)
     n = 0
     while True:
         source.record = []
@@ -253,15 +260,18 @@ def _read_csv(stream: BinaryIO, encoding: str, progress: ReadProgress | None = N
                 source.read_again(record[1:])
                 reader = csv.reader(source)
                 continue
-        if not values or all(not v.strip() for v in values):
+        if not any(map(str.strip, values)):
             continue
         n += 1
-        row_id = values[header.index("id")].strip() if len(values) > header.index("id") else ""
-        if any(line in bad for line, _ in record):
+        row_id = values[id_at].strip() if len(values) > id_at else ""
+        if bad and any(line in bad for line, _ in record):
             yield RowError(row_id, n, f"row {n} (line {first}): {_encoding_error(encoding)}")
             continue
         if len(values) != len(header):
             problem = f"{len(values)} fields where the header has {len(header)}"
             yield RowError(row_id, n, f"row {n} (line {first}): {problem}")
             continue
-        yield _row(n, dict(zip(header, values)))
+        if plain:
+            yield InputRow(n, row_id, values[text_at], {}) if row_id else RowError("", n, f"row {n}: the id is empty")
+        else:
+            yield _row(n, dict(zip(header, values)))

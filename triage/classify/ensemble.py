@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from triage.classify.base import Decoder, ServingModel, Span
-from triage.classify.cues import find_cues
+from triage.classify.base import Decoder, ServingModel
+from triage.classify.cues import find_cues_batch
 from triage.classify.labels import HEADS
 from triage.classify.prediction import Prediction
 from triage.classify.registry import CARD, CONFIG, ModelError, card_artifacts, sha256, verify_files
@@ -79,11 +79,11 @@ class EnsembleModel(ServingModel):
 
     def _predict_normalized(self, items: list[tuple[str, NormalizedText]]) -> list[Prediction]:
         texts = [nt.text for _, nt in items]
-        cues = [find_cues(t) for t in texts]
+        cues = find_cues_batch(texts)
         probs, outputs = self.head_probabilities(texts, cues)
 
-        def evidence(chosen: dict[str, np.ndarray]) -> dict[str, list[list[Span]]]:
-            out: dict[str, list[list[Span]]] = {h: [[] for _ in texts] for h in HEADS}
+        def evidence(chosen: dict[str, np.ndarray]) -> dict[str, list[list[tuple[int, int, str, float]]]]:
+            out: dict[str, list[list[tuple[int, int, str, float]]]] = {h: [[] for _ in texts] for h in HEADS}
             for _, spans_of, member in outputs:
                 # A member's evidence for the chosen label, in its own class numbering; none
                 # for rows whose label that member does not know.

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from triage.classify.cues import CUE_NAMES, Cue, find_cues
+from triage.classify.cues import CUE_NAMES, Cue, find_cues_batch
 from triage.classify.sparse import SparseRows
 from triage.text.hashing import KeyTable, char_hashes, codepoints, hash_strings
 from triage.text.tokenize import segment, word_table, words
@@ -109,15 +110,15 @@ class FeatureSpace:
                char_idf: np.ndarray) -> None:
         """The look-up tables of `transform`: the vocabularies by key, in column order."""
         self.word_terms_, self.word_idf_, self.char_terms_, self.char_idf_ = word_terms, word_idf, char_terms, char_idf
-        words_list, chars_list = word_terms.tolist(), char_terms.tolist()
-        self.names_ = np.array(["w:" + t for t in words_list] + ["c:" + t for t in chars_list]
-                               + [f"cue:{c}" for c in CUE_NAMES] + [f"meta:{m}" for m in META_NAMES])
-        self.n_text_ = len(self.names_) - len(CUE_NAMES) - len(META_NAMES)
+        words_list = word_terms.tolist()
+        self.__dict__.pop("names_", None)  # a space fitted again names its columns anew
+        self.n_text_ = len(word_terms) + len(char_terms)
+        self.n_features_ = self.n_text_ + len(CUE_NAMES) + len(META_NAMES)
         self._n_words = len(words_list)
         self._word_table = KeyTable(*hash_strings(words_list)) if words_list else KeyTable.from_sorted(
             np.zeros(0, np.uint64), np.zeros(0, np.uint64))
         # A character term is at most three characters: its code points, zero-padded.
-        if len(char_terms) and np.char.str_len(char_terms).max() > 3:
+        if char_terms.dtype.itemsize > 12 and len(char_terms) and np.char.str_len(char_terms).max() > 3:
             raise ValueError("a character term of more than three characters")
         if len(char_terms):
             cps = np.ascontiguousarray(char_terms.astype("<U3")).view(np.uint32).reshape(-1, 3)
@@ -127,6 +128,23 @@ class FeatureSpace:
         self._char_table = KeyTable(keys, keys)  # exact keys: the second "hash" is the key again
         self._idf = np.concatenate([word_idf, char_idf]).astype(np.float64)
         word_table()  # loaded with the model, not on its first request
+
+    @cached_property
+    def names_(self) -> np.ndarray:
+        """Every column's name: w:<word or two words>, c:<characters>, cue:<flag:cue>, meta:<register>.
+        Built when asked: `feature_name` names the few a prediction shows (a tenth of a second
+        of every model load went into this array)."""
+        return np.array([self.feature_name(i) for i in range(self.n_features_)])
+
+    def feature_name(self, column: int) -> str:
+        """The name of one column (`names_`)."""
+        if column < self._n_words:
+            return "w:" + str(self.word_terms_[column])
+        if column < self.n_text_:
+            return "c:" + str(self.char_terms_[column - self._n_words])
+        if column < self.n_text_ + len(CUE_NAMES):
+            return f"cue:{CUE_NAMES[column - self.n_text_]}"
+        return f"meta:{META_NAMES[column - self.n_text_ - len(CUE_NAMES)]}"
 
     def _word_columns(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, column) of every word and word bigram in the vocabulary (word_features)."""
@@ -145,9 +163,7 @@ class FeatureSpace:
 
     def _char_columns(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(row, column) of every character 1-, 2- and 3-gram in the vocabulary (char_features)."""
-        stripped = [t.translate(_SKIP) for t in texts]
-        cp = codepoints("".join(stripped))
-        lengths = np.fromiter(map(len, stripped), dtype=np.int64, count=len(stripped))
+        cp, lengths = _stripped(texts)
         row = np.repeat(np.arange(len(texts)), lengths)
         pos = np.arange(len(cp))
         left = np.repeat(np.cumsum(lengths), lengths) - pos  # characters from here to the text's end
@@ -169,23 +185,20 @@ class FeatureSpace:
         """The same matrix as hstack of the two TfidfVectorizers' transform and the cue
         columns, computed in a few vectorised passes over the whole batch (the serving hot path)."""
         if cues is None:
-            cues = [find_cues(t) for t in texts]
+            cues = find_cues_batch(texts)
         n_words = self._n_words
         n_text = self.n_text_
         n_meta = n_text + len(CUE_NAMES)
         word_rows, word_cols = self._word_columns(texts)
         char_rows, char_cols = self._char_columns(texts)
-        other_rows: list[int] = []
-        other_cols: list[int] = []
-        for r, text in enumerate(texts):
-            cols = {n_text + _CUE_INDEX[c.key] for c in cues[r]}
-            cols.update(n_meta + m for m in meta_columns(text))
-            other_rows += [r] * len(cols)
-            other_cols += cols
-        # The duplicates summed: data becomes the term counts.
-        X, r = SparseRows.from_pairs(np.concatenate([word_rows, char_rows, np.array(other_rows, dtype=np.int64)]),
-                                     np.concatenate([word_cols, char_cols, np.array(other_cols, dtype=np.int64)]),
-                                     (len(texts), len(self.names_)))
+        cue_rows = [r for r, found in enumerate(cues) for _ in found]
+        cue_cols = [n_text + _CUE_INDEX[c.key] for found in cues for c in found]
+        meta_rows, meta_cols = _meta_pairs(texts)
+        # The duplicates summed: data becomes the term counts (a cue's or the register's is 1 below).
+        X, r = SparseRows.from_pairs(
+            np.concatenate([word_rows, char_rows, np.array(cue_rows, dtype=np.int64), meta_rows]),
+            np.concatenate([word_cols, char_cols, np.array(cue_cols, dtype=np.int64), n_meta + meta_cols]),
+            (len(texts), self.n_features_))
         c = X.indices
         is_cue = c >= n_text
         data = np.where(is_cue, 1.0, (1.0 + np.log(X.data)) * self._idf[np.minimum(c, n_text - 1)])
@@ -223,4 +236,31 @@ def meta_columns(text: str) -> list[int]:
     if len(_TURN.findall(text)) >= 2:
         cols.append(3)
     return cols
+
+
+def _meta_pairs(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, meta column) of every text, as meta_columns gives them: the register by length, and
+    a dialogue among the few texts with a colon."""
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    register = np.where(lengths <= 40, 0, np.where(lengths <= 200, 1, 2))
+    dialogues = [r for r, text in enumerate(texts)
+                 if (":" in text or "：" in text) and len(_TURN.findall(text)) >= 2]
+    return (np.concatenate([np.arange(len(texts)), np.array(dialogues, dtype=np.int64)]),
+            np.concatenate([register, np.full(len(dialogues), 3)]))
+
+
+_JOIN = "\x00"
+"""Between the texts of a batch, as `_stripped` reads them: no normalised text holds it."""
+
+
+def _stripped(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of the texts without the characters char_features skips, one text after
+    the other, and each text's length so stripped; one translation of the whole batch."""
+    cp = codepoints(_JOIN.join(texts).translate(_SKIP))
+    between = np.flatnonzero(cp == ord(_JOIN))
+    if len(between) == len(texts) - 1:
+        lengths = np.diff(np.concatenate([[-1], between, [len(cp)]])) - 1
+        return np.delete(cp, between), lengths
+    stripped = [t.translate(_SKIP) for t in texts]  # no text, or one that holds the separator itself
+    return codepoints("".join(stripped)), np.fromiter(map(len, stripped), dtype=np.int64, count=len(stripped))
 

@@ -43,6 +43,16 @@ class Prediction:
     """Policy rules applied on top of the models, with their source clause."""
     model: str = ""
 
+    def to_json(self) -> dict[str, Any]:
+        """What `to_dict` gives, without its copies: for serialising at once. orjson wrote these
+        plain dicts in half the time it took over the dataclasses (`triage predict`)."""
+        return {"id": self.id, "business_line": self.business_line, "category": self.category,
+                "severity": self.severity, "flags": self.flags, "confidence": self.confidence,
+                "alternatives": self.alternatives,
+                "evidence": [{"head": e.head, "label": e.label, "start": e.start, "end": e.end, "text": e.text,
+                              "feature": e.feature, "weight": e.weight} for e in self.evidence],
+                "low_confidence": self.low_confidence, "rules": self.rules, "model": self.model}
+
     def to_dict(self) -> dict[str, Any]:
         # By hand rather than dataclasses.asdict, which deep-copies and dominated `predict` output.
         return {"id": self.id, "business_line": self.business_line, "category": self.category,

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from triage.classify.base import Decoder, ServingModel, Span
-from triage.classify.cues import Cue, find_cues
+from triage.classify.base import Decoder, ServingModel
+from triage.classify.cues import Cue, find_cues_batch
 from triage.classify.features import FeatureSpace
 from triage.classify.labels import HEADS
 from triage.classify.prediction import Prediction
@@ -98,8 +98,8 @@ class SklearnModel(ServingModel):
             start += head.coef.shape[0]
         self._W = np.ascontiguousarray(np.vstack([h.coef for h in heads.values()]).T, dtype=np.float32)
         self._b = np.concatenate([h.intercept for h in heads.values()])
-        self._names: list[str] = space.names_.tolist()
-        self._needles: dict[int, str] = {}
+        self._features: dict[int, tuple[str, str]] = {}
+        """The name and the needle (`_needle`) of each column an evidence has shown so far."""
 
     # ---- persistence -------------------------------------------------------------------
     def save(self, folder: Path) -> dict[str, str]:
@@ -137,7 +137,7 @@ class SklearnModel(ServingModel):
                              arrays.get(f"{name}.evidence_coef"))
             for name, classes in config["heads"].items()
         }
-        width = len(space.names_)
+        width = space.n_features_
         for name, head in heads.items():
             if head.coef.shape[1] != width:
                 raise ModelError(f"{folder}: head {name} has {head.coef.shape[1]} weights for {width} features")
@@ -155,31 +155,38 @@ class SklearnModel(ServingModel):
         return probs, X
 
     def spans(self, texts: list[str], cues: list[list[Cue]], X: SparseRows, chosen: dict[str, np.ndarray]
-              ) -> dict[str, list[list[Span]]]:
+              ) -> dict[str, list[list[tuple[int, int, str, float]]]]:
         """Per head and row, where the two features that pushed hardest toward the chosen label are."""
-        out: dict[str, list[list[Span]]] = {}
-        names, needles = self._names, self._needles
         rows_of_entries = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        for head in HEADS:
-            found: list[list[Span]] = [[] for _ in texts]
-            for r, index, weight in zip(*self._top_features(X, self.heads[head], chosen[head], rows=rows_of_entries)):
-                needle = needles.get(index)
-                if needle is None:
-                    needle = needles[index] = self._needle(names[index])
-                if needle:  # the common case, a word or characters: as _locate, without its parsing
-                    pos = texts[r].find(needle)
-                    if pos >= 0:
-                        found[r].append(Span(pos, pos + len(needle), names[index], weight))
-                else:
-                    span = self._locate(texts[r], names[index], cues[r])
-                    if span is not None:
-                        found[r].append(Span(span[0], span[1], names[index], weight))
-            out[head] = found
-        return out
+        return {head: self._spans_at(texts, cues, *self._top_features(X, self.heads[head], chosen[head],
+                                                                         rows=rows_of_entries))
+                for head in HEADS}
+
+    def _spans_at(self, texts: list[str], cues: list[list[Cue]], rows: list[int], columns: list[int],
+                  weights: list[float]) -> list[list[tuple[int, int, str, float]]]:
+        """Per row, the spans (`Span`s as plain tuples) of the features (rows[i], columns[i],
+        weights[i]) found in its text."""
+        found: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
+        features = self._features
+        for r, column, weight in zip(rows, columns, weights):
+            feature = features.get(column)
+            if feature is None:
+                name = self.space.feature_name(column)
+                feature = features[column] = (name, self._needle(name))
+            name, needle = feature
+            if needle:  # the common case, a word or characters: as _locate, without its parsing
+                pos = texts[r].find(needle)
+                if pos >= 0:
+                    found[r].append((pos, pos + len(needle), name, weight))
+            else:
+                span = self._locate(texts[r], name, cues[r])
+                if span is not None:
+                    found[r].append((span[0], span[1], name, weight))
+        return found
 
     def _predict_normalized(self, items: list[tuple[str, NormalizedText]]) -> list[Prediction]:
         texts = [nt.text for _, nt in items]
-        cues = [find_cues(t) for t in texts]
+        cues = find_cues_batch(texts)
         probs, X = self.head_probabilities(texts, cues)
         return self._decoder.decode(items, probs, cues, lambda chosen: self.spans(texts, cues, X, chosen))
 

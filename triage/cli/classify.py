@@ -106,8 +106,10 @@ class Progress:
         self.last = 0.0
 
     def update(self, done: int, errors: int, final: bool = False) -> None:
+        if not self.enabled:
+            return
         now = time.perf_counter()
-        if not self.enabled or (not final and now - self.last < 0.2):
+        if not final and now - self.last < 0.2:
             return
         self.last = now
         rate = done / max(now - self.start, 1e-9)
@@ -121,6 +123,11 @@ class Progress:
         sys.stderr.flush()
 
 
+OUTPUT_BUFFER = 1 << 20
+"""Bytes `predict` gathers before each write to its output file: a one-liner's record is over a
+kilobyte, and the default 8 KB made one system call every six records."""
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import gc
 
@@ -131,8 +138,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     # collector's full passes, which every batch's predictions set off: 8 % of a one-liner's
     # time, which paid for the alternatives every prediction now carries.
     gc.freeze()
+    # A batch's predictions hold no reference cycles (a bad row's exception a few) and are freed
+    # once written: the collector's passes over them, every 700 new objects by default, found
+    # nothing and cost 7 % of a one-liner's time. It now runs once 100,000 more objects are alive
+    # than were freed, which a batch of 512 never reaches; memory stays bounded all the same.
+    gc.set_threshold(100_000, 10, 10)
     to_stdout = args.output in (None, "-")
-    out: BinaryIO = sys.stdout.buffer if to_stdout else open(args.output, "wb")  # noqa: SIM115
+    out: BinaryIO = sys.stdout.buffer if to_stdout else open(args.output, "wb", buffering=OUTPUT_BUFFER)  # noqa: SIM115
     progress = Progress(not args.quiet)
     summary = Summary() if args.summary else None
     done = errors = 0

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from triage.classify.prediction import Prediction
+
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
 """Some rows of the file could not be read, classified or recorded: each is reported on
@@ -34,13 +36,13 @@ def dump(obj: dict[str, Any]) -> str:
 
 def dump_line(obj: Any) -> bytes:
     """One JSON Lines record, UTF-8, byte for byte what `dump(obj.to_dict())` and a newline
-    give (tests/test_cli.py), at a fraction of the cost: orjson writes a Prediction or a
-    RowError (slots dataclasses, whose fields are their to_dict's keys in order) directly.
-    What orjson refuses (a lone surrogate) takes the slow road, as before."""
+    give (tests/test_cli.py), at a fraction of the cost: orjson writes a Prediction's
+    `to_json`, or a RowError (a slots dataclass, whose fields are its to_dict's keys in order)
+    directly. What orjson refuses (a lone surrogate) takes the slow road, as before."""
     import orjson
 
     try:
-        return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(obj.to_json() if isinstance(obj, Prediction) else obj, option=orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:
         return (dump(obj.to_dict()) + "\n").encode("utf-8")
 

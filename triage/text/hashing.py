@@ -120,23 +120,27 @@ class KeyTable:
         counts = np.bincount((s1 >> self._shift).astype(np.intp), minlength=1 << bits)
         self._offsets = np.zeros((1 << bits) + 1, dtype=np.int32 if len(s1) < 2**31 else np.int64)
         np.cumsum(counts, out=self._offsets[1:])
+        # The keys and, past the last, the largest 64-bit value: a look-up walks on from the start
+        # of its bucket to the first key not below its own, and this one ends the last walk.
+        self._walk = np.append(s1, np.uint64(MASK))
 
     def find(self, q1: np.ndarray, q2: np.ndarray | Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Each query's index, or -1. `q2`: the second hashes, or a function giving those of
         the queries at some indices (only the first hash's hits need one)."""
-        out = np.full(len(q1), -1, dtype=np.intp)
         q = spread(q1)
-        bucket = (q >> self._shift).astype(np.intp)
-        pos, end = self._offsets[bucket], self._offsets[bucket + 1]
-        todo = np.flatnonzero(pos < end)
-        pos, end, q = pos[todo], end[todo], q[todo]
+        pos = self._offsets[(q >> self._shift).view(np.intp)]
+        key = self._walk[pos]
+        # Sorted, buckets in order: past the query's hash it is not there, nor in the next bucket.
+        out = np.where(key == q, pos, -1).astype(np.intp, copy=False)
+        todo = np.flatnonzero(key < q)
+        pos, q = pos[todo] + 1, q[todo]
         while len(todo):
-            key = self.s1[pos]
+            key = self._walk[pos]
             hit = key == q
             out[todo[hit]] = pos[hit]
-            # Sorted within the bucket: past the query's hash, it is not there.
-            more = (key < q) & (pos + 1 < end)
-            todo, pos, end, q = todo[more], pos[more] + 1, end[more], q[more]
+            more = key < q
+            todo, pos, q = todo[more], pos[more] + 1, q[more]
+        out[out == len(self.s1)] = -1  # the end's value itself
         hits = np.flatnonzero(out >= 0)
         second = q2(hits) if callable(q2) else q2[hits]
         out[hits[self.h2[out[hits]] != second]] = -1

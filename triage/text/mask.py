@@ -8,8 +8,10 @@ what kind of datum stood there.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 # Common single-character surnames; limiting names to these keeps 那位先生 or 这个女士 unmasked.
@@ -70,6 +72,20 @@ def find_pii(text: str) -> list[PiiSpan]:
         if not kept or span.start >= kept[-1].end:
             kept.append(span)
     return kept
+
+
+def may_hold_pii(texts: Sequence[str]) -> list[bool]:
+    """For each text, False when find_pii is sure to find nothing in it: one search of the
+    batch joined instead of two per text (no match of _MAYBE holds the separator \\x00, so
+    none runs from one text into the next)."""
+    joined = "\x00".join(texts)
+    if _NEEDS_FOLD.search(joined):
+        joined = joined.translate(_FOLD)  # one character for one: the offsets hold
+    starts = list(accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+    maybe = [False] * len(texts)
+    for m in _MAYBE.finditer(joined):
+        maybe[bisect_right(starts, m.start()) - 1] = True
+    return maybe
 
 
 KIND_NAMES = {"email": "邮箱", "id_number": "身份证号", "vin": "车架号", "mobile": "电话", "landline": "电话",

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 import opencc
 
@@ -21,11 +24,13 @@ MAX_CHARS = 100_000
 
 # Anything the slow path must look at: non-ASCII-safe whitespace, controls, full-width
 # forms, emoji and symbols, variation selectors and zero-width characters.
-_NEEDS_WORK = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u00a0\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000"
-    "\ufe00-\ufe0f\ufeff\uff01-\uff5e\u2190-\u2bff\U0001f000-\U0001faff\U000e0000-\U000e007f]"
-    "|[ \t\n]{2,}|^\\s|\\s$"
-)
+_WORK_CHARS = ("\x7f-\x9f\u00a0\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufe00-\ufe0f\ufeff\uff01-\uff5e"
+               "\u2190-\u2bff\U0001f000-\U0001faff\U000e0000-\U000e007f")
+_NEEDS_WORK = re.compile(f"[\x00-\x1f{_WORK_CHARS}]|[ \t\n]{{2,}}|^\\s|\\s$")
+# The same inside the texts of a batch joined by \x00 (no text holds one): the separator is no
+# control character to drop, and the ends of each text are looked at one by one.
+_JOIN = "\x00"
+_NEEDS_WORK_INSIDE = re.compile(f"[\x01-\x1f{_WORK_CHARS}]|[ \t\n]{{2,}}")
 
 
 # unicodedata categories Cc, Cs and Co (control, surrogate, private use) but \t \n \r, as one
@@ -91,6 +96,34 @@ def check_text(text: object) -> str:
     if "\x00" in text or len(_BINARY.findall(text, 0, 4096)) > 8:
         raise TextError("text looks binary (control characters), not a complaint")
     return text
+
+
+def normalize_batch(texts: Sequence[str]) -> list[NormalizedText | TextError]:
+    """[normalize(t) for t in texts], with the TextError of a text that cannot be read in its
+    place. The usual text (nothing to drop, fold or collapse) is converted to Simplified in one
+    call for the whole batch: OpenCC's phrases hold no \\x00, so none runs from one text into
+    the next; calling it text by text cost more than the conversion."""
+    out: list[NormalizedText | TextError] = []
+    readable: list[int] = []
+    for i, text in enumerate(texts):
+        try:
+            check_text(text)
+        except TextError as exc:
+            out.append(exc)
+            continue
+        out.append(None)  # type: ignore[arg-type]
+        readable.append(i)
+    batch = [texts[i] for i in readable]
+    simplified = _t2s().convert(_JOIN.join(batch)).split(_JOIN)
+    if len(simplified) != len(batch):  # not what OpenCC does; but then, text by text
+        simplified = [_t2s().convert(t) for t in batch]
+    starts = list(accumulate((len(t) + 1 for t in batch[:-1]), initial=0))
+    work = [t[0].isspace() or t[-1].isspace() for t in batch]
+    for m in _NEEDS_WORK_INSIDE.finditer(_JOIN.join(batch)):
+        work[bisect_right(starts, m.start()) - 1] = True
+    for i, text, simple, slow in zip(readable, batch, simplified, work):
+        out[i] = normalize(text) if slow or len(simple) != len(text) else NormalizedText(text, simple, None)
+    return out
 
 
 def normalize(text: str) -> NormalizedText:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from triage.classify.base import Decoder, ServingModel, Span
-from triage.classify.cues import find_cues
+from triage.classify.cues import find_cues_batch
 from triage.classify.labels import HEADS
 from triage.classify.prediction import Prediction
 from triage.classify.transformer.encoding import TextEncoder
@@ -110,7 +110,7 @@ class TokenStateModel(ServingModel):
 
     def _predict_normalized(self, items: list[tuple[str, NormalizedText]]) -> list[Prediction]:
         texts = [nt.text for _, nt in items]
-        cues = [find_cues(t) for t in texts]
+        cues = find_cues_batch(texts)
         probs, terms, token_spans = self.head_probabilities(texts)
         return self._decoder.decode(items, probs, cues, lambda chosen: self.spans(texts, terms, token_spans, chosen))
 
