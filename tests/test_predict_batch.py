@@ -287,3 +287,30 @@ def test_a_batch_normalises_as_its_texts_one_by_one(samples, monkeypatch):
 
     monkeypatch.setattr(module, "_t2s", Shorter)
     assert batch(["乾隆皇帝", "大众朗逸"]) == each(["乾隆皇帝", "大众朗逸"])
+
+
+def test_patterns_from_the_cache_match_as_re_compiles_them(samples, tmp_path, monkeypatch):
+    import json
+    import re
+
+    from triage.classify.cues import _CUES
+    from triage.text import patterns
+
+    monkeypatch.setenv("TRIAGE_CACHE_DIR", str(tmp_path))
+    sources = [pattern for _, _, pattern in _CUES] + [r"(?P<year>\d{4})-(\d\d)", r"[Aa]bc"]
+    first = patterns.compile_all(sources)  # compiled, and written
+    [path] = tmp_path.glob("patterns-*.json")
+    monkeypatch.setattr(re, "compile", None)  # from here on, re compiles nothing: the file is read
+    cached = patterns.compile_all(sources)
+    monkeypatch.undo()
+    text = "\n".join(samples)
+    for a, b in zip(first, cached):
+        assert (b.pattern, b.flags, b.groups, b.groupindex) == (a.pattern, a.flags, a.groups, a.groupindex)
+        assert [m.span() for m in b.finditer(text)] == [m.span() for m in a.finditer(text)]
+    assert cached[-2].match("2024-03").groupdict() == {"year": "2024"}
+
+    monkeypatch.setenv("TRIAGE_CACHE_DIR", str(tmp_path))
+    path.write_text(json.dumps([[0, [1, 2, 3], 0, {}, []]] * len(sources)))  # damaged: compiled again
+    again = patterns.compile_all(sources)
+    assert [p.pattern for p in again] == sources and again[0].search("我找记者曝光")
+    assert len(json.loads(path.read_text())) == len(sources) and json.loads(path.read_text())[0][1] != [1, 2, 3]
