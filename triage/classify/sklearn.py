@@ -193,13 +193,15 @@ class SklearnModel(ServingModel):
         counts = np.diff(X.indptr)
         if rows is None:
             rows = np.repeat(np.arange(n), counts)
-        contrib = (X.data * head.coef[row_of_coef[rows], X.indices] * sign[rows]).astype(np.float64)
+        contrib = self._pushes(X.data, X.indices, head, sign, row_of_coef, rows)
         nonempty = np.flatnonzero(counts)
         picked: list[np.ndarray] = []
         for _ in range(k if len(nonempty) else 0):
-            best = np.full(n, -np.inf)
-            best[nonempty] = np.maximum.reduceat(contrib, X.indptr[nonempty])
-            hit = np.flatnonzero((contrib == best[rows]) & (contrib > 0))
+            # Each row's largest push, if it pushes toward the label; else one no entry equals.
+            best = np.full(n, np.inf)
+            most = np.maximum.reduceat(contrib, X.indptr[nonempty])
+            best[nonempty] = np.where(most > 0, most, np.inf)
+            hit = np.flatnonzero(contrib == best[rows])
             if not len(hit):
                 break
             hit_rows = rows[hit]  # in order: the first hit of each row is its first run's start
@@ -210,8 +212,18 @@ class SklearnModel(ServingModel):
             return [], [], []
         pos = np.concatenate(picked)
         pos = pos[np.argsort(rows[pos], kind="stable")]  # row by row, each row's rounds in order
-        weight = (X.data[pos] * head.coef[row_of_coef[rows[pos]], X.indices[pos]] * sign[rows[pos]]).astype(np.float64)
+        weight = self._pushes(X.data[pos], X.indices[pos], head, sign, row_of_coef, rows[pos])
         return rows[pos].tolist(), X.indices[pos].tolist(), np.round(weight, 4).tolist()
+
+    @staticmethod
+    def _pushes(data: np.ndarray, columns: np.ndarray, head: LinearHead, sign: np.ndarray, row_of_coef: np.ndarray,
+                rows: np.ndarray) -> np.ndarray:
+        """Each entry's value times its column's weight for its row's label (float64), as
+        `class_weights` gives them: a binary head has one row of weights, whose sign says which
+        label it pushes toward; a multiclass head's row is the label's, its sign +1."""
+        if len(head.classes) == 2:
+            return data * head.coef[0, columns] * sign[rows]
+        return (data * head.coef[row_of_coef[rows], columns]).astype(np.float64)
 
     @staticmethod
     def _needle(feature: str) -> str:
