@@ -287,3 +287,76 @@ def test_a_batch_normalises_as_its_texts_one_by_one(samples, monkeypatch):
 
     monkeypatch.setattr(module, "_t2s", Shorter)
     assert batch(["乾隆皇帝", "大众朗逸"]) == each(["乾隆皇帝", "大众朗逸"])
+
+
+def test_patterns_from_the_cache_match_as_re_compiles_them(samples, tmp_path, monkeypatch):
+    import json
+    import re
+
+    from triage.classify.cues import _CUES
+    from triage.text import patterns
+
+    monkeypatch.setenv("TRIAGE_CACHE_DIR", str(tmp_path))
+    sources = [pattern for _, _, pattern in _CUES] + [r"(?P<year>\d{4})-(\d\d)", r"[Aa]bc"]
+    first = patterns.compile_all(sources)  # compiled, and written
+    [path] = tmp_path.glob("patterns-*.json")
+    monkeypatch.setattr(re, "compile", None)  # from here on, re compiles nothing: the file is read
+    cached = patterns.compile_all(sources)
+    monkeypatch.undo()
+    text = "\n".join(samples)
+    for a, b in zip(first, cached):
+        assert (b.pattern, b.flags, b.groups, b.groupindex) == (a.pattern, a.flags, a.groups, a.groupindex)
+        assert [m.span() for m in b.finditer(text)] == [m.span() for m in a.finditer(text)]
+    assert cached[-2].match("2024-03").groupdict() == {"year": "2024"}
+
+    monkeypatch.setenv("TRIAGE_CACHE_DIR", str(tmp_path))
+    path.write_text(json.dumps([[0, [1, 2, 3], 0, {}, []]] * len(sources)))  # damaged: compiled again
+    again = patterns.compile_all(sources)
+    assert [p.pattern for p in again] == sources and again[0].search("我找记者曝光")
+    assert len(json.loads(path.read_text())) == len(sources) and json.loads(path.read_text())[0][1] != [1, 2, 3]
+
+
+def _sorted_top(X, head, chosen, k: int = 2) -> tuple[list[int], list[int], list[float]]:
+    """Each row's k strongest pushes toward its label, by sorting the row."""
+    sign, row_of_coef = head.class_weights(chosen)
+    out: tuple[list[int], list[int], list[float]] = ([], [], [])
+    for r in range(X.shape[0]):
+        a, b = X.indptr[r], X.indptr[r + 1]
+        push = [float(np.float32(X.data[i]) * head.coef[row_of_coef[r], X.indices[i]]) * sign[r] for i in range(a, b)]
+        for i in sorted((i for i in range(b - a) if push[i] > 0), key=lambda i: (-push[i], i))[:k]:
+            out[0].append(r)
+            out[1].append(int(X.indices[a + i]))
+            out[2].append(round(push[i], 4))
+    return out
+
+
+def test_the_strongest_features_are_those_a_sort_of_each_row_finds(shipped, samples):
+    """_top_features, a segmented max over the batch, against sorting each row's pushes: on real
+    texts, and on rows made to hold ties, nothing but pulls away from the label, or nothing."""
+    from triage.classify.sklearn import LinearHead
+    from triage.classify.sparse import SparseRows
+
+    texts = [normalize(t).text for t in samples[:800]]
+    cues = find_cues_batch(texts)
+    probs, X = shipped.head_probabilities(texts, cues)
+    chosen = shipped._decoder.choose(texts, probs)
+    for head_name in HEADS:
+        got = shipped._top_features(X, shipped.heads[head_name], chosen[head_name])
+        want = _sorted_top(X, shipped.heads[head_name], chosen[head_name])
+        assert got[:2] == want[:2] and np.allclose(got[2], want[2], atol=1e-4) and len(got[0]) > 1000
+
+    coef = np.array([[0.5, 0.5, -1.0, 0.2, 0.0], [-0.3, 0.1, 0.1, -0.2, 0.4], [0.0, 0.0, 0.0, 0.0, -0.1]],
+                    dtype=np.float32)
+    rows = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 4, 4, 4])
+    cols = np.array([0, 1, 2, 3, 0, 3, 4, 2, 4, 0, 1, 2])
+    X, _ = SparseRows.from_pairs(rows, cols, (5, 5))
+    X.data = np.linspace(0.5, 1.5, len(X.data)).astype(np.float32)
+    X.data[:2] = 1.0  # two equal pushes in row 0
+    cases = ((["a", "b", "c"], coef, [0, 0, 1, 2, 2]), (["no", "yes"], coef[:1], [1, 0, 1, 0, 0]))
+    for classes, weights, labels in cases:
+        head = LinearHead(classes, weights, np.zeros(len(weights)), np.ones(1), np.zeros(1), "softmax")
+        chosen = np.array(labels)
+        got = shipped._top_features(X, head, chosen)
+        want = _sorted_top(X, head, chosen)
+        assert got[:2] == want[:2] and np.allclose(got[2], want[2], atol=1e-4)
+    assert 2 not in want[0] and 3 not in want[0]  # a row with only pulls, and an empty row, have none

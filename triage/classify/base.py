@@ -117,17 +117,23 @@ class Decoder:
         conf = {h: np.round(p_chosen[h], 4).tolist() for h in HEADS}
         # A flag that makes the complaint major, not the severity model, is the reason: its
         # probability is the severity's confidence, and the flags' cues its evidence.
-        forced = np.isin(raised, list(rules)) & (np.asarray(labels["severity"], dtype=object) != "major")
-        for r in np.flatnonzero(forced).tolist():
-            labels["severity"][r] = "major"
-            conf["severity"][r] = round(max(float(fp[r, flag_names.index(f)]) for f in major_by[int(raised[r])]), 4)
+        forced = [False] * n
+        for r, (code, severity) in enumerate(zip(raised.tolist(), labels["severity"])):
+            if code in rules and severity != "major":
+                forced[r] = True
+                labels["severity"][r] = "major"
+                conf["severity"][r] = round(max(float(fp[r, flag_names.index(f)]) for f in major_by[code]), 4)
 
-        low = np.column_stack([*(p_chosen[h] < self.low_confidence.get(h, 0.6) for h in HEADS), near])
-        low[:, HEADS.index("severity")] &= ~forced
+        low = np.empty((n, len(HEADS) + len(flag_names)), dtype=bool)
+        for j, h in enumerate(HEADS):
+            low[:, j] = p_chosen[h] < self.low_confidence.get(h, 0.6)
+        low[:, len(HEADS):] = near
+        if rules:
+            low[:, HEADS.index("severity")] &= ~np.array(forced)
         low_codes, low_names = _row_subsets([*HEADS, *(f"flags.{f}" for f in flag_names)], low)
         alternatives = {h: self.alternatives(h, probs[h]) for h in HEADS}
         evidence = self._evidence(items, labels, [raised_names[c] for c in raised.tolist()], cues, spans,
-                                  (~short).tolist(), forced.tolist())
+                                  (~short).tolist(), forced)
         version = self.version
         return [
             Prediction(row_id, line, category, severity, list(raised_names[code]),
@@ -150,15 +156,15 @@ class Decoder:
         n = len(short)
         flag_names = [f for f in FLAGS if f"flags.{f}" in probs]
         fp = np.column_stack([probs[f"flags.{f}"][:, 1] for f in flag_names]) if flag_names else np.zeros((n, 0))
-        gated = [j for j, f in enumerate(flag_names) if f in self.flags_need_cue]
-        if gated:
-            has_cue = np.zeros((n, len(flag_names)), dtype=bool)
+        if self.flags_need_cue & set(flag_names):
+            # A gated flag stays where its row has a cue of it; any other flag stays everywhere.
+            keep = np.array([[f not in self.flags_need_cue for f in flag_names]] * n)
             column = {f: j for j, f in enumerate(flag_names)}
             for r, row in enumerate(cues):
                 for c in row:
                     if c.flag in column:
-                        has_cue[r, column[c.flag]] = True
-            fp[:, gated] *= has_cue[:, gated]
+                        keep[r, column[c.flag]] = True
+            fp *= keep
         thresholds = np.where(short[:, None], [self.flag_thresholds.get(f, 0.5) for f in flag_names],
                               [self.flag_thresholds_long.get(f, 0.5) for f in flag_names])
         return flag_names, fp, fp >= thresholds, np.abs(fp - thresholds) < self.low_confidence.get("flags", 0.15)
@@ -194,12 +200,15 @@ class Decoder:
         return out
 
 
+_BITS = np.int64(1) << np.arange(62, dtype=np.int64)
+
+
 def _row_subsets(names: Sequence[str], mask: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:
     """Each row's subset of `names` (the columns `mask` sets) as one code, and the names of
     every code the batch holds, in the order of `names`."""
-    if len(names) > 62:
+    if len(names) > len(_BITS):
         raise ValueError("too many columns to code a row's subset in 64 bits")
-    codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
+    codes = mask.astype(np.int64) @ _BITS[:len(names)]
     # A set, not np.unique: that one imports numpy.ma, a fiftieth of a second of every start.
     return codes, {code: tuple(name for j, name in enumerate(names) if code >> j & 1)
                    for code in set(codes.tolist())}

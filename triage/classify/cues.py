@@ -30,6 +30,7 @@ from itertools import accumulate
 from triage.classify.clauses import NP, Context
 from triage.classify.labels import FLAGS
 from triage.text.mask import find_pii
+from triage.text.patterns import compile_all
 
 
 def _each(heads: str, rest: str) -> str:
@@ -411,7 +412,8 @@ _CHECKS: dict[tuple[str, str], Check] = {
     ("repeat", "repaired_again"): _repeat_ok, ("repeat", "raised_again"): _repeat_ok,
 }
 
-_COMPILED = [(flag, name, re.compile(pattern), _CHECKS.get((flag, name))) for flag, name, pattern in _CUES]
+_COMPILED = [(flag, name, compiled, _CHECKS.get((flag, name)))
+             for (flag, name, _), compiled in zip(_CUES, compile_all([pattern for _, _, pattern in _CUES]))]
 CUE_NAMES: tuple[str, ...] = tuple(f"{flag}:{name}" for flag, name, _ in _CUES)
 assert {c.split(":")[0] for c in CUE_NAMES} == set(FLAGS)
 

@@ -242,25 +242,18 @@ def _meta_pairs(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(row, meta column) of every text, as meta_columns gives them: the register by length, and
     a dialogue among the few texts with a colon."""
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    register = np.where(lengths <= 40, 0, np.where(lengths <= 200, 1, 2))
+    register = (lengths > 40).astype(np.int64) + (lengths > 200)
     dialogues = [r for r, text in enumerate(texts)
                  if (":" in text or "：" in text) and len(_TURN.findall(text)) >= 2]
+    if not dialogues:
+        return np.arange(len(texts)), register
     return (np.concatenate([np.arange(len(texts)), np.array(dialogues, dtype=np.int64)]),
             np.concatenate([register, np.full(len(dialogues), 3)]))
 
 
-_JOIN = "\x00"
-"""Between the texts of a batch, as `_stripped` reads them: no normalised text holds it."""
-
-
 def _stripped(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """The code points of the texts without the characters char_features skips, one text after
-    the other, and each text's length so stripped; one translation of the whole batch."""
-    cp = codepoints(_JOIN.join(texts).translate(_SKIP))
-    between = np.flatnonzero(cp == ord(_JOIN))
-    if len(between) == len(texts) - 1:
-        lengths = np.diff(np.concatenate([[-1], between, [len(cp)]])) - 1
-        return np.delete(cp, between), lengths
-    stripped = [t.translate(_SKIP) for t in texts]  # no text, or one that holds the separator itself
+    the other, and each text's length so stripped."""
+    stripped = [t.translate(_SKIP) for t in texts]
     return codepoints("".join(stripped)), np.fromiter(map(len, stripped), dtype=np.int64, count=len(stripped))
 

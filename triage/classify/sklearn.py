@@ -204,13 +204,15 @@ class SklearnModel(ServingModel):
         counts = np.diff(X.indptr)
         if rows is None:
             rows = np.repeat(np.arange(n), counts)
-        contrib = (X.data * coef[row_of_coef[rows], X.indices] * sign[rows]).astype(np.float64)
+        contrib = self._pushes(X.data, X.indices, head, coef, sign, row_of_coef, rows)
         nonempty = np.flatnonzero(counts)
         picked: list[np.ndarray] = []
         for _ in range(k if len(nonempty) else 0):
-            best = np.full(n, -np.inf)
-            best[nonempty] = np.maximum.reduceat(contrib, X.indptr[nonempty])
-            hit = np.flatnonzero((contrib == best[rows]) & (contrib > 0))
+            # Each row's largest push, if it pushes toward the label; else one no entry equals.
+            best = np.full(n, np.inf)
+            most = np.maximum.reduceat(contrib, X.indptr[nonempty])
+            best[nonempty] = np.where(most > 0, most, np.inf)
+            hit = np.flatnonzero(contrib == best[rows])
             if not len(hit):
                 break
             hit_rows = rows[hit]  # in order: the first hit of each row is its first run's start
@@ -221,8 +223,19 @@ class SklearnModel(ServingModel):
             return [], [], []
         pos = np.concatenate(picked)
         pos = pos[np.argsort(rows[pos], kind="stable")]  # row by row, each row's rounds in order
-        weight = (X.data[pos] * coef[row_of_coef[rows[pos]], X.indices[pos]] * sign[rows[pos]]).astype(np.float64)
+        weight = self._pushes(X.data[pos], X.indices[pos], head, coef, sign, row_of_coef, rows[pos])
         return rows[pos].tolist(), X.indices[pos].tolist(), np.round(weight, 4).tolist()
+
+    @staticmethod
+    def _pushes(data: np.ndarray, columns: np.ndarray, head: LinearHead, coef: np.ndarray, sign: np.ndarray,
+                row_of_coef: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Each entry's value times its column's weight in `coef` (the head's, or its evidence
+        weights) for its row's label (float64), as `class_weights` gives them: a binary head has
+        one row of weights, whose sign says which label it pushes toward; a multiclass head's
+        row is the label's, its sign +1."""
+        if len(head.classes) == 2:
+            return data * coef[0, columns] * sign[rows]
+        return (data * coef[row_of_coef[rows], columns]).astype(np.float64)
 
     @staticmethod
     def _needle(feature: str) -> str:

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+import orjson
+
 from triage.classify.prediction import Prediction
 
 EXIT_OK = 0
@@ -39,8 +41,6 @@ def dump_line(obj: Any) -> bytes:
     give (tests/test_cli.py), at a fraction of the cost: orjson writes a Prediction's
     `to_json`, or a RowError (a slots dataclass, whose fields are its to_dict's keys in order)
     directly. What orjson refuses (a lone surrogate) takes the slow road, as before."""
-    import orjson
-
     try:
         return orjson.dumps(obj.to_json() if isinstance(obj, Prediction) else obj, option=orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:
