@@ -319,10 +319,11 @@ def test_patterns_from_the_cache_match_as_re_compiles_them(samples, tmp_path, mo
 def _sorted_top(X, head, chosen, k: int = 2) -> tuple[list[int], list[int], list[float]]:
     """Each row's k strongest pushes toward its label, by sorting the row."""
     sign, row_of_coef = head.class_weights(chosen)
+    coef = head.coef if head.evidence_coef is None else head.evidence_coef  # what the evidence reads
     out: tuple[list[int], list[int], list[float]] = ([], [], [])
     for r in range(X.shape[0]):
         a, b = X.indptr[r], X.indptr[r + 1]
-        push = [float(np.float32(X.data[i]) * head.coef[row_of_coef[r], X.indices[i]]) * sign[r] for i in range(a, b)]
+        push = [float(np.float32(X.data[i]) * coef[row_of_coef[r], X.indices[i]]) * sign[r] for i in range(a, b)]
         for i in sorted((i for i in range(b - a) if push[i] > 0), key=lambda i: (-push[i], i))[:k]:
             out[0].append(r)
             out[1].append(int(X.indices[a + i]))
