@@ -42,7 +42,7 @@ def registry_card(version: str) -> dict[str, Any] | None:
 
 
 # ---- the figures ----------------------------------------------------------------------------------
-def _kept(head: str) -> ColumnElement[Any]:
+def _kept_count(head: str) -> ColumnElement[Any]:
     return func.sum(cast(getattr(CaseReview, f"kept_{head}"), Integer))
 
 
@@ -61,7 +61,7 @@ def online_accuracy(*, db_session: Session, start: datetime, end: datetime, labe
     when the card is gone or gives none). One GROUP BY over the period's range of the index
     of reviews."""
     suggested = [_suggested(h) for h in HEADS]
-    rows = db_session.execute(select(CaseReview.model, *suggested, func.count(), *(_kept(h) for h in HEADS))
+    rows = db_session.execute(select(CaseReview.model, *suggested, func.count(), *(_kept_count(h) for h in HEADS))
                               .where(*_between(start, end)).group_by(CaseReview.model, *suggested)).all()
     overall = _empty_heads()
     models: dict[str, dict[str, Any]] = {}
