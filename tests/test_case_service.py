@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from triage.case.models import Case, CaseEvent
+from triage.case.models import Case, CaseEvent, CaseReview
 from triage.case.service import (
     CaseError,
     Conflict,
@@ -126,6 +126,23 @@ def test_two_reviewers_at_once_one_wins(engine, small_model):
             review(db_session=b, case_id=case_id, reviewer="care-2", policy=POLICY, now=T0, expected_version=version)
     with Session(engine) as s:
         assert [e.actor for e in s.get(Case, case_id).events if e.kind == "reviewed"] == ["care-1"]
+        assert s.scalars(select(CaseReview.case_id)).all() == [case_id]
+
+
+def test_a_second_reviewer_without_a_version_gets_a_conflict_and_writes_no_review(engine, small_model):
+    """B read the case before A confirmed it and sends no version: B's review is refused and
+    writes nothing, its review row included (nothing half-written)."""
+    case_id, _ = new_case(engine, small_model)
+    with Session(engine) as a, Session(engine) as b:
+        b.get(Case, case_id)
+        review(db_session=a, case_id=case_id, reviewer="care-1", policy=POLICY, now=T0)
+        a.commit()
+        with pytest.raises((Conflict, InvalidTransition)):
+            review(db_session=b, case_id=case_id, reviewer="care-2", policy=POLICY, now=T0,
+                   corrections={"category": "other"})
+        b.rollback()
+    with Session(engine) as s:
+        assert [(r.case_id, r.kept_category) for r in s.scalars(select(CaseReview))] == [(case_id, True)]
 
 
 def test_stale_write_from_a_second_session_is_a_conflict(engine, small_model):

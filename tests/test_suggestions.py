@@ -269,6 +269,42 @@ def test_online_accuracy_per_head_class_and_model_by_month(engine):
     assert trend[0]["heads"]["category"]["share"] is None
 
 
+def test_online_accuracy_of_a_month_past_the_calendar_packages_last_year(engine):
+    """Months are local calendar months, not working days: 2031 counts as 2026 does."""
+    at = datetime(2031, 3, 31, 23, 50, tzinfo=TZ)  # reviewed at 23:55 Shanghai time: still March
+    reviewed(engine, "cat=service model=v1", at)
+    reviewed(engine, "cat=service model=v1", at, {"category": "other"})
+    with Session(engine) as s:
+        march = suggestion_accuracy.month_report(db_session=s, month="2031-03", rules=POLICY.suggestions,
+                                                 card_of=CARDS.get)
+        trend = suggestion_accuracy.accuracy_trend(db_session=s, label="2031-04")
+    assert march["reviews"] == 2 and march["heads"]["category"]["share"] == 0.5
+    assert [(m["month"], m["reviews"]) for m in trend[-2:]] == [("2031-03", 2), ("2031-04", 0)]
+
+
+def test_reviewers_confirming_at_once_each_count_once(engine):
+    """Four reviewers confirm twelve cases at the same time, each in their own session (on the
+    SQLite file, one writer at a time): every review is counted, none twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = [suggested_case(engine, f"cat=service model=v1 #{i}", T0) for i in range(12)]
+
+    def confirm(mine: list[int]) -> None:
+        for n, case_id in enumerate(mine):
+            with Session(engine) as s:
+                review(db_session=s, case_id=case_id, reviewer="care", policy=POLICY, now=T0 + timedelta(minutes=5),
+                       corrections={"category": "other"} if n == 0 else None)
+                s.commit()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(confirm, [ids[k::4] for k in range(4)]))
+    with Session(engine) as s:
+        assert sorted(s.scalars(select(CaseReview.case_id))) == sorted(ids)
+        figures = suggestion_accuracy.month_report(db_session=s, month="2026-11", rules=POLICY.suggestions,
+                                                   card_of=CARDS.get)
+    assert (figures["reviews"], figures["heads"]["category"]["kept"]) == (12, 8)
+
+
 def test_the_migration_fills_the_reviews_from_the_review_events(engine):
     """0010 fills case_reviews from the events; a review logged before `kept` and `suggested`
     were recorded counts a head as kept when it has no correction, its suggested class from
