@@ -42,8 +42,9 @@ def registry_card(version: str) -> dict[str, Any] | None:
 
 
 # ---- the figures ----------------------------------------------------------------------------------
-def _kept_count(head: str) -> ColumnElement[Any]:
-    return func.sum(cast(getattr(CaseReview, f"kept_{head}"), Integer))
+def _kept(head: str) -> ColumnElement[Any]:
+    """1 when the reviewer kept the head's suggested label, else 0."""
+    return cast(getattr(CaseReview, f"kept_{head}"), Integer)
 
 
 def _suggested(head: str) -> InstrumentedAttribute[str | None]:
@@ -61,7 +62,7 @@ def online_accuracy(*, db_session: Session, start: datetime, end: datetime, labe
     when the card is gone or gives none). One GROUP BY over the period's range of the index
     of reviews."""
     suggested = [_suggested(h) for h in HEADS]
-    rows = db_session.execute(select(CaseReview.model, *suggested, func.count(), *(_kept_count(h) for h in HEADS))
+    rows = db_session.execute(select(CaseReview.model, *suggested, func.count(), *(func.sum(_kept(h)) for h in HEADS))
                               .where(*_between(start, end)).group_by(CaseReview.model, *suggested)).all()
     overall = _empty_heads()
     models: dict[str, dict[str, Any]] = {}
@@ -117,7 +118,7 @@ def accuracy_trend(*, db_session: Session, label: str, count: int = 6) -> list[d
     months = months_ending(label, count)
     bounds = [period_bounds(month=m)[:2] for m in months]
     month = case(*((CaseReview.at < end, n) for n, (_, end) in enumerate(bounds))).label("month")
-    inner = select(month, *(cast(getattr(CaseReview, f"kept_{h}"), Integer).label(f"k_{h}") for h in HEADS)).where(
+    inner = select(month, *(_kept(h).label(f"k_{h}") for h in HEADS)).where(
         *_between(bounds[0][0], bounds[-1][1])).subquery()
     found = {r[0]: r for r in db_session.execute(
         select(inner.c.month, func.count(), *(func.sum(inner.c[f"k_{h}"]) for h in HEADS)).group_by(inner.c.month))}
