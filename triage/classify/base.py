@@ -111,26 +111,11 @@ class Decoder:
         rules = {code: f"severity=major: flag {', '.join(by)} (rules.md §2, 002-C 四)"
                  for code, by in major_by.items() if by}
 
-        rows = np.arange(n)
-        p_chosen = {h: probs[h][rows, chosen[h]] for h in HEADS}
+        p_chosen = {h: probs[h][np.arange(n), chosen[h]] for h in HEADS}
         labels = {h: self._names[h][chosen[h]].tolist() for h in HEADS}
         conf = {h: np.round(p_chosen[h], 4).tolist() for h in HEADS}
-        # A flag that makes the complaint major, not the severity model, is the reason: its
-        # probability is the severity's confidence, and the flags' cues its evidence.
-        forced = [False] * n
-        for r, (code, severity) in enumerate(zip(raised.tolist(), labels["severity"])):
-            if code in rules and severity != "major":
-                forced[r] = True
-                labels["severity"][r] = "major"
-                conf["severity"][r] = round(max(float(fp[r, flag_names.index(f)]) for f in major_by[code]), 4)
-
-        low = np.empty((n, len(HEADS) + len(flag_names)), dtype=bool)
-        for j, h in enumerate(HEADS):
-            low[:, j] = p_chosen[h] < self.low_confidence.get(h, 0.6)
-        low[:, len(HEADS):] = near
-        if rules:
-            low[:, HEADS.index("severity")] &= ~np.array(forced)
-        low_codes, low_names = _row_subsets([*HEADS, *(f"flags.{f}" for f in flag_names)], low)
+        forced = self._force_major(raised.tolist(), rules, major_by, flag_names, fp, labels, conf)
+        low_codes, low_names = self._review(p_chosen, flag_names, near, forced if rules else None)
         alternatives = {h: self.alternatives(h, probs[h]) for h in HEADS}
         evidence = self._evidence(items, labels, [raised_names[c] for c in raised.tolist()], cues, spans,
                                   (~short).tolist(), forced)
@@ -147,6 +132,33 @@ class Decoder:
                 conf["business_line"], conf["category"], conf["severity"], np.round(fp, 4).tolist(),
                 alternatives["business_line"], alternatives["category"], alternatives["severity"], evidence,
                 low_codes.tolist())]
+
+    @staticmethod
+    def _force_major(raised: list[int], rules: dict[int, str], major_by: dict[int, tuple[str, ...]],
+                     flag_names: list[str], fp: np.ndarray, labels: dict[str, list[str]],
+                     conf: dict[str, list[float]]) -> list[bool]:
+        """Per row, whether its flags made the severity major (rules.md §2, 002-C 四) where the
+        model chose another: then the flags, not the severity model, are the reason, and the
+        severity's confidence is the likeliest of them (`labels` and `conf` changed in place)."""
+        forced = [False] * len(raised)
+        for r, (code, severity) in enumerate(zip(raised, labels["severity"])):
+            if code in rules and severity != "major":
+                forced[r] = True
+                labels["severity"][r] = "major"
+                conf["severity"][r] = round(max(float(fp[r, flag_names.index(f)]) for f in major_by[code]), 4)
+        return forced
+
+    def _review(self, p_chosen: dict[str, np.ndarray], flag_names: list[str], near: np.ndarray,
+                forced: list[bool] | None) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:
+        """The review list of each row, as `_row_subsets` codes: the heads under their confidence
+        threshold (not a severity the flags forced), then the flags near theirs."""
+        low = np.empty((len(near), len(HEADS) + len(flag_names)), dtype=bool)
+        for j, h in enumerate(HEADS):
+            low[:, j] = p_chosen[h] < self.low_confidence.get(h, 0.6)
+        low[:, len(HEADS):] = near
+        if forced is not None:
+            low[:, HEADS.index("severity")] &= ~np.array(forced)
+        return _row_subsets([*HEADS, *(f"flags.{f}" for f in flag_names)], low)
 
     def _flag_decisions(self, probs: dict[str, np.ndarray], cues: Sequence[Sequence[Cue]], short: np.ndarray
                         ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
@@ -220,8 +232,8 @@ def to_evidence(nt: NormalizedText, labels: dict[str, str], flags: Sequence[str]
     text; each snippet names the kind of any personal datum in it instead of showing it. With
     `clause` (a long text), a flag's evidence is the whole clause its cue was read in: in a
     narrative, "报警" alone does not show whether the customer called the police."""
-    # Loops rather than comprehensions: a row has a few spans, and each comprehension's own call
-    # cost more than its items (a tenth of `predict` on one-liners).
+    # Loops rather than comprehensions: a row has a few spans, fewer than a comprehension's own
+    # call is worth.
     found: list[tuple[str, str, int, int, str, float]] = []
     if flags:
         for cue in cues:

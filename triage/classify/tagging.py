@@ -9,11 +9,12 @@ from typing import Any
 from triage.classify.prediction import Prediction
 from triage.io import InputRow, ReadProgress, RowError, read_rows
 
-BATCH = 4096
+BATCH = 2048
 BATCH_CHARS = 32_000
 """A batch ends at BATCH rows or BATCH_CHARS characters of text: each of its NumPy passes costs
 a little whatever its size, and 512 one-liners (9,000 characters) paid that a tenth of their
-time; a character bound keeps a batch of narratives, and its arrays, as small as before."""
+time; a character bound keeps a batch of narratives, and its arrays, as small as before. The
+row bound keeps a batch's predictions under the collector's threshold (`triage predict`)."""
 
 
 def batches(rows: Iterator[Any], size: int, max_weight: int | None = None,

@@ -141,7 +141,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     # A batch's predictions hold no reference cycles (a bad row's exception a few) and are freed
     # once written: the collector's passes over them, every 700 new objects by default, found
     # nothing and cost 7 % of a one-liner's time. It now runs once 100,000 more objects are alive
-    # than were freed, which a batch of 512 never reaches; memory stays bounded all the same.
+    # than were freed, which a batch (tagging.BATCH rows at most) seldom reaches; memory stays
+    # bounded all the same.
     gc.set_threshold(100_000, 10, 10)
     to_stdout = args.output in (None, "-")
     out: BinaryIO = sys.stdout.buffer if to_stdout else open(args.output, "wb", buffering=OUTPUT_BUFFER)  # noqa: SIM115
