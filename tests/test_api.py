@@ -61,6 +61,13 @@ def test_auth_and_problem_json(server):
     with client(server, "customer_care") as c:
         r = c.post("/v1/cases", json={"channel": "phone", "text": "", "received_at": "2026-11-23T10:00:00+08:00"})
         assert r.status_code == 400 and r.json()["detail"] == "text is empty"
+        # A lone surrogate arrives as a JSON escape; no UTF-8 (nor the database) can hold it. The
+        # request's JSON parser refuses it before check_text would.
+        before = c.get("/v1/cases").json()["cases"]
+        body = json.dumps({"channel": "phone", "text": "刹车\ud800失灵", "received_at": "2026-11-23T10:00:00+08:00"})
+        r = c.post("/v1/cases", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.json()["detail"].startswith("body.text: Input should be a valid"), r.text
+        assert c.get("/v1/cases").json()["cases"] == before
         r = c.post("/v1/cases", json={"channel": "phone"})
         assert r.status_code == 422 and "text" in r.json()["detail"]
         assert c.get("/v1/cases/424242").status_code == 404

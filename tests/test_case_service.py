@@ -57,7 +57,8 @@ def test_intake_numbers_cases_by_month_and_is_idempotent_per_ticket(engine, smal
 
 
 @pytest.mark.parametrize(("text", "channel", "message"), [
-    ("   ", "phone", "empty"), ("x\x00y", "phone", "binary"), ("发动机异响", "pigeon", "unknown channel"),
+    ("   ", "phone", "empty"), ("x\x00y", "phone", "binary"), ("刹车\ud800失灵", "phone", "surrogate"),
+    ("发动机异响", "pigeon", "unknown channel"),
 ])
 def test_bad_intake_is_refused_and_writes_nothing(engine, text, channel, message):
     with Session(engine) as s:

@@ -54,6 +54,19 @@ def test_predict_file_with_bad_rows(run, tmp_path):
     assert "row 2" in r.stderr and "2 of 5 rows" in r.stderr
 
 
+def test_predict_a_lone_surrogate_is_one_rows_error_not_the_end_of_the_file(run, tmp_path):
+    src = tmp_path / "in.jsonl"
+    # json.dumps escapes the surrogate, as a JSON writer that took the text from a wrong decoding would.
+    src.write_text("\n".join(json.dumps({"id": str(i), "text": t})
+                             for i, t in enumerate(["发动机异响", "刹车\ud800失灵", "变速箱顿挫"], 1)) + "\n")
+    r = run("predict", str(src), "-q")
+    assert r.returncode == 1, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [row["id"] for row in rows] == ["1", "2", "3"]
+    assert "category" in rows[0] and "category" in rows[2]
+    assert "lone surrogate" in rows[1]["error"] and "1 of 3 rows" in r.stderr
+
+
 def test_predict_a_file_with_an_unclosed_quote_loses_no_row_and_says_so(run, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text('id,text\n1,发动机异响\n2,"刹车失灵\n3,空调不制冷\n4,变速箱顿挫\n', encoding="utf-8")

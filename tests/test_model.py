@@ -117,9 +117,12 @@ def test_evidence_points_at_original_text(small_model):
 
 
 def test_bad_rows_become_errors_and_others_still_predict(small_model):
-    out = small_model.predict_rows([("a", "发动机异响"), ("b", "   "), ("c", "x\x00y"), ("d", "刹车失灵")])
-    assert [type(o).__name__ for o in out] == ["Prediction", "RowError", "RowError", "Prediction"]
+    out = small_model.predict_rows([("a", "发动机异响"), ("b", "   "), ("c", "x\x00y"), ("d", "刹车失灵"),
+                                    ("e", "刹车\ud800失灵"), ("f", "变速箱顿挫")])
+    assert [type(o).__name__ for o in out] == ["Prediction", "RowError", "RowError", "Prediction", "RowError",
+                                               "Prediction"]
     assert out[1].row == 2 and "empty" in out[1].error
+    assert out[4].row == 5 and "lone surrogate (U+D800 at character 3)" in out[4].error
     with pytest.raises(TextError):
         small_model.predict(["ok", ""])
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from triage.text.normalize import MAX_CHARS, TextError, normalize
+from triage.text.normalize import MAX_CHARS, TextError, normalize, normalize_batch
 
 
 def test_traditional_fullwidth_emoji_and_spaces():
@@ -39,6 +39,14 @@ def test_huge_and_binary_text_is_refused():
         normalize("abc\x00\x01\x02def")
     with pytest.raises(TextError):
         normalize(b"bytes".decode() + "\x01" * 20)
+
+
+def test_a_lone_surrogate_is_refused_not_passed_on():
+    """One is under the binary check's count, and OpenCC (and any UTF-8 output) cannot take it."""
+    with pytest.raises(TextError, match="lone surrogate"):
+        normalize("刹车\ud800失灵")
+    assert normalize_batch(["刹车失灵", "刹车\udfff失灵"])[1].args[0].startswith("text holds a lone surrogate")
+    assert normalize("刹车失灵😡").text.startswith("刹车失灵")  # a character outside the BMP is no surrogate
 
 
 @given(st.text(min_size=1, max_size=200))

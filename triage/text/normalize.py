@@ -38,6 +38,9 @@ _NEEDS_WORK_INSIDE = re.compile(f"[\x01-\x1f{_WORK_CHARS}]|[ \t\n]{{2,}}")
 # a tenth of a prediction (tests/test_normalize.py checks the class against unicodedata).
 _BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff"
                      "\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
+# A lone surrogate is not a character: no UTF-8 can hold it, so nothing downstream (OpenCC,
+# the database, the output file) can take the text. It comes from text decoded wrongly.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class TextError(ValueError):
@@ -95,6 +98,9 @@ def check_text(text: object) -> str:
         raise TextError("text is empty")
     if "\x00" in text or len(_BINARY.findall(text, 0, 4096)) > 8:
         raise TextError("text looks binary (control characters), not a complaint")
+    if (lone := _SURROGATE.search(text)) is not None:
+        raise TextError(f"text holds a lone surrogate (U+{ord(lone.group()):04X} at character {lone.start() + 1}), "
+                        "which is not Unicode text: was it decoded with the wrong encoding?")
     return text
 
 
