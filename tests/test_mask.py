@@ -28,6 +28,24 @@ def test_names_after_surname_markers():
 
 
 @pytest.mark.parametrize("text", [
+    "刹车总泵漏油", "转向总成失灵", "开关总成失效", "走烂路总是异响", "此时总公里数", "市场监管总局", "电池包总成",
+    "新车总共到店三次", "问修车师傅为什么", "雪佛兰经理不接电话", "车主安全，不负责任", "换刹车总成，",
+])
+def test_a_word_before_a_title_like_compound_is_no_name(text):
+    """Real complaints of ../shared/data where a surname character ends a word (刹车, 转向, 开关)."""
+    assert mask_pii(text) == text
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("店里郭经理说", "店里*经理说"), ("邀请魏总体验", "邀请*总体验"), ("S店赵女士电话", "S店*女士电话"),
+    ("找了王总经理", "找了*总经理"), ("车主刘倩倩，购买", "车主***，购买"), ("李师傅说", "*师傅说"),
+    ("王总监", "*总监"),
+])
+def test_names_before_a_title_are_still_masked(text, masked):
+    assert mask_pii(text) == masked
+
+
+@pytest.mark.parametrize("text", [
     "一汽大众朗逸2019款1.5L自动风尚版异响",
     "已经打了12315投诉，4S店不予解决",
     "上汽大众途岳280TSI两驱舒适版国VI",
