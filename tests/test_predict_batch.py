@@ -179,6 +179,7 @@ def test_the_shipped_models_batch_is_its_rows_one_by_one(shipped, samples):
     # What the edge cases are there for: each road of the evidence was taken.
     preds = shipped.predict(EDGES)
     assert any("[姓名]" in e.text for p in preds if not p.flags for e in p.evidence)  # personal data named
+    assert not any("[姓名]" in e.text for e in preds[EDGES.index("凯越刹车总泵损坏 刹车失灵")].evidence)
     assert any(p.rules for p in preds) and any(e.head.startswith("flags.") for p in preds for e in p.evidence)
 
 

@@ -26,7 +26,7 @@ _SURNAMES = (
 
 # A surname before a title (王总, 李师傅) but not a word's last character before a compound that
 # starts like a title: 刹车总泵, 转向总成, 开关总成, 时总是, 市场监管总局, 修车师傅, 雪佛兰经理 (on
-# the real complaints of ../shared/data these were 18 of the 30 names found). 车 is left out:
+# the real complaints of ../shared/data these were 20 of the 30 names found). 车 is left out:
 # in a car complaint it is the car, not 车先生.
 _TITLED_SURNAMES = _SURNAMES.replace("车", "")
 _NOT_A_TITLE = "[泵成程是共部店局公里线计数额结价台算之]"
