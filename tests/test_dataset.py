@@ -1,5 +1,6 @@
 """The labelled set reads the annotation files as revised: the re-read of the 2020-06..08 safety
-labels (training/data/annotations/safety_2020-06_08_revisions.csv) reaches the training rows."""
+labels and the severities that follow from them (training/data/annotations/
+safety_2020-06_08_revisions.csv) reaches the training rows."""
 
 from __future__ import annotations
 
@@ -21,13 +22,23 @@ def summaries() -> dict[str, dataset.Example]:
     return {e.id: e for e in dataset.summary_examples()}
 
 
-def test_every_revised_safety_label_is_the_one_the_training_rows_carry(summaries):
+def test_every_revised_label_is_the_one_the_training_rows_carry(summaries):
     revisions = _rows("safety_2020-06_08_revisions.csv")
-    assert len(revisions) > 100
+    assert len(revisions) > 100 and {r["field"] for r in revisions} == {"safety", "severity"}
     for r in revisions:
         example = summaries[r["id"]]
         assert example.split == "train" and example.date[:7] in ("2020-06", "2020-07", "2020-08"), r["id"]
-        assert example.flags["safety"] is (r["new"] == "1"), (r["id"], example.text, r)
+        if r["field"] == "safety":
+            assert example.flags["safety"] is (r["new"] == "1"), (r["id"], example.text, r)
+        else:
+            assert example.gold["severity"] == (r["new"],), (r["id"], example.text, r)
+
+
+def test_a_steering_fault_with_no_failure_stated_is_not_safety_now(summaries):
+    # The first pass counted any 转向机 fault; the guide asks for steering that fails or locks.
+    example = summaries["12365auto:487051"]
+    assert "转向机故障" in example.text
+    assert example.flags["safety"] is False
 
 
 def test_a_sticking_steering_row_once_labelled_safe_is_safety_now(summaries):
@@ -44,10 +55,11 @@ def test_rows_of_the_enlarged_source_are_read_not_negative_by_default(summaries)
 
 
 def test_the_revision_file_and_the_safety_file_agree():
-    safety = {r["id"]: r["safety"] for r in _rows("safety_2020-06_08.csv")}
+    files = {"safety": {r["id"]: r["safety"] for r in _rows("safety_2020-06_08.csv")},
+             "severity": {r["id"]: r["severity"] for r in _rows("severity_2020-06_08.csv")}}
     for r in _rows("safety_2020-06_08_revisions.csv"):
-        assert safety[r["id"]] == r["new"], r
-        assert r["old"] in ("0", "1", "unread") and r["reason"].strip(), r
+        assert files[r["field"]][r["id"]] == r["new"] != r["old"], r
+        assert r["reason"].strip(), r
 
 
 def test_safety_and_major_agree_on_the_rows_of_both_2020_06_08_files():
