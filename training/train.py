@@ -414,7 +414,11 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
                  "for small classes on one-line texts; severity=major forced by any flag but repeat"
                  + ("; heads " + ", ".join(f"{h} ({share:g})" for h, share in cfg.char_head.items() if share)
                     + ": the tempered logits of a second LogisticRegression over the character columns alone mixed "
-                      "in with that share, as one linear head" if any(cfg.char_head.values()) else ""),
+                      "in with that share, as one linear head" if any(cfg.char_head.values()) else "")
+                 + ("; flags " + ", ".join(f"{f} ({share:g})" for f, share in cfg.flag_char_head.items() if share)
+                    + ": the Platt log-odds of a second LogisticRegression over the character columns alone mixed in "
+                      "with that share and calibrated again, as one linear head"
+                    if any(cfg.flag_char_head.values()) else ""),
         "config": {k: v for k, v in cfg.__dict__.items()},
         "features": len(model.space.names_),
         "data": {
