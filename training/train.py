@@ -101,7 +101,7 @@ class TrainConfig:
     (F2 0.920) -> 0.832 / 0.963 (0.934), narratives 0.889 / 0.914 (0.909) -> 0.944 / 0.971 (0.966);
     0.3 gave 0.829 / 0.963 (0.933) and 0.850 / 0.971 (0.944). On the labels of the re-read's first
     pass, 0.7 lost one-liner precision (0.835 / 0.942 at best), and C 1 or 4 or unweighted classes
-    on the plain head moved no figure by more than two rows."""
+    on the plain head reached a best one-liner F2 of 0.913 to 0.921, against its 0.920."""
     seed: int = 13
 
 
