@@ -300,3 +300,52 @@ def test_platt_heads_give_scipys_expit():
     with np.errstate(over="raise"):
         p = head.proba_from_decision(d)
     np.testing.assert_allclose(p[:, 1], expit(-(d[:, 0] * 1.7 - 0.3)), rtol=1e-12, atol=1e-300)
+
+
+def test_flag_with_a_character_member_is_the_platt_scaled_mixture_of_both():
+    """TrainConfig.flag_char_head: each member on its own Platt log-odds, shared, Platt-scaled once
+    more, and exported as one sigmoid head that gives the same probabilities."""
+    from sklearn.base import clone
+    from sklearn.calibration import _sigmoid_calibration
+    from sklearn.model_selection import StratifiedKFold
+
+    texts = ["行驶中刹车失灵", "高速行驶中熄火", "转向卡滞影响安全", "发动机异响", "车机卡顿死机", "车门异响",
+             "轮胎爆胎", "座椅掉皮"] * 6
+    labels = ["1", "1", "1", "0", "0", "0", "1", "0"] * 6
+    labels[3] = labels[12] = "1"  # a few hard rows, so that the members disagree somewhere
+    words = TfidfVectorizer(analyzer="char", ngram_range=(2, 2)).fit_transform(texts)
+    chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 1)).fit_transform(texts)
+    import scipy.sparse as sp
+    X = sp.hstack([words, chars]).tocsr().astype(np.float32)
+    char_cols = np.arange(words.shape[1], X.shape[1])
+    w = np.ones(len(labels))
+    cfg = TrainConfig(folds=3)
+    head = _fit_head(X, labels, w, 2.0, cfg, char_columns=char_cols, char_share=0.5)
+
+    y = np.array([int(v) for v in labels])
+    cv = StratifiedKFold(3, shuffle=True, random_state=cfg.seed)
+    base = LogisticRegression(C=2.0, class_weight="balanced", max_iter=3000)
+    mixed_cv, mixed = np.zeros(len(y)), np.zeros(len(y))
+    for Xm in (X, X[:, char_cols]):
+        d = np.zeros(len(y))
+        for tr, te in cv.split(Xm, y):
+            d[te] = clone(base).fit(Xm[tr], y[tr]).decision_function(Xm[te])
+        a, b = _sigmoid_calibration(d, y)
+        mixed_cv += 0.5 * -(a * d + b)
+        mixed += 0.5 * -(a * clone(base).fit(Xm, y).decision_function(Xm) + b)
+    a, b = _sigmoid_calibration(mixed_cv, y)
+    expected = 1 / (1 + np.exp(a * mixed + b))
+
+    assert head.method == "sigmoid" and head.classes == ["0", "1"]
+    np.testing.assert_allclose(head.predict_proba(X)[:, 1], expected, atol=1e-5)
+    alone = _fit_head(X, labels, w, 2.0, cfg)
+    assert np.abs(alone.predict_proba(X)[:, 1] - expected).max() > 1e-3
+    # The evidence is the member over all columns: its character weights are not the mixture's.
+    assert head.evidence_coef is not None and head.evidence_coef.shape == head.coef.shape
+    assert not np.allclose(head.evidence_coef[0, char_cols], head.coef[0, char_cols])
+
+
+def test_fit_gives_the_configured_flags_their_character_member(small_model):
+    assert TrainConfig().flag_char_head == {"safety": 0.5}
+    assert small_model.heads["flags.safety"].evidence_coef is not None
+    assert all(small_model.heads[f"flags.{f}"].evidence_coef is None for f in FLAGS if f != "safety")
