@@ -1,0 +1,93 @@
+"""training.frontier, the harness of issue 12's choices on the development rows: its levers
+do what they say on tiny data (the real measurement is `python -m training.frontier`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from tests.conftest import small_examples
+from training.dataset import Example
+from training.frontier import Variant, fit_heads, is_long, severity_frontier, with_long_copy
+from training.train import TrainConfig
+from triage.classify.features import FeatureSpace
+from triage.text.normalize import normalize
+
+LONG = "我的车买了半年，发动机一直有异响，去店里看了三次都说是正常现象，" * 3
+
+
+def _dev() -> list[Example]:
+    return [Example("d1", LONG, "real", "train", "narrative", "2024-02", {"severity": ("complaint",)}, {}),
+            Example("d2", LONG + "行驶中刹车失灵", "real", "train", "narrative", "2024-02",
+                    {"severity": ("major",)}, {}),
+            Example("d3", "发动机异响", "real", "train", "summary", "2020-11", {"severity": ("grumble",)}, {})]
+
+
+@pytest.fixture(scope="module")
+def sweep(small_model) -> dict[tuple[float, float], dict]:
+    lines = severity_frontier(small_examples(), _dev(), TrainConfig(folds=3), shares=(0.0, 0.5), grid=(0.0, 50.0),
+                              model=small_model)
+    return {(line["char_head"], line["major_bias_long"]): line for line in lines}
+
+
+def test_a_major_bias_on_long_texts_moves_the_narratives_alone(sweep):
+    for share in (0.0, 0.5):
+        biased = sweep[(share, 50.0)]
+        assert biased["narrative"]["major_recall"] == 1.0 and biased["narrative"]["recall"]["complaint"] == 0.0
+        assert biased["summary"] == sweep[(share, 0.0)]["summary"]
+
+
+def test_the_severity_sweep_scores_each_register_on_its_annotated_rows(sweep):
+    assert set(sweep) == {(0.0, 0.0), (0.0, 50.0), (0.5, 0.0), (0.5, 50.0)}
+    line = sweep[(0.0, 0.0)]
+    assert (line["narrative"]["n"], line["narrative"]["major_support"]) == (2, 1)
+    assert (line["summary"]["n"], line["summary"]["major_support"]) == (1, 0)
+
+
+def test_the_long_copy_holds_the_long_rows_features_a_second_time():
+    X = sp.csr_matrix(np.array([[1.0, 2.0], [3.0, 0.0]], dtype=np.float32))
+    got = with_long_copy(X, np.array([False, True]), 0.5).toarray()
+    assert got.tolist() == [[1.0, 2.0, 0.0, 0.0], [3.0, 0.0, 1.5, 0.0]]
+    assert is_long(["短", "长" * 41], TrainConfig()).tolist() == [False, True]
+
+
+def _heads(v: Variant, rows: list[Example]):
+    texts = [normalize(e.text).text for e in rows]
+    space = FeatureSpace(1, 5000, 5000).fit(texts)
+    X = space.transform(texts)
+    n_words = len(space.word_terms_)
+    char_cols = np.arange(n_words, n_words + len(space.char_terms_))
+    if v.long_copy:
+        X = with_long_copy(X, is_long(texts, v.cfg), v.long_copy)
+    return space, fit_heads(rows, X, v, char_cols)
+
+
+def _narratives(gold: dict[str, tuple[str, ...]], start: int) -> list[Example]:
+    return [Example(f"n{i}", LONG + f"第{i}次", "real", "train", "narrative", "2024-01", dict(gold), {})
+            for i in range(start, start + 6)]
+
+
+SALES = _narratives({"business_line": ("sales",), "category": ("service",)}, 0)
+REPAIR = _narratives({"business_line": ("after_sales",), "category": ("product_quality",)}, 6)
+
+
+def test_the_long_copy_gives_long_texts_weights_of_their_own():
+    rows = small_examples() + SALES + REPAIR
+    space, heads = _heads(Variant(cfg=TrainConfig(folds=3), long_copy=1.0), rows)
+    width = len(space.names_)
+    coef = heads["category"].coef
+    assert coef.shape[1] == 2 * width and np.abs(coef[:, width:]).sum() > 0
+    _, plain = _heads(Variant(cfg=TrainConfig(folds=3)), rows)
+    assert plain["category"].coef.shape[1] == width
+
+
+def test_a_class_weight_on_long_texts_weighs_the_narratives_of_that_class_alone():
+    rows = small_examples() + SALES + REPAIR
+    space, plain = _heads(Variant(cfg=TrainConfig(folds=3)), rows)
+    _, heavy = _heads(Variant(cfg=TrainConfig(folds=3), long_class_weight={"business_line": {"sales": 20.0}}), rows)
+    X = space.transform([normalize(e.text).text for e in SALES + REPAIR])
+    sales = plain["business_line"].classes.index("sales")
+    p_plain, p_heavy = (h["business_line"].predict_proba(X)[:, sales] for h in (plain, heavy))
+    assert p_heavy.mean() > p_plain.mean() + 0.05
+    assert np.allclose(heavy["category"].coef, plain["category"].coef)
