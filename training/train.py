@@ -10,7 +10,7 @@ from __future__ import annotations
 import platform
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,6 +148,18 @@ def _fit_head(X: sp.csr_matrix, y: Sequence[str], w: np.ndarray, C: float, cfg: 
     )
 
 
+def _fitted_and_folds(base: LogisticRegression, X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, cv: StratifiedKFold
+                      ) -> tuple[LogisticRegression, Iterator[tuple[np.ndarray, LogisticRegression]]]:
+    """A member fitted on every row, and (lazily) each fold's held-out rows with the member
+    fitted on the rest: its cross-validated decisions are what its scaling is fitted on."""
+    from sklearn.base import clone
+
+    est = clone(base).fit(X, y, sample_weight=w)
+    folds = ((test_idx, clone(base).fit(X[train_idx], y[train_idx], sample_weight=w[train_idx]))
+             for train_idx, test_idx in cv.split(X, y))
+    return est, folds
+
+
 def _fit_flag_mixture(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, base: LogisticRegression,
                       cv: StratifiedKFold, members: Sequence[tuple[np.ndarray | None, float]]) -> LinearHead:
     """A binary flag from several logistic regressions, `members` = (columns, or None for all;
@@ -156,7 +168,6 @@ def _fit_flag_mixture(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, base: Logi
     same for both; the shared sum is Platt-scaled once more on the cross-validated sums. All of it
     is linear in the features: served as one sigmoid head. The evidence is read from the member
     over all columns (LinearHead.evidence_coef), as for the mixed heads."""
-    from sklearn.base import clone
     from sklearn.calibration import _sigmoid_calibration
 
     classes = sorted(str(c) for c in set(y.tolist()))
@@ -171,10 +182,9 @@ def _fit_flag_mixture(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, base: Logi
         if not share:
             continue
         Xm = X if columns is None else X[:, columns]
-        est = clone(base).fit(Xm, truth, sample_weight=w)
+        est, folds = _fitted_and_folds(base, Xm, truth, w, cv)
         decision = np.zeros(len(y))
-        for train_idx, test_idx in cv.split(Xm, truth):
-            fold = clone(base).fit(Xm[train_idx], truth[train_idx], sample_weight=w[train_idx])
+        for test_idx, fold in folds:
             decision[test_idx] = fold.decision_function(Xm[test_idx])
         a, b = _sigmoid_calibration(decision, truth, w)
         # Platt's p = 1 / (1 + exp(a d + b)): the member's log-odds are -(a d + b).
@@ -212,7 +222,6 @@ def _fit_softmax_head(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, base: Logi
     tempered on its own cross-validated decisions, their tempered logits are summed by share
     (one linear head: served as any other), and the sum is tempered once more. With more
     than one member, the evidence is read from the member over all columns (LinearHead.evidence_coef)."""
-    from sklearn.base import clone
 
     classes = sorted(str(c) for c in set(y.tolist()))
     column = {c: i for i, c in enumerate(classes)}
@@ -226,12 +235,11 @@ def _fit_softmax_head(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, base: Logi
         if not share:
             continue
         Xm = X if columns is None else X[:, columns]
-        est = clone(base).fit(Xm, y, sample_weight=w)
+        est, folds = _fitted_and_folds(base, Xm, y, w, cv)
         if [str(c) for c in est.classes_] != classes:
             raise ValueError(f"classes {est.classes_} are not {classes}")
         decision = np.zeros((len(y), len(classes)))
-        for train_idx, test_idx in cv.split(Xm, y):
-            fold = clone(base).fit(Xm[train_idx], y[train_idx], sample_weight=w[train_idx])
+        for test_idx, fold in folds:
             d = fold.decision_function(Xm[test_idx])
             if d.ndim == 1:
                 d = np.column_stack([np.zeros_like(d), d])
