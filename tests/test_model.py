@@ -170,9 +170,9 @@ def test_decision_bias_moves_close_calls_to_the_small_class(small_model):
     assert {p.category for p in preds} == {"repair_quality"}
     plain = small_model.predict(texts)
     # The confidence stays the model's probability of the label it chose.
-    for p, q in zip(preds, plain):
-        if q.category == "repair_quality":
-            assert p.confidence["category"] == q.confidence["category"]
+    same = [(p.confidence["category"], q.confidence["category"]) for p, q in zip(preds, plain)
+            if q.category == "repair_quality"]
+    assert same and all(a == b for a, b in same)
 
 
 def test_decision_bias_leaves_long_texts_alone(small_model):
