@@ -148,6 +148,14 @@ def _fit_head(X: sp.csr_matrix, y: Sequence[str], w: np.ndarray, C: float, cfg: 
     )
 
 
+def _active_members(X: sp.csr_matrix, members: Sequence[tuple[np.ndarray | None, float]]
+                    ) -> Iterator[tuple[np.ndarray | None, float, sp.csr_matrix]]:
+    """The members of a mixture with a share, each with its columns of X (None: all)."""
+    for columns, share in members:
+        if share:
+            yield columns, share, X if columns is None else X[:, columns]
+
+
 def _fitted_and_folds(base: LogisticRegression, X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, cv: StratifiedKFold
                       ) -> tuple[LogisticRegression, Iterator[tuple[np.ndarray, LogisticRegression]]]:
     """A member fitted on every row, and (lazily) each fold's held-out rows with the member
@@ -178,10 +186,7 @@ def _fit_flag_mixture(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, base: Logi
     intercept = 0.0
     mixed = np.zeros(len(y))
     evidence = None
-    for columns, share in members:
-        if not share:
-            continue
-        Xm = X if columns is None else X[:, columns]
+    for columns, share, Xm in _active_members(X, members):
         est, folds = _fitted_and_folds(base, Xm, truth, w, cv)
         decision = np.zeros(len(y))
         for test_idx, fold in folds:
@@ -231,10 +236,7 @@ def _fit_softmax_head(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, base: Logi
     intercept = np.zeros(width)
     mixed = np.zeros((len(y), len(classes)))
     evidence = None
-    for columns, share in members:
-        if not share:
-            continue
-        Xm = X if columns is None else X[:, columns]
+    for columns, share, Xm in _active_members(X, members):
         est, folds = _fitted_and_folds(base, Xm, y, w, cv)
         if [str(c) for c in est.classes_] != classes:
             raise ValueError(f"classes {est.classes_} are not {classes}")
