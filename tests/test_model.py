@@ -302,12 +302,42 @@ def test_platt_heads_give_scipys_expit():
     np.testing.assert_allclose(p[:, 1], expit(-(d[:, 0] * 1.7 - 0.3)), rtol=1e-12, atol=1e-300)
 
 
+@pytest.mark.parametrize("flipped", [0.25, 0.01])
+def test_platt_fit_is_the_one_calibrated_classifier_cv_makes(flipped):
+    """training.train._platt against scikit-learn's public sigmoid calibration on the same
+    cross-validated decisions: the same slope and intercept, weighted or not, and with
+    decisions large enough to be rescaled (|d| >= 30)."""
+    from sklearn.base import clone
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import StratifiedKFold
+
+    from training.train import _platt
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 5))
+    y = ((X[:, 0] > 0.3) ^ (rng.random(400) < flipped)).astype(int)  # nearly separable: large decisions
+    w = rng.uniform(0.5, 2.0, 400)
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    base = LogisticRegression(C=1e4, max_iter=5000)
+    cal = CalibratedClassifierCV(base, method="sigmoid", ensemble=False, cv=cv).fit(X, y, sample_weight=w)
+    d = np.zeros(len(y))
+    for tr, te in cv.split(X, y):
+        d[te] = clone(base).fit(X[tr], y[tr], sample_weight=w[tr]).decision_function(X[te])
+    assert (np.abs(d).max() >= 30) == (flipped < 0.1)
+    a, b = _platt(d, y, w)
+    platt = cal.calibrated_classifiers_[0].calibrators[0]
+    assert (a, b) == pytest.approx((platt.a_, platt.b_), rel=1e-6)
+    assert a < 0  # higher decisions, higher probability
+    assert _platt(d, y, np.ones(len(y))) != pytest.approx((a, b), rel=1e-3)
+
+
 def test_flag_with_a_character_member_is_the_platt_scaled_mixture_of_both():
     """TrainConfig.flag_char_head: each member on its own Platt log-odds, shared, Platt-scaled once
     more, and exported as one sigmoid head that gives the same probabilities."""
     from sklearn.base import clone
-    from sklearn.calibration import _sigmoid_calibration
     from sklearn.model_selection import StratifiedKFold
+
+    from training.train import _platt
 
     texts = ["行驶中刹车失灵", "高速行驶中熄火", "转向卡滞影响安全", "发动机异响", "车机卡顿死机", "车门异响",
              "轮胎爆胎", "座椅掉皮"] * 6
@@ -330,10 +360,10 @@ def test_flag_with_a_character_member_is_the_platt_scaled_mixture_of_both():
         d = np.zeros(len(y))
         for tr, te in cv.split(Xm, y):
             d[te] = clone(base).fit(Xm[tr], y[tr]).decision_function(Xm[te])
-        a, b = _sigmoid_calibration(d, y)
+        a, b = _platt(d, y, w)
         mixed_cv += 0.5 * -(a * d + b)
         mixed += 0.5 * -(a * clone(base).fit(Xm, y).decision_function(Xm) + b)
-    a, b = _sigmoid_calibration(mixed_cv, y)
+    a, b = _platt(mixed_cv, y, w)
     expected = 1 / (1 + np.exp(a * mixed + b))
 
     assert head.method == "sigmoid" and head.classes == ["0", "1"]

@@ -176,8 +176,6 @@ def _fit_flag_mixture(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, base: Logi
     same for both; the shared sum is Platt-scaled once more on the cross-validated sums. All of it
     is linear in the features: served as one sigmoid head. The evidence is read from the member
     over all columns (LinearHead.evidence_coef), as for the mixed heads."""
-    from sklearn.calibration import _sigmoid_calibration
-
     classes = sorted(str(c) for c in set(y.tolist()))
     if len(classes) != 2:
         raise ValueError(f"a flag needs two classes, not {classes}")
@@ -191,7 +189,7 @@ def _fit_flag_mixture(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, base: Logi
         decision = np.zeros(len(y))
         for test_idx, fold in folds:
             decision[test_idx] = fold.decision_function(Xm[test_idx])
-        a, b = _sigmoid_calibration(decision, truth, w)
+        a, b = _platt(decision, truth, w)
         # Platt's p = 1 / (1 + exp(a d + b)): the member's log-odds are -(a d + b).
         mixed += share * -(a * decision + b)
         weights = share * -a * est.coef_[0]
@@ -201,10 +199,39 @@ def _fit_flag_mixture(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray, base: Logi
         else:
             coef[0, columns] += weights
         intercept += share * -(a * est.intercept_[0] + b)
-    a, b = _sigmoid_calibration(mixed, truth, w)
+    a, b = _platt(mixed, truth, w)
     return LinearHead(classes=classes, coef=coef.astype(np.float32), intercept=np.array([intercept]),
                       calib_a=np.array([a], dtype=np.float64), calib_b=np.array([b], dtype=np.float64),
                       evidence_coef=evidence)
+
+
+def _platt(decision: np.ndarray, truth: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Platt's sigmoid, p = 1 / (1 + exp(a d + b)), fitted as CalibratedClassifierCV fits it
+    (weighted log-loss against Platt's smoothed targets, L-BFGS from his starting point), so
+    that a mixed flag is calibrated as the plain flags are without reaching into
+    scikit-learn's private helpers. Large decisions are scaled into range first: the fit is
+    the same up to the slope's scale."""
+    from scipy.optimize import minimize
+
+    d = np.asarray(decision, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    positive = np.asarray(truth) > 0
+    largest = float(np.abs(d).max(initial=0.0))
+    scale = largest if largest >= 30 else 1.0
+    d = d / scale
+    prior1, prior0 = float(w[positive].sum()), float(w[~positive].sum())
+    target = np.where(positive, (prior1 + 1.0) / (prior1 + 2.0), 1.0 / (prior0 + 2.0))
+
+    def loss_grad(ab: np.ndarray) -> tuple[float, np.ndarray]:
+        z = -(ab[0] * d + ab[1])  # the log-odds of the positive class
+        loss = float((w * (np.logaddexp(0.0, z) - target * z)).sum())
+        g = w * (1.0 / (1.0 + np.exp(-z)) - target)
+        return loss, np.array([-(g @ d), -g.sum()])
+
+    start = np.array([0.0, np.log((prior0 + 1.0) / (prior1 + 1.0))])
+    ab = minimize(loss_grad, start, method="L-BFGS-B", jac=True,
+                  options={"gtol": 1e-6, "ftol": 64 * np.finfo(float).eps}).x
+    return float(ab[0] / scale), float(ab[1])
 
 
 def _temperature(decision: np.ndarray, truth: np.ndarray, w: np.ndarray) -> float:
