@@ -22,7 +22,7 @@ from training import experiments
 from training.dataset import Example
 
 BIAS_GRID: dict[str, dict[str, tuple[float, ...]]] = {
-    "business_line": {"sales": (-1.2, -0.8, -0.4, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0)},
+    "business_line": {"sales": (-1.2, -0.8, -0.4, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)},
     "category": {"service": (-1.6, -1.2, -0.8, -0.4, 0.0, 0.2, 0.4, 0.6, 0.8),
                  "repair_quality": (-1.8, -1.2, -0.6, 0.0, 0.3, 0.6, 0.9, 1.2)},
 }
