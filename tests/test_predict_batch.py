@@ -39,7 +39,7 @@ EDGES = [
     "車主陳先生，車牌粵Ｂ１２３４５，剎車失靈",
     "發動機異響，4S店拒絕三包，已向消協投訴，將訴諸法律",
     "凯越刹车总泵损坏 刹车失灵",  # 车总 is no surname and title: no [姓名] in its evidence
-    "王经理骗我加装",  # with no flag raised, a name in the evidence is named [姓名]
+    "李经理推诿",  # with no flag raised, a name in the evidence is named [姓名]
     "😀  大众朗逸变速箱异响，4S店态度差",  # no flag, no personal data, but not the text as written
     "车牌粵ＢＡＢＣＤＥ停在店里", "邮箱ａｂｃ＠ｅｘａｍｐｌｅ.com",  # personal data once folded
     # Joined, these run into each other: the end of one and the start of the next make a cue.
