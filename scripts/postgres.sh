@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start a throwaway PostgreSQL from Debian's packages on loopback, for the database tests.
-# Prints the URL to use as TRIAGE_TEST_PG_URL. Installs the package when it is missing.
+# Prints the URL to use as TRIAGE_TEST_PG_URL, and writes the data folder to the file named by
+# PG_DATA_OUT when it is set (scripts/test.sh stops the server with it). Installs the package
+# when it is missing.
 set -euo pipefail
 PORT=${PGPORT_TEST:-54329}
 if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
@@ -16,4 +18,5 @@ fi
 "${RUN_AS[@]}" "$PGBIN/initdb" -D "$DATA" -A trust -U postgres >/dev/null
 "${RUN_AS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -l "$DATA/log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DATA -c fsync=off" start >/dev/null
+if [ -n "${PG_DATA_OUT:-}" ]; then echo "$DATA" > "$PG_DATA_OUT"; fi
 echo "postgresql+psycopg://postgres@127.0.0.1:$PORT/postgres"
