@@ -23,7 +23,7 @@ def main() -> None:
     test = [e for e in examples if e.split == "test" and e.source == "real"
             and any(e.gold.get(h) for h in audit.HEADS)]
     texts = [e.text for e in test]
-    labellers = {"codes": {e.id: {h: _gold(e, h) if e.gold.get(h) else () for h in audit.HEADS} for e in test}}
+    labellers = {"codes": {e.id: {h: e.gold.get(h) or () for h in audit.HEADS} for e in test}}
     for name in dict.fromkeys([audit.SAMPLED_WITH, current_name()]):
         heads, _ = predictions_of(load(name), texts)
         labellers[name] = {e.id: {h: heads[h][i] for h in audit.HEADS} for i, e in enumerate(test)}
@@ -46,8 +46,9 @@ def main() -> None:
         rows_of = [e for e in test if e.register == register]
         # The strata, as drawn: "disagreed" when the sampling model missed a head that has a
         # gold label; "agreed" when it missed none and both heads have one.
-        disagreed = {e.id for e in rows_of if any(e.gold.get(h) and not audit.agrees(sampled[e.id][h], _gold(e, h))
-                                                  for h in audit.HEADS)}
+        disagreed = {e.id for e in rows_of
+                     if any(e.gold.get(h) and not audit.agrees(sampled[e.id][h], frozenset(e.gold[h]))
+                            for h in audit.HEADS)}
         agreed = {e.id for e in rows_of if e.id not in disagreed and all(e.gold.get(h) for h in audit.HEADS)}
         read = [r for r in rows if r.register == register]
         wrong = [r.id for r in read if r.id not in (disagreed if r.stratum == "disagreed" else agreed)]
@@ -61,11 +62,6 @@ def main() -> None:
                        for lab in labellers.values()]
             print(f"| {register} | {head} (n={sum(sizes.values())}, read {len(sample)}) | "
                   + " | ".join(f"{v:.3f}" for v in figures) + " |")
-
-
-def _gold(e: dataset.Example, head: str) -> frozenset[str]:
-    g = e.gold[head]
-    return frozenset([g] if isinstance(g, str) else g)
 
 
 if __name__ == "__main__":
