@@ -9,7 +9,15 @@ import scipy.sparse as sp
 
 from tests.conftest import small_examples
 from training.dataset import Example
-from training.frontier import Variant, fit_heads, is_long, severity_frontier, with_long_copy
+from training.frontier import (
+    Variant,
+    fit_heads,
+    is_long,
+    latest_months,
+    pooled_probabilities,
+    severity_frontier,
+    with_long_copy,
+)
 from training.train import TrainConfig
 from triage.classify.features import FeatureSpace
 from triage.text.normalize import normalize
@@ -91,3 +99,33 @@ def test_a_class_weight_on_long_texts_weighs_the_narratives_of_that_class_alone(
     p_plain, p_heavy = (h["business_line"].predict_proba(X)[:, sales] for h in (plain, heavy))
     assert p_heavy.mean() > p_plain.mean() + 0.05
     assert np.allclose(heavy["category"].coef, plain["category"].coef)
+
+
+def test_recent_weight_weighs_each_registers_latest_month_alone():
+    later = [Example(f"m{i}", e.text, "real", "train", "narrative", "2024-02",
+                     {"business_line": ("sales",), "category": ("service",)}, {}) for i, e in enumerate(REPAIR)]
+    rows = small_examples() + SALES + REPAIR + later
+    assert latest_months(rows)["narrative"] == "2024-02"
+    space, plain = _heads(Variant(cfg=TrainConfig(folds=3)), rows)
+    _, recent = _heads(Variant(cfg=TrainConfig(folds=3), recent_weight=20.0), rows)
+    # The same texts are sales in the latest month and after-sales before it: weighing the
+    # latest month up moves them towards sales.
+    X = space.transform([normalize(e.text).text for e in REPAIR])
+    sales = plain["business_line"].classes.index("sales")
+    assert recent["business_line"].predict_proba(X)[:, sales].mean() > \
+        plain["business_line"].predict_proba(X)[:, sales].mean() + 0.05
+
+
+def test_pooled_probabilities_read_each_sentence_with_the_same_heads(small_model):
+    texts = ["行驶中刹车失灵，4S店服务态度很差。销售经理不回电话", "发动机异响"]
+    rows = [Example(f"p{i}", t, "real", "train", "narrative", "2024-02", {}, {}) for i, t in enumerate(texts)]
+    pooled = pooled_probabilities(small_model, rows)
+    pieces = ["行驶中刹车失灵", "4S店服务态度很差", "销售经理不回电话"]
+    for head in ("business_line", "category"):
+        ours = small_model.heads[head].predict_proba(small_model.space.transform(pieces))
+        assert np.allclose(pooled[head]["first"][0], ours[0])
+        assert np.allclose(pooled[head]["mean"][0], ours.mean(axis=0))
+        # A text of one piece is its own mean and first, and the whole is read as a whole.
+        whole = small_model.heads[head].predict_proba(small_model.space.transform([normalize(t).text for t in texts]))
+        assert np.allclose(pooled[head]["whole"], whole)
+        assert np.allclose(pooled[head]["mean"][1], whole[1]) and np.allclose(pooled[head]["first"][1], whole[1])

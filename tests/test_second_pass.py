@@ -1,0 +1,87 @@
+"""The annotators' second, blind pass (training/second_pass.py): its figures and its files."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+
+import pytest
+
+from training import dataset, second_pass
+from training.second_pass import Pair
+from triage.classify.labels import FLAGS, LABELS
+
+
+def _pair(i: int, first: str, second: str, weight: float = 1.0) -> Pair:
+    return Pair(f"r{i}", {"severity": "major" if "safety" in first else "grumble", "flags": first},
+                {"severity": "major" if "safety" in second else "grumble", "flags": second}, weight)
+
+
+def test_kappa_of_a_known_table():
+    # Observed 0.7; chance 0.5 * 0.6 + 0.5 * 0.4 = 0.5; kappa (0.7 - 0.5) / 0.5.
+    assert second_pass.kappa({("1", "1"): 20, ("1", "0"): 5, ("0", "1"): 10, ("0", "0"): 15}) == pytest.approx(0.4)
+    assert second_pass.kappa({("1", "1"): 3, ("0", "0"): 7}) == pytest.approx(1.0)
+    # One label throughout on both sides: chance agreement is complete, kappa undefined.
+    assert second_pass.kappa({("0", "0"): 9}) is None
+    with pytest.raises(ValueError):
+        second_pass.kappa({})
+
+
+def test_agreement_weights_each_row_by_its_stratum():
+    # A 100-row stratum read 4 times (one disagreement) and a 5-row stratum read in full.
+    rows = [_pair(0, "safety", "none", 25.0)] + [_pair(i, "none", "none", 25.0) for i in range(1, 4)]
+    rows += [_pair(10 + i, "safety", "safety") for i in range(5)]
+    a = second_pass.agreement(rows, "safety")
+    assert (a.first_positives, a.second_positives, a.both, a.total) == (30.0, 5.0, 5.0, 105.0)
+    assert a.agreement == pytest.approx(80 / 105)
+    # Unweighted, the same rows would say 8 of 9.
+    assert abs(a.agreement - 8 / 9) > 0.1
+    raised = {p.id: frozenset({"safety"}) if p.id == "r0" else frozenset() for p in rows}
+    # The model finds r0 (25 rows' worth) and misses the five: recall 25 / 30 on the first pass.
+    assert second_pass.recall_precision(rows, "safety", raised, "first") == pytest.approx((25 / 30, 1.0))
+
+
+def test_pairs_refuse_rows_without_a_first_pass_or_stratum(tmp_path):
+    first = tmp_path / "first.csv"
+    first.write_text("id,severity,flags\na,grumble,none\n", encoding="utf-8")
+    second = tmp_path / "second.csv"
+    second.write_text("id,severity,flags,stratum\nb,grumble,none,x\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no first pass"):
+        second_pass.pairs(second, first)
+    second.write_text("id,severity,flags,stratum\na,grumble,none,x\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown stratum"):
+        second_pass.pairs(second, first, {"y": 3})
+    assert second_pass.pairs(second, first, {"x": 3})[0].weight == 3.0
+
+
+def test_the_one_liner_second_pass_is_blind_stratified_and_not_gold():
+    with second_pass.SUMMARIES_SECOND.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 180 and len({r["id"] for r in rows}) == 180
+    for r in rows:
+        assert r["severity"] in LABELS["severity"], r
+        assert second_pass.flags_of(r["flags"]) <= set(FLAGS), r
+        # The guide: major iff a flag other than repeat (no one-liner here harms the brand otherwise).
+        assert (r["severity"] == "major") == bool(second_pass.flags_of(r["flags"]) - {"repeat"}), r
+    # The strata, recomputed with the model that drew them: the three read in full hold every row
+    # of their stratum, and each row is in the stratum the first pass and the model give.
+    sizes = second_pass.summary_stratum_sizes()
+    read = Counter(r["stratum"] for r in rows)
+    assert read == {"safety_first_not_model": 23, "safety_model_not_first": 40, "repeat_first": 17,
+                    "safety_both": 40, "neither_filter": 40, "neither_random": 20}
+    for s in ("safety_first_not_model", "safety_model_not_first", "repeat_first"):
+        assert read[s] == sizes[s], s
+    assert sum(sizes.values()) == 1884
+    first = {r["id"]: r for r in csv.DictReader(second_pass.SUMMARIES_FIRST.open(encoding="utf-8"))}
+    raised = second_pass.model_flags(second_pass.SAMPLED_WITH, [r["id"] for r in rows])
+    for r in rows:
+        f = first[r["id"]]
+        assert second_pass.stratum(second_pass.flags_of(f["flags"]), "safety" in raised[r["id"]],
+                                   f["selected_by"]) == r["stratum"], r
+    # Training reads the first pass: where the passes differ, the example carries the first's flags.
+    examples = {e.id: e for e in dataset.build()}
+    differ = [r for r in rows if second_pass.flags_of(r["flags"]) != second_pass.flags_of(first[r["id"]]["flags"])]
+    assert len(differ) == 15  # 12 on safety, 3 on repeat
+    for r in differ:
+        gold = {f for f, v in examples[r["id"]].flags.items() if v}
+        assert gold == set(second_pass.flags_of(first[r["id"]]["flags"])), r["id"]

@@ -1,0 +1,202 @@
+"""How consistent the annotators' severity and flags are: a second, blind reading of rows the
+first pass labelled (training/data/annotations/second_pass_*.csv), against that first pass.
+
+- Narratives (`second_pass_narratives_2024.csv`): a random 90 of the 875, so every row weighs
+  the same.
+- The one-line test month (`second_pass_summaries_2020-12.csv`): 180 of the 1,884 annotated
+  rows of 2020-12, drawn in strata of the first pass and of the model that was current then
+  (SAMPLED_WITH): every row where they differ on safety, every first-pass repeat, and random
+  rows of the rest. Each row weighs its stratum's size over the rows read from it, so the
+  figures estimate the agreement over all 1,884.
+
+The first pass stays the gold; the second pass only measures it.
+
+    .venv/bin/python -m training.second_pass      # the tables of the annotations README
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.dataset import ANNOTATIONS, SUMMARIES_CSV
+from triage.classify.labels import FLAGS
+
+SUMMARIES_SECOND = ANNOTATIONS / "second_pass_summaries_2020-12.csv"
+SUMMARIES_FIRST = ANNOTATIONS / "summaries_2020-12.csv"
+NARRATIVES_SECOND = ANNOTATIONS / "second_pass_narratives_2024.csv"
+NARRATIVES_FIRST = ANNOTATIONS / "narratives_2024.csv"
+SAMPLED_WITH = "sklearn-20261201T002256Z"
+"""The model whose safety flag, beside the first pass's, defined the one-liners' strata."""
+STRATA = ("safety_first_not_model", "safety_model_not_first", "repeat_first", "safety_both",
+          "neither_filter", "neither_random")
+
+
+def flags_of(cell: str) -> frozenset[str]:
+    return frozenset(cell.split("|")) - {"none", ""}
+
+
+def stratum(first_flags: frozenset[str], model_safety: bool, selected_by: str) -> str:
+    """The one-liner stratum of a first-pass row, in the order the sample was drawn."""
+    first_safety = "safety" in first_flags
+    if first_safety and not model_safety:
+        return "safety_first_not_model"
+    if model_safety and not first_safety:
+        return "safety_model_not_first"
+    if "repeat" in first_flags:
+        return "repeat_first"
+    if first_safety:
+        return "safety_both"
+    return f"neither_{selected_by}"
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+    first: dict[str, str]
+    second: dict[str, str]
+    weight: float
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def pairs(second_path: Path, first_path: Path, stratum_sizes: dict[str, int] | None = None) -> list[Pair]:
+    """Each second-pass row with its first-pass row. With `stratum_sizes`, a row weighs its
+    stratum's size over the rows read from it; without, every row weighs 1."""
+    first = {r["id"]: r for r in _read(first_path)}
+    second = _read(second_path)
+    missing = [r["id"] for r in second if r["id"] not in first]
+    if missing:
+        raise ValueError(f"{len(missing)} second-pass rows have no first pass: {missing[:3]}")
+    read = Counter(r.get("stratum", "") for r in second)
+    out = []
+    for r in second:
+        weight = 1.0
+        if stratum_sizes is not None:
+            if r["stratum"] not in stratum_sizes:
+                raise ValueError(f"row {r['id']}: unknown stratum {r['stratum']!r}")
+            weight = stratum_sizes[r["stratum"]] / read[r["stratum"]]
+        out.append(Pair(r["id"], first[r["id"]], r, weight))
+    return out
+
+
+def kappa(table: dict[tuple[str, str], float]) -> float | None:
+    """Cohen's kappa of a (weighted) table {(first, second): weight}; None when chance
+    agreement is already complete (both passes gave one label throughout)."""
+    total = sum(table.values())
+    if not total:
+        raise ValueError("an empty table")
+    labels = {a for a, _ in table} | {b for _, b in table}
+    observed = sum(w for (a, b), w in table.items() if a == b) / total
+    chance = sum(sum(w for (a, _), w in table.items() if a == x) * sum(w for (_, b), w in table.items() if b == x)
+                 for x in labels) / total ** 2
+    return None if chance >= 1.0 else (observed - chance) / (1.0 - chance)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    what: str
+    first_positives: float
+    second_positives: float
+    both: float
+    total: float
+    agreement: float
+    kappa: float | None
+
+
+def agreement(rows: Iterable[Pair], what: str) -> Agreement:
+    """`what` = "severity", "major" or a flag: the (weighted) agreement of the two passes."""
+    table: Counter[tuple[str, str]] = Counter()
+    for p in rows:
+        table[_label(p.first, what), _label(p.second, what)] += p.weight
+    total = sum(table.values())
+    positive = "major" if what in ("severity", "major") else "1"
+    first_pos = sum(w for (a, _), w in table.items() if a == positive)
+    second_pos = sum(w for (_, b), w in table.items() if b == positive)
+    both = table[positive, positive]
+    agreed = sum(w for (a, b), w in table.items() if a == b)
+    return Agreement(what, first_pos, second_pos, both, total, agreed / total, kappa(table))
+
+
+def _label(row: dict[str, str], what: str) -> str:
+    if what == "severity":
+        return row["severity"]
+    if what == "major":
+        return "major" if row["severity"] == "major" else "other"
+    if what not in FLAGS:
+        raise ValueError(f"unknown label set {what!r}")
+    return "1" if what in flags_of(row["flags"]) else "0"
+
+
+def summary_stratum_sizes(model_name: str = SAMPLED_WITH) -> dict[str, int]:
+    """The strata of all 1,884 annotated one-liners of 2020-12, recomputed with `model_name`."""
+    first = _read(SUMMARIES_FIRST)
+    flagged = model_flags(model_name, [r["id"] for r in first])
+    return dict(Counter(stratum(flags_of(r["flags"]), "safety" in flagged[r["id"]], r["selected_by"]) for r in first))
+
+
+def model_flags(model_name: str, ids: Sequence[str]) -> dict[str, frozenset[str]]:
+    """The flags `model_name` raises on the one-liners `ids`."""
+    from triage.classify.registry import load
+
+    text = {r["id"]: r["text"] for r in _read(SUMMARIES_CSV)}
+    return {i: frozenset(p.flags) for i, p in zip(ids, load(model_name).predict([text[i] for i in ids]))}
+
+
+def recall_precision(rows: Iterable[Pair], flag: str, raised: dict[str, frozenset[str]], side: str
+                     ) -> tuple[float, float]:
+    """A model's (weighted) recall and precision of `flag` against the first or second pass."""
+    tp = fn = fp = 0.0
+    for p in rows:
+        truth = flag in flags_of((p.first if side == "first" else p.second)["flags"])
+        said = flag in raised[p.id]
+        tp += p.weight * (truth and said)
+        fn += p.weight * (truth and not said)
+        fp += p.weight * (said and not truth)
+    return tp / (tp + fn), tp / (tp + fp)
+
+
+def table(rows: Sequence[Pair], whats: Sequence[str]) -> str:
+    lines = ["| | first pass positives | second pass positives | both | agreement | Cohen's κ |",
+             "|---|---|---|---|---|---|"]
+    for what in whats:
+        a = agreement(rows, what)
+        k = "n/a" if a.kappa is None else f"{a.kappa:.2f}"
+        if what == "severity":
+            lines.append(f"| severity (3 classes) | | | | {a.agreement:.3f} | {k} |")
+        else:
+            lines.append(f"| {what} | {a.first_positives:.0f} | {a.second_positives:.0f} | {a.both:.0f} "
+                         f"| {a.agreement:.3f} | {k} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    whats = ("severity", "major", "safety", "repeat", "government", "media", "legal", "extreme")
+    narratives = pairs(NARRATIVES_SECOND, NARRATIVES_FIRST)
+    print(f"narratives: {len(narratives)} read twice, each row weighing 1\n")
+    print(table(narratives, whats))
+    sizes = summary_stratum_sizes()
+    summaries = pairs(SUMMARIES_SECOND, SUMMARIES_FIRST, sizes)
+    read = Counter(p.second["stratum"] for p in summaries)
+    print(f"\none-liners 2020-12: {len(summaries)} read twice, weighted to the {sum(sizes.values())} annotated "
+          f"(strata from {SAMPLED_WITH}: " + ", ".join(f"{s} {read[s]} of {sizes.get(s, 0)}" for s in STRATA) + ")\n")
+    print(table(summaries, ("severity", "major", "safety", "repeat")))
+    print("\nper stratum, safety (first, second): rows")
+    for s in STRATA:
+        counts = Counter((_label(p.first, "safety"), _label(p.second, "safety")) for p in summaries
+                         if p.second["stratum"] == s)
+        print(f"  {s}: " + ", ".join(f"{a}{b} {n}" for (a, b), n in sorted(counts.items())))
+    raised = model_flags(SAMPLED_WITH, [p.id for p in summaries])
+    for side in ("first", "second"):
+        r, pr = recall_precision(summaries, "safety", raised, side)
+        print(f"{SAMPLED_WITH} safety against the {side} pass: recall {r:.3f}, precision {pr:.3f}")
+
+
+if __name__ == "__main__":
+    main()
