@@ -78,6 +78,8 @@ def test_the_one_liner_second_pass_is_blind_stratified_and_not_gold():
         f = first[r["id"]]
         assert second_pass.stratum(second_pass.flags_of(f["flags"]), "safety" in raised[r["id"]],
                                    f["selected_by"]) == r["stratum"], r
+    # The draw is reproducible: the same rows, in the order they were shown.
+    assert second_pass.draw() == [r["id"] for r in rows]
     # Training reads the first pass: where the passes differ, the example carries the first's flags.
     examples = {e.id: e for e in dataset.build()}
     differ = [r for r in rows if second_pass.flags_of(r["flags"]) != second_pass.flags_of(first[r["id"]]["flags"])]

@@ -33,6 +33,11 @@ SAMPLED_WITH = "sklearn-20261201T002256Z"
 """The model whose safety flag, beside the first pass's, defined the one-liners' strata."""
 STRATA = ("safety_first_not_model", "safety_model_not_first", "repeat_first", "safety_both",
           "neither_filter", "neither_random")
+READ_PER_STRATUM: dict[str, int | None] = {"safety_first_not_model": None, "safety_model_not_first": None,
+                                           "repeat_first": None, "safety_both": 40, "neither_filter": 40,
+                                           "neither_random": 20}
+"""Rows drawn from each one-liner stratum (None: all of it)."""
+DRAW_SEED = 2026_12_01
 
 
 def flags_of(cell: str) -> frozenset[str]:
@@ -160,6 +165,25 @@ def recall_precision(rows: Iterable[Pair], flag: str, raised: dict[str, frozense
         fn += p.weight * (truth and not said)
         fp += p.weight * (said and not truth)
     return tp / (tp + fn), tp / (tp + fp)
+
+
+def draw(model_name: str = SAMPLED_WITH, seed: int = DRAW_SEED) -> list[str]:
+    """The one-liners of the second pass, in the shuffled order they were shown: each stratum's
+    rows in the first pass's file order, all of a stratum or a seeded sample of it."""
+    import random
+
+    first = _read(SUMMARIES_FIRST)
+    flagged = model_flags(model_name, [r["id"] for r in first])
+    by: dict[str, list[str]] = {}
+    for r in first:
+        by.setdefault(stratum(flags_of(r["flags"]), "safety" in flagged[r["id"]], r["selected_by"]), []).append(r["id"])
+    rng = random.Random(seed)
+    chosen: list[str] = []
+    for s, n in READ_PER_STRATUM.items():
+        pool = by.get(s, [])
+        chosen += pool if n is None else rng.sample(pool, min(n, len(pool)))
+    rng.shuffle(chosen)
+    return chosen
 
 
 def table(rows: Sequence[Pair], whats: Sequence[str]) -> str:
