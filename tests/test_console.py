@@ -249,6 +249,32 @@ def test_dashboard_csv_masks_vehicles(site):
     assert "LSVAB2180E2999999" not in body and "repeated" in body
 
 
+def test_dashboard_lists_the_first_rows_and_says_how_many_there_are(site, monkeypatch):
+    """The page shows the first rows of the long lists with their number; the CSV has every row."""
+    import api.web.dashboard as dashboard
+
+    client, _, _, engine = site
+    policy = load_policy()
+    with Session(engine) as s:
+        for v in range(3):
+            for n in range(2):
+                request = service.IntakeRequest(channel="phone", text="空调不制冷，第二次来店了",
+                                                received_at=START + timedelta(minutes=10 * v + n),
+                                                vin=f"LSVAB2180E299999{v}")
+                service.intake_and_suggest(db_session=s, request=request, model=registry.load(), policy=policy,
+                                           actor="hotline", now=START)
+        s.commit()
+    sign_in(client, "manager")
+    rows = list(csv.reader(io.StringIO(client.get("/dashboard.csv?period=2026-11").text.lstrip("\ufeff"))))
+    repeated = [r for r in rows if r[0] == "repeated"]
+    assert len(repeated) >= 3
+    monkeypatch.setattr(dashboard, "LIST_SHOWN", 1)
+    page = client.get("/dashboard?period=2026-11").text
+    assert f"共 {len(repeated)} 组，此处列出前 1 组" in page
+    table = re.search(r'<table class="list" id="repeated">(.*?)</table>', page, re.S).group(1)
+    assert table.count("<tr>") == 2  # its header and one group
+
+
 def test_highlight_cuts_text_by_evidence():
     text = "高速上刹车失灵很危险"
     pieces = highlight(text, [{"head": "flags.safety", "label": "1", "start": 3, "end": 7},

@@ -82,6 +82,10 @@ def test_the_handling_record_migrates_up_and_down(engine):
     assert "case_records" not in inspect(engine).get_table_names()
     upgrade(engine, "head")
     assert "case_records" in inspect(engine).get_table_names()
+    assert {i["name"] for i in inspect(engine).get_indexes("case_records")} == {
+        "ix_case_records_report", "ix_case_records_long_term", "ix_case_records_measures"}
+    # 0011 adds the measures' index alone, and takes it away alone.
+    downgrade(engine, "0010")
     assert {i["name"] for i in inspect(engine).get_indexes("case_records")} == {"ix_case_records_report",
                                                                              "ix_case_records_long_term"}
     downgrade(engine, before)

@@ -178,3 +178,68 @@ def test_the_migration_fills_the_clock_columns_from_case_clocks(cases):
             start, end, label = reports.period_bounds(**p)
             got = reports.report(db_session=s, start=start, end=end, label=label)["sla_compliance"]
             assert got == before[label]
+
+
+LISTS = ("repeated_complaints", "focus_vehicles")
+
+
+@pytest.mark.parametrize("limit", [0, 2])
+def test_a_limited_report_lists_the_first_rows_and_counts_them_all(cases, limit):
+    """The dashboard shows the first rows of each list (the CSV has them all): read with a
+    limit, the lists are the full report's first rows, the totals its lengths, the rest the same."""
+    start, end, label = reports.period_bounds(quarter="2026-Q4")
+    with Session(cases) as s:
+        full = reports.report(db_session=s, start=start, end=end, label=label)
+        short = reports.report(db_session=s, start=start, end=end, label=label, list_limit=limit)
+    assert "list_totals" not in full
+    assert len(full["repeated_complaints"]) > 2 and len(full["focus_vehicles"]) > 2 and full["record"]["measures"]
+    assert short["list_totals"] == {**{k: len(full[k]) for k in LISTS}, "measures": len(full["record"]["measures"])}
+    for k in LISTS:
+        assert short[k] == full[k][:limit]
+    assert short["record"]["measures"] == full["record"]["measures"][:limit]
+    assert {k: v for k, v in short.items() if k not in (*LISTS, "record", "list_totals")} == \
+        {k: v for k, v in full.items() if k not in (*LISTS, "record")}
+    assert {k: v for k, v in short["record"].items() if k != "measures"} == \
+        {k: v for k, v in full["record"].items() if k != "measures"}
+
+
+def test_the_dashboards_figures_are_the_reports_read_side_by_side_on_postgresql(cases, monkeypatch):
+    """flows.dashboard_figures reads the handling records, the trends and the online accuracy on a
+    second connection (PostgreSQL) while the rest of the report is read: the same figures as
+    reading them one after the other."""
+    import threading
+
+    from triage.case import flows, suggestion_accuracy
+
+    start, end, label = reports.period_bounds(quarter="2026-Q4")
+    with Session(cases) as s:
+        serial = (reports.report(db_session=s, start=start, end=end, label=label, mask=False, list_limit=2),
+                  reports.trend(db_session=s, label=label),
+                  suggestion_accuracy.online_accuracy(db_session=s, start=start, end=end, label=label),
+                  suggestion_accuracy.accuracy_trend(db_session=s, label=label))
+        where: list[str] = []
+        trend = reports.trend
+
+        def seen_trend(**kwargs: Any) -> Any:
+            where.append(threading.current_thread().name)
+            return trend(**kwargs)
+
+        monkeypatch.setattr(reports, "trend", seen_trend)
+        figures = flows.dashboard_figures(db_session=s, start=start, end=end, label=label, mask=False, list_limit=2)
+    assert (figures.report, figures.months, figures.accuracy, figures.accuracy_trend) == serial
+    side = cases.dialect.name == "postgresql"
+    assert [name.startswith("dashboard") for name in where] == [side], where
+
+
+def test_a_report_that_fails_waits_for_its_side_and_says_why(cases, monkeypatch):
+    from triage.case import flows
+
+    def broken(**_: Any) -> Any:
+        raise RuntimeError("the report broke")
+
+    monkeypatch.setattr(reports, "case_figures", broken)
+    start, end, label = reports.period_bounds(month="2026-11")
+    with Session(cases) as s, pytest.raises(RuntimeError, match="the report broke"):
+        flows.dashboard_figures(db_session=s, start=start, end=end, label=label, mask=True)
+    # Nothing is left reading: every connection the side took is back in the pool.
+    assert cases.pool.checkedout() == 0

@@ -16,7 +16,7 @@ from api.web import charts, present
 from api.web.deps import ManagerViewer, Refused, render
 from triage.auth.permissions import sees_personal_data
 from triage.bulk.service import spreadsheet_safe
-from triage.case import reports, suggestion_accuracy
+from triage.case import flows, reports, suggestion_accuracy
 from triage.classify.labels import LABELS
 from triage.policy.model import SuggestionRules
 
@@ -38,20 +38,18 @@ def period_of(period: str | None, now: datetime) -> tuple[datetime, datetime, st
 def dashboard(request: Request, db_session: DbSession, now: Now, policy: PolicyDep, viewer: ManagerViewer,
               period: str | None = None) -> HTMLResponse:
     start, end, label = period_of(period, now)
-    rep = reports.report(db_session=db_session, start=start, end=end, label=label,
-                         mask=not sees_personal_data(viewer.user))
-    months = reports.trend(db_session=db_session, label=label)
+    figures = flows.dashboard_figures(db_session=db_session, start=start, end=end, label=label,
+                                      mask=not sees_personal_data(viewer.user), list_limit=LIST_SHOWN)
+    rep, accuracy = figures.report, figures.accuracy
     clock_names = {c.id: c.name for c in policy.clocks}
-    accuracy = suggestion_accuracy.online_accuracy(db_session=db_session, start=start, end=end, label=label)
     drops = suggestion_accuracy.drops_in(accuracy, policy.suggestions)
     return render(
         request, "dashboard.html", viewer, rep=rep, period=label,
-        by_category=_by_month(months, "category"), by_severity=_by_month(months, "severity"),
+        by_category=_by_month(figures.months, "category"), by_severity=_by_month(figures.months, "severity"),
         compliance=charts.compliance_bars([(clock_names.get(k, k), c["compliance"], c["cases"], c["breached"])
                                            for k, c in rep["sla_compliance"].items()]),
         clock_names=clock_names, shown=LIST_SHOWN, accuracy=accuracy, drops=drops,
-        accuracy_chart=_accuracy_chart(accuracy, drops, policy.suggestions),
-        accuracy_trend=suggestion_accuracy.accuracy_trend(db_session=db_session, label=label))
+        accuracy_chart=_accuracy_chart(accuracy, drops, policy.suggestions), accuracy_trend=figures.accuracy_trend)
 
 
 def _accuracy_chart(accuracy: dict[str, Any], drops: list[suggestion_accuracy.Drop],
@@ -81,11 +79,10 @@ def _by_month(months: list[dict[str, Any]], head: str) -> charts.Chart:
 @router.get("/dashboard.csv")
 def dashboard_csv(db_session: DbSession, now: Now, viewer: ManagerViewer, period: str | None = None) -> Response:
     start, end, label = period_of(period, now)
-    rep = reports.report(db_session=db_session, start=start, end=end, label=label, mask=True)  # an export: masked
-    accuracy = suggestion_accuracy.online_accuracy(db_session=db_session, start=start, end=end, label=label)
-    rows = [*reports.csv_rows(rep, reports.trend(db_session=db_session, label=label)),
-            *suggestion_accuracy.csv_rows(accuracy),
-            *suggestion_accuracy.trend_csv_rows(suggestion_accuracy.accuracy_trend(db_session=db_session, label=label))]
+    # An export: masked, and every row of every list.
+    figures = flows.dashboard_figures(db_session=db_session, start=start, end=end, label=label, mask=True)
+    rows = [*reports.csv_rows(figures.report, figures.months), *suggestion_accuracy.csv_rows(figures.accuracy),
+            *suggestion_accuracy.trend_csv_rows(figures.accuracy_trend)]
     buf = io.StringIO()
     csv.writer(buf).writerows([[spreadsheet_safe(str(c)) for c in row] for row in rows])
     return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",

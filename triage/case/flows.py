@@ -1,16 +1,18 @@
 """Multi-step workflows over the case service: a file of complaints (an OEM export, a hotline
 day) or an API batch becomes cases, each item its own unit so that a bad one is reported
-and the others go on."""
+and the others go on; a dashboard's figures, read side by side."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from triage.case import reports, suggestion_accuracy
 from triage.case.models import Case
 from triage.case.service import CaseError, IntakeRequest, intake_and_suggest
 from triage.io import InputRow, RowError
@@ -77,3 +79,52 @@ def intake_rows(*, db_session: Session, rows: Iterable[InputRow | RowError], pol
         else:
             existing += 1
     return {"created": created, "existing": existing, "errors": errors}
+
+
+# ---- a dashboard's figures -------------------------------------------------------------------------------
+_PANELS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dashboard")
+"""Where a dashboard's trends are read while its report is: a few threads for the whole process."""
+
+
+@dataclass(frozen=True)
+class DashboardFigures:
+    report: dict[str, Any]
+    months: list[dict[str, Any]]
+    """Cases per month by category and by severity (reports.trend)."""
+    accuracy: dict[str, Any]
+    """The period's online accuracy of the suggestions (suggestion_accuracy.online_accuracy)."""
+    accuracy_trend: list[dict[str, Any]]
+
+
+def dashboard_figures(*, db_session: Session, start: datetime, end: datetime, label: str, mask: bool,
+                      list_limit: int | None = None) -> DashboardFigures:
+    """A period's report, its six-month trends and its suggestions' online accuracy. On
+    PostgreSQL the handling records, the trends and the accuracy are read on a second
+    connection while the rest of the report is read on the request's, so the database works
+    on both at once. Each side is read in its own transaction, so the two may be a few
+    milliseconds apart: separate panels of the page. SQLite, one file on one machine, reads
+    them in turn on the request's session."""
+
+    def others(session: Session) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any],
+                                          list[dict[str, Any]]]:
+        return (reports.record_figures(db_session=session, start=start, end=end, mask=mask, list_limit=list_limit),
+                reports.trend(db_session=session, label=label),
+                suggestion_accuracy.online_accuracy(db_session=session, start=start, end=end, label=label),
+                suggestion_accuracy.accuracy_trend(db_session=session, label=label))
+
+    bind = db_session.get_bind()
+    side = _PANELS.submit(_read_apart, bind, others) if bind.dialect.name == "postgresql" else None
+    try:
+        cases = reports.case_figures(db_session=db_session, start=start, end=end, label=label, mask=mask,
+                                     list_limit=list_limit)
+    finally:
+        if side is not None:  # waited for even when the report failed: its connection goes back to the pool
+            wait([side])
+    record, months, accuracy, accuracy_trend = side.result() if side is not None else others(db_session)
+    return DashboardFigures(reports.with_record(cases, record), months, accuracy, accuracy_trend)
+
+
+def _read_apart(bind: Any, read: Callable[[Session], Any]) -> Any:
+    """`read` in a session of its own, rolled back at the end (it only reads)."""
+    with Session(bind) as session:
+        return read(session)

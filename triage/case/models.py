@@ -197,6 +197,7 @@ assert {c.name for c in CaseReview.__table__.columns if c.name.startswith(("kept
 
 
 _DECIDED = {f"{dialect}_where": text("long_term_measure IS NOT NULL") for dialect in ("postgresql", "sqlite")}
+_MEASURED = {f"{dialect}_where": text("corrective_action IS NOT NULL") for dialect in ("postgresql", "sqlite")}
 
 
 class CaseRecord(Base):
@@ -210,7 +211,10 @@ class CaseRecord(Base):
     __table_args__ = (Index("ix_case_records_report", "received_at", "valid", "cause", "responsibility_class",
                             "responsible_department", "satisfaction"),
                       # The few long-term measures of a period, for its repeated complaints (002-E 七 11).
-                      Index("ix_case_records_long_term", "received_at", "case_id", **_DECIDED))
+                      Index("ix_case_records_long_term", "received_at", "case_id", **_DECIDED),
+                      # A period's corrective measures, grouped from this index alone (002-A §7-4).
+                      Index("ix_case_records_measures", "received_at", "corrective_action", "cause", "case_id",
+                            **_MEASURED))
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(AwareDateTime())

@@ -46,19 +46,46 @@ def period_bounds(month: str | None = None, quarter: str | None = None) -> tuple
     return start, end, label
 
 
-def report(*, db_session: Session, start: datetime, end: datetime, label: str, mask: bool = True) -> dict[str, Any]:
+def report(*, db_session: Session, start: datetime, end: datetime, label: str, mask: bool = True,
+           list_limit: int | None = None) -> dict[str, Any]:
     """The period's figures, aggregated by the database (GROUP BY on the label and clock columns
-    that the case service and the SLA worker keep, and case_flags): four statements, each
-    reading one index over the period, whose answers are as long as the figures, whatever the
-    number of cases."""
+    that the case service and the SLA worker keep, case_flags and case_records): each statement
+    reads one index over the period, and its answer is as long as the figures, whatever the
+    number of cases. With `list_limit` (a page that shows the first rows of each list), the
+    repeated complaints, focus vehicles and measures hold at most that many, and `list_totals`
+    says how many there are."""
+    return with_record(case_figures(db_session=db_session, start=start, end=end, label=label, mask=mask,
+                                    list_limit=list_limit),
+                       record_figures(db_session=db_session, start=start, end=end, mask=mask, list_limit=list_limit))
+
+
+def case_figures(*, db_session: Session, start: datetime, end: datetime, label: str, mask: bool = True,
+                 list_limit: int | None = None) -> dict[str, Any]:
+    """The report without its handling records: counts, SLA compliance, repeated complaints and
+    focus vehicles."""
     in_period = (Case.received_at >= start, Case.received_at < end)
     counts, compliance = _counts(db_session, start, end)
-    cases = sum(counts["state"].values())
-    return {"period": label, "from": start.isoformat(), "to": end.isoformat(), "cases": cases,
-            "counts": counts, "sla_compliance": compliance,
-            "repeated_complaints": _repeated(db_session, start, end, mask),
-            "repeat_flagged": counts["flag"].get("repeat", 0), "focus_vehicles": _focus(db_session, in_period, mask),
-            "record": record_figures(db_session=db_session, start=start, end=end, cases=cases, mask=mask)}
+    repeated, repeated_total = _repeated(db_session, start, end, mask, list_limit)
+    focus, focus_total = _focus(db_session, in_period, mask, list_limit)
+    out = {"period": label, "from": start.isoformat(), "to": end.isoformat(), "cases": sum(counts["state"].values()),
+           "counts": counts, "sla_compliance": compliance, "repeated_complaints": repeated,
+           "repeat_flagged": counts["flag"].get("repeat", 0), "focus_vehicles": focus}
+    if list_limit is not None:
+        out["list_totals"] = {"repeated_complaints": repeated_total, "focus_vehicles": focus_total}
+    return out
+
+
+def with_record(report: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """case_figures with the period's record_figures (read with the same list limit): the
+    cases not judged valid or invalid counted as unrecorded."""
+    record = {**record, "validity": {**record["validity"]}}
+    validity = record["validity"]
+    validity[UNRECORDED] = report["cases"] - validity["valid"] - validity["invalid"]
+    total = record.pop("measures_total", None)
+    if "list_totals" in report:
+        report["list_totals"]["measures"] = len(record["measures"]) if total is None else total
+    report["record"] = record
+    return report
 
 
 # ---- the handling record (002-A §7-3, §7-4: causes analysed, corrective and preventive measures) -------
@@ -67,11 +94,12 @@ RECORD_GROUPS = ("cause", "responsibility_class", "responsible_department")
 """What a period's valid complaints are counted by (invalid ones are counted apart, 001 第六条)."""
 
 
-def record_figures(*, db_session: Session, start: datetime, end: datetime, cases: int,
-                   mask: bool = True) -> dict[str, Any]:
+def record_figures(*, db_session: Session, start: datetime, end: datetime,
+                   mask: bool = True, list_limit: int | None = None) -> dict[str, Any]:
     """The period's handling records: its valid complaints by cause, responsibility class and
-    responsible department; valid, invalid and unrecorded; the satisfaction at the latest
-    callback; the corrective measures. Two statements, the counts from one index
+    responsible department; valid and invalid (`with_record` adds the unrecorded, from the
+    report's count of cases); the satisfaction at the latest callback; the corrective measures
+    (with `list_limit`, the first ones and `measures_total`). Two statements, the counts from one index
     (ix_case_records_report), whatever the number of cases."""
     in_period = (CaseRecord.received_at >= start, CaseRecord.received_at < end)
     columns = (CaseRecord.valid, CaseRecord.cause, CaseRecord.responsibility_class,
@@ -87,9 +115,12 @@ def record_figures(*, db_session: Session, start: datetime, end: datetime, cases
                 tallies[key][value or UNRECORDED] = tallies[key].get(value or UNRECORDED, 0) + n
         if satisfaction is not None:
             tallies["satisfaction"][satisfaction] = tallies["satisfaction"].get(satisfaction, 0) + n
-    validity[UNRECORDED] = cases - validity["valid"] - validity["invalid"]
     counts = {key: dict(sorted(t.items(), key=lambda kv: (-kv[1], kv[0]))) for key, t in tallies.items()}
-    return {"counts": counts, "validity": validity, "measures": _measures(db_session, in_period, mask)}
+    measures = _measures(db_session, in_period, mask)
+    if list_limit is None:
+        return {"counts": counts, "validity": validity, "measures": measures}
+    return {"counts": counts, "validity": validity, "measures": measures[:list_limit],
+            "measures_total": len(measures)}
 
 
 def _measures(db_session: Session, in_period: tuple[Any, ...], mask: bool) -> list[dict[str, Any]]:
@@ -166,9 +197,11 @@ def _compliance(clocks: dict[tuple[str | None, str | None], int]) -> dict[str, d
                     "target": 1.0} for clock, n in sorted(ran.items())}
 
 
-def _repeated(db_session: Session, start: datetime, end: datetime, mask: bool) -> list[dict[str, Any]]:
+def _repeated(db_session: Session, start: datetime, end: datetime, mask: bool, limit: int | None = None
+              ) -> tuple[list[dict[str, Any]], int]:
     """Complaints of the same kind about the same vehicle (its VIN, else its plate), in the
-    order of their first case, each with the long-term measure decided for it."""
+    order of their first case, each with the long-term measure decided for it: the first
+    `limit` of them (all without one), and how many there are."""
     in_period = (Case.received_at >= start, Case.received_at < end)
     vehicle = func.coalesce(func.nullif(Case.vin, ""), func.nullif(Case.plate, ""))
     kind = func.coalesce(Case.category, "?")
@@ -176,8 +209,12 @@ def _repeated(db_session: Session, start: datetime, end: datetime, mask: bool) -
               .having(func.count() >= 2))
     out: dict[tuple[str, str], list[str]] = {}
     ids: dict[int, tuple[str, str]] = {}
+    beyond: set[tuple[str, str]] = set()  # the groups past the limit, counted only
     for case_id, number, v, k in db_session.execute(select(Case.id, Case.number, vehicle, kind).where(
             *in_period, tuple_(vehicle, kind).in_(groups)).order_by(Case.received_at, Case.id)):
+        if (v, k) not in out and (limit is not None and len(out) >= limit):
+            beyond.add((v, k))
+            continue
         out.setdefault((v, k), []).append(number)
         ids[case_id] = (v, k)
     # The long-term measure decided for the kind (002-E 七 11, 002-F 2.1.1): the latest recorded on any
@@ -192,7 +229,8 @@ def _repeated(db_session: Session, start: datetime, end: datetime, mask: bool) -
             if case_id in ids:
                 measures[ids[case_id]] = measure
     return [{"vehicle": _show(v, mask), "category": k, "cases": numbers,
-             "long_term_measure": _text(measures.get((v, k)), mask)} for (v, k), numbers in out.items()]
+             "long_term_measure": _text(measures.get((v, k)), mask)} for (v, k), numbers in out.items()
+            ], len(out) + len(beyond)
 
 
 # Open: the states before verified and closed. Named rather than negated, so that the few open cases
@@ -200,12 +238,18 @@ def _repeated(db_session: Session, start: datetime, end: datetime, mask: bool) -
 _OPEN = tuple(state for state in STATES if state not in ("verified", "closed"))
 
 
-def _focus(db_session: Session, in_period: tuple[Any, ...], mask: bool) -> list[dict[str, Any]]:
-    """Open cases whose suggestion put the vehicle on the focus list (002-A §6)."""
-    rows = db_session.execute(select(Case.number, Case.vin, Case.plate, Case.focus_owner, Case.category).where(
-        *in_period, Case.focus_owner.is_not(None), Case.state.in_(_OPEN)).order_by(Case.received_at, Case.id))
-    return [{"case": number, "vehicle": _show(vin or plate, mask), "owner": who, "category": category}
-            for number, vin, plate, who, category in rows]
+def _focus(db_session: Session, in_period: tuple[Any, ...], mask: bool, limit: int | None = None
+           ) -> tuple[list[dict[str, Any]], int]:
+    """Open cases whose suggestion put the vehicle on the focus list (002-A §6): the first
+    `limit` (all without one), and how many there are."""
+    where = (*in_period, Case.focus_owner.is_not(None), Case.state.in_(_OPEN))
+    rows = db_session.execute(select(Case.number, Case.vin, Case.plate, Case.focus_owner, Case.category)
+                              .where(*where).order_by(Case.received_at, Case.id).limit(limit))
+    listed = [{"case": number, "vehicle": _show(vin or plate, mask), "owner": who, "category": category}
+              for number, vin, plate, who, category in rows]
+    if limit is None or len(listed) < limit:
+        return listed, len(listed)
+    return listed, db_session.execute(select(func.count()).select_from(Case).where(*where)).scalar_one()
 
 
 def _show(vehicle: str | None, mask: bool) -> str | None:
@@ -289,7 +333,7 @@ def case_review(*, db_session: Session, start: datetime, end: datetime, label: s
     cause, responsibility, measures and the customer's final satisfaction, for a printed review:
     personal data masked whoever prints it (the complaint and every free text of the record)."""
     in_period = (Case.received_at >= start, Case.received_at < end)
-    repeated = _repeated(db_session, start, end, mask=True)
+    repeated, _ = _repeated(db_session, start, end, mask=True)
     numbers = [n for group in repeated for n in group["cases"]]
     fields = [getattr(CaseRecord, name) for name in _REVIEW_FIELDS]
     query = (select(*_REVIEW_COLUMNS, *fields).outerjoin(CaseRecord, CaseRecord.case_id == Case.id)
