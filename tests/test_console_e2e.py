@@ -31,7 +31,7 @@ CHROMIUM = os.environ.get("TRIAGE_CHROMIUM", "/usr/bin/chromium")
 @pytest.fixture(autouse=True, scope="module")
 def _chromium_is_installed() -> None:
     """Chromium is part of the test set-up (scripts/test.sh installs it): without it each test
-    here fails, none skips, and the rest of the run goes on."""
+    here fails, saying so, and the rest of the run goes on."""
     if not shutil.which(CHROMIUM):
         pytest.fail(f"no Chromium at {CHROMIUM}: run the tests with `bash scripts/test.sh`, which installs it "
                     "(or set TRIAGE_CHROMIUM)")

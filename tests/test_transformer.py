@@ -1,4 +1,4 @@
-"""The transformer backend (needs the transformer extra; skipped without torch): a tiny
+"""The transformer backend (needs the transformer extra; each test fails without it): a tiny
 configuration trained, saved, loaded and predicting with the sklearn model's output shape;
 tampered files refused; the ensemble; a local checkpoint as --base-model; the CLI."""
 
@@ -37,7 +37,7 @@ except ImportError as exc:
 @pytest.fixture(autouse=True, scope="module")
 def _transformer_extra_is_installed() -> None:
     """The transformer extra is part of the test set-up (scripts/test.sh installs it): without it
-    each test here fails, none skips."""
+    each test here fails, saying so."""
     if _MISSING:
         pytest.fail(f"the transformer extra is missing ({_MISSING}): run the tests with `bash scripts/test.sh`")
 
