@@ -73,7 +73,7 @@ def test_the_one_liner_second_pass_is_blind_stratified_and_not_gold():
         assert read[s] == sizes[s], s
     assert sum(sizes.values()) == 1884
     first = {r["id"]: r for r in csv.DictReader(second_pass.SUMMARIES_FIRST.open(encoding="utf-8"))}
-    raised = second_pass.model_flags(second_pass.SAMPLED_WITH, [r["id"] for r in rows])
+    raised = second_pass.model_flags(second_pass.SAMPLED_WITH)
     for r in rows:
         f = first[r["id"]]
         assert second_pass.stratum(second_pass.flags_of(f["flags"]), "safety" in raised[r["id"]],

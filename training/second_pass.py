@@ -17,9 +17,11 @@ The first pass stays the gold; the second pass only measures it.
 from __future__ import annotations
 
 import csv
+import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from training.dataset import ANNOTATIONS, SUMMARIES_CSV
@@ -141,16 +143,26 @@ def _label(row: dict[str, str], what: str) -> str:
 
 def summary_stratum_sizes(model_name: str = SAMPLED_WITH) -> dict[str, int]:
     """The strata of all 1,884 annotated one-liners of 2020-12, recomputed with `model_name`."""
-    first = _read(SUMMARIES_FIRST)
-    flagged = model_flags(model_name, [r["id"] for r in first])
-    return dict(Counter(stratum(flags_of(r["flags"]), "safety" in flagged[r["id"]], r["selected_by"]) for r in first))
+    return {s: len(ids) for s, ids in first_pass_strata(model_name).items()}
 
 
-def model_flags(model_name: str, ids: Sequence[str]) -> dict[str, frozenset[str]]:
-    """The flags `model_name` raises on the one-liners `ids`."""
+def first_pass_strata(model_name: str = SAMPLED_WITH) -> dict[str, list[str]]:
+    """Each stratum's annotated one-liners of 2020-12, in the first pass's file order."""
+    raised = model_flags(model_name)
+    by: dict[str, list[str]] = {}
+    for r in _read(SUMMARIES_FIRST):
+        by.setdefault(stratum(flags_of(r["flags"]), "safety" in raised[r["id"]], r["selected_by"]), []).append(r["id"])
+    return by
+
+
+@lru_cache(maxsize=2)
+def model_flags(model_name: str) -> dict[str, frozenset[str]]:
+    """The flags `model_name` raises on each annotated one-liner of 2020-12 (read and predicted
+    once per model)."""
     from triage.classify.registry import load
 
     text = {r["id"]: r["text"] for r in _read(SUMMARIES_CSV)}
+    ids = [r["id"] for r in _read(SUMMARIES_FIRST)]
     return {i: frozenset(p.flags) for i, p in zip(ids, load(model_name).predict([text[i] for i in ids]))}
 
 
@@ -170,13 +182,7 @@ def recall_precision(rows: Iterable[Pair], flag: str, raised: dict[str, frozense
 def draw(model_name: str = SAMPLED_WITH, seed: int = DRAW_SEED) -> list[str]:
     """The one-liners of the second pass, in the shuffled order they were shown: each stratum's
     rows in the first pass's file order, all of a stratum or a seeded sample of it."""
-    import random
-
-    first = _read(SUMMARIES_FIRST)
-    flagged = model_flags(model_name, [r["id"] for r in first])
-    by: dict[str, list[str]] = {}
-    for r in first:
-        by.setdefault(stratum(flags_of(r["flags"]), "safety" in flagged[r["id"]], r["selected_by"]), []).append(r["id"])
+    by = first_pass_strata(model_name)
     rng = random.Random(seed)
     chosen: list[str] = []
     for s, n in READ_PER_STRATUM.items():
@@ -216,7 +222,7 @@ def main() -> None:
         counts = Counter((_label(p.first, "safety"), _label(p.second, "safety")) for p in summaries
                          if p.second["stratum"] == s)
         print(f"  {s}: " + ", ".join(f"{a}{b} {n}" for (a, b), n in sorted(counts.items())))
-    raised = model_flags(SAMPLED_WITH, [p.id for p in summaries])
+    raised = model_flags(SAMPLED_WITH)
     for side in ("first", "second"):
         r, pr = recall_precision(summaries, "safety", raised, side)
         print(f"{SAMPLED_WITH} safety against the {side} pass: recall {r:.3f}, precision {pr:.3f}")
