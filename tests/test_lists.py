@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session, selectinload
 
 from api.main import create_app
@@ -346,6 +347,16 @@ def test_a_handlers_list_reads_no_json_and_a_few_statements(cases):
         assert rows and len(statements) <= 4
         reads_of = " ".join(statements)
         assert "cases.suggestion" not in reads_of and "cases.labels" not in reads_of and "cases.text" not in reads_of
+        # Nor a dispatch's role and escalation chain, taken out of its JSON (the worker's, not the clocks').
+        assert " AS escalation" not in reads_of and " AS to" not in reads_of
+        # The open cases are read through their partial index, whose predicate a bound value would not match.
+        assert "cases.state != 'closed'" in reads_of
+        if cases.dialect.name == "postgresql":  # a few cases: a sequential scan would win, so it is ruled out
+            s.execute(sql("SET enable_seqscan = off"))
+            plan = " ".join(r[0] for r in s.execute(sql(
+                "EXPLAIN SELECT id FROM cases WHERE assignee = 'h1' AND state != 'closed'")))
+            s.execute(sql("RESET enable_seqscan"))
+            assert "ix_cases_open_assignee" in plan, plan
         # The same clocks and labels as read from each case's whole log and JSON.
         full = {case.id: [c for c in clock_states(case, POLICY, now) if c["status"] == "running"]
                 for case in s.scalars(select(Case).where(Case.assignee == "h1", Case.state != "closed"))}

@@ -91,5 +91,11 @@ def test_the_handling_record_migrates_up_and_down(engine):
     downgrade(engine, before)
     assert "case_records" not in inspect(engine).get_table_names()
     upgrade(engine, "head")
+    # 0012 adds the open cases' index by assignee alone, and takes it away alone.
+    assert "ix_cases_open_assignee" in {i["name"] for i in inspect(engine).get_indexes("cases")}
+    downgrade(engine, "0011")
+    cases_indexes = {i["name"] for i in inspect(engine).get_indexes("cases")}
+    assert "ix_cases_open_assignee" not in cases_indexes and "ix_cases_assignee_received" in cases_indexes
+    upgrade(engine, "head")
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), all_tables()) == []

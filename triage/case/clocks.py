@@ -69,22 +69,28 @@ def clock_log(events: Sequence[CaseEvent]) -> list[Logged]:
     return [Logged(e.kind, e.at, e.data if e.kind in DATA_KINDS else {}) for e in events if e.kind in CLOCK_KINDS]
 
 
-def read_clock_logs(db_session: Session, case_ids: Sequence[int]) -> dict[int, list[Logged]]:
+def read_clock_logs(db_session: Session, case_ids: Sequence[int], *, dispatches: bool = True
+                    ) -> dict[int, list[Logged]]:
     """The clocks' part of the logs of many cases in one query (in log order): the entries
-    they read, the data of those whose data they read, and of a dispatch the role and the
-    escalation chain (escalation_chain); the database sends no other payload."""
+    they read, the data of those whose data they read, and, with `dispatches`, of a dispatch
+    the role and the escalation chain (escalation_chain: what the worker acts on at a breach);
+    the database sends no other payload. Without `dispatches` a dispatch comes without data,
+    as clock_log gives it: the clocks' states do not read it, and the database need not take
+    the role and chain out of some 3 KB of JSON text per case."""
     out: dict[int, list[Logged]] = {case_id: [] for case_id in case_ids}
     if not out:
         return out
     dispatched = CaseEvent.kind == "dispatched"
-    query = (select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.at,
-                    _json_if(CaseEvent.kind.in_(DATA_KINDS), CaseEvent.data).label("data"),
-                    _json_if(dispatched, CaseEvent.data["to"]).label("to"),
-                    _json_if(dispatched, CaseEvent.data[("routing", "escalation")]).label("escalation"))
-             .where(CaseEvent.case_id.in_(out), CaseEvent.kind.in_(CLOCK_KINDS))
+    columns = [CaseEvent.case_id, CaseEvent.kind, CaseEvent.at,
+               _json_if(CaseEvent.kind.in_(DATA_KINDS), CaseEvent.data).label("data")]
+    if dispatches:
+        columns += [_json_if(dispatched, CaseEvent.data["to"]).label("to"),
+                    _json_if(dispatched, CaseEvent.data[("routing", "escalation")]).label("escalation")]
+    query = (select(*columns).where(CaseEvent.case_id.in_(out), CaseEvent.kind.in_(CLOCK_KINDS))
              .order_by(CaseEvent.case_id, CaseEvent.id))
-    for case_id, kind, at, data, to, escalation in db_session.execute(query):
-        if kind == "dispatched":
+    for case_id, kind, at, data, *dispatch in db_session.execute(query):
+        if kind == "dispatched" and dispatches:
+            to, escalation = dispatch
             data = {"to": to, "routing": {"escalation": escalation or []}}
         out[case_id].append(Logged(kind, at, data or {}))
     return out

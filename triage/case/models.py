@@ -39,6 +39,10 @@ _LIST_INDEXES = tuple(Index(f"ix_cases_{column}_received", column, "received_at"
 REPORT_COLUMNS = ("received_at", "business_line", "category", "severity", "responsible_role", "channel", "state",
                   "planned_clocks", "breached_clocks", "id")
 VEHICLE_COLUMNS = ("received_at", "category", "severity", "vin", "plate", "number", "id")
+OPEN = {f"{dialect}_where": text("state <> 'closed'") for dialect in ("postgresql", "sqlite")}
+"""The predicate of a partial index of the cases not closed: a query that reads it must say
+`state <> 'closed'` with the value written out (queries.NOT_CLOSED), or a prepared plan cannot
+use it."""
 
 
 class Case(Base):
@@ -48,7 +52,9 @@ class Case(Base):
                       Index("ix_cases_queue", "state", "urgent", "queue_deadline", "id"),
                       Index("ix_cases_report", *REPORT_COLUMNS), Index("ix_cases_vehicles", *VEHICLE_COLUMNS),
                       # the earlier complaints about a vehicle, counted at every suggestion (routing's `repeat`)
-                      Index("ix_cases_vin", "vin"), Index("ix_cases_plate", "plate"))
+                      Index("ix_cases_vin", "vin"), Index("ix_cases_plate", "plate"),
+                      # a handler's open cases (service.worklist): a year's closed cases stay unread
+                      Index("ix_cases_open_assignee", "assignee", "id", **OPEN))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)

@@ -24,6 +24,10 @@ from triage.db import AwareDateTime
 
 MAX_LIST = 1000
 
+NOT_CLOSED = Case.state != literal("closed", literal_execute=True)
+"""Cases not closed, the value written into the statement: the predicate of the partial index
+ix_cases_open_assignee, which a plan prepared for a bound parameter could not use."""
+
 
 @dataclass(frozen=True)
 class CaseFilters:

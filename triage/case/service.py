@@ -236,9 +236,9 @@ def worklist(*, db_session: Session, user: User, policy: Policy, now: datetime) 
     deadline. Each row: case, its running clocks, breached, urgent."""
     # The clocks read their part of the logs and the labels from the list columns: the JSON
     # (whole suggestions, event payloads) and the text stay unread.
-    mine = list(db_session.scalars(select(Case).where(Case.assignee == user.name, Case.state != "closed").options(
+    mine = list(db_session.scalars(select(Case).where(Case.assignee == user.name, queries.NOT_CLOSED).options(
         selectinload(Case.flag_rows), defer(Case.suggestion), defer(Case.labels), defer(Case.text))))
-    logs = read_clock_logs(db_session, [c.id for c in mine])
+    logs = read_clock_logs(db_session, [c.id for c in mine], dispatches=False)
     cal = work_calendar(policy)
     rows = []
     for case in mine:
