@@ -14,11 +14,12 @@ from training.frontier import (
     fit_heads,
     is_long,
     latest_months,
+    nb_scale,
     pooled_probabilities,
     severity_frontier,
     with_long_copy,
 )
-from training.train import TrainConfig
+from training.train import TrainConfig, _expand, _fit_head
 from triage.classify.features import FeatureSpace
 from triage.text.normalize import normalize
 
@@ -129,3 +130,45 @@ def test_pooled_probabilities_read_each_sentence_with_the_same_heads(small_model
         whole = small_model.heads[head].predict_proba(small_model.space.transform([normalize(t).text for t in texts]))
         assert np.allclose(pooled[head]["whole"], whole)
         assert np.allclose(pooled[head]["mean"][1], whole[1]) and np.allclose(pooled[head]["first"][1], whole[1])
+
+
+def test_nb_scale_weighs_up_the_text_columns_that_tell_the_classes_apart():
+    # columns: one in every row, one in the sales rows alone, one in one row of each class; a cue column
+    X = sp.csr_matrix(np.array([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 0, 1], [1, 0, 1, 0], [1, 0, 0, 0],
+                                [1, 0, 0, 1]], dtype=np.float32))
+    ys = ["sales"] * 3 + ["after_sales"] * 3
+    scale = nb_scale(X, ys, np.ones(6), n_text=3, share=1.0)
+    assert scale[1] > scale[0] and scale[1] > scale[2] and scale[3] == 1.0 and np.isclose(scale[:3].mean(), 1.0)
+    assert np.allclose(nb_scale(X, ys, np.ones(6), n_text=3, share=0.0), 1.0)
+    half = nb_scale(X, ys, np.ones(6), n_text=3, share=0.5)
+    assert np.allclose(half[:3], 0.5 + 0.5 * scale[:3])
+    # by register: each register's ratio apart, a column's the larger. Column 2 is in one row of each class
+    # overall, but in the narratives' sales row alone; a register of one class tells nothing apart.
+    X2 = sp.csr_matrix(np.array([[1, 0, 1, 0], [1, 1, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0],
+                                 [1, 0, 1, 0]], dtype=np.float32))
+    narrative = np.array([True, False, False, True, False, False])
+    pooled = nb_scale(X2, ys, np.ones(6), n_text=3, share=1.0)
+    apart = nb_scale(X2, ys, np.ones(6), n_text=3, share=1.0, groups=narrative)
+    assert apart[2] / apart[0] > 2 * pooled[2] / pooled[0]
+    one_class = nb_scale(X, ys, np.ones(6), n_text=3, share=1.0, groups=np.array([True] * 3 + [False] * 3))
+    assert np.allclose(one_class, 1.0)
+
+
+def test_nb_scale_folds_into_the_heads_coefficients():
+    """A head fitted on the scaled columns, served on the plain ones: its coefficients carry the scale."""
+    rows = small_examples() + SALES + REPAIR
+    cfg = TrainConfig(folds=3)
+    texts = [normalize(e.text).text for e in rows]
+    space = FeatureSpace(1, 5000, 5000).fit(texts)
+    X = space.transform(texts)
+    n_text = len(space.word_terms_) + len(space.char_terms_)
+    _, heads = _heads(Variant(cfg=cfg, nb_scale=1.0), rows)
+    idx, ys, ws = _expand(rows, "business_line", cfg.rare_share["business_line"])
+    scale = nb_scale(X[idx], ys, ws, n_text, 1.0)
+    by_hand = _fit_head((X @ sp.diags(scale)).tocsr()[idx], ys, ws, cfg.C["business_line"], cfg,
+                        cfg.class_weight["business_line"], softmax=True)
+    assert np.allclose(heads["business_line"].coef, by_hand.coef * scale, atol=1e-6)
+    assert np.allclose(heads["business_line"].predict_proba(X), by_hand.predict_proba((X @ sp.diags(scale)).tocsr()),
+                       atol=1e-5)
+    _, plain = _heads(Variant(cfg=cfg), rows)
+    assert not np.allclose(plain["business_line"].coef, heads["business_line"].coef, atol=1e-3)
