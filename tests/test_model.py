@@ -379,3 +379,35 @@ def test_fit_gives_the_configured_flags_their_character_member(small_model):
     assert TrainConfig().flag_char_head == {"safety": 0.5}
     assert small_model.heads["flags.safety"].evidence_coef is not None
     assert all(small_model.heads[f"flags.{f}"].evidence_coef is None for f in FLAGS if f != "safety")
+
+
+def test_brand_columns_are_the_vehicle_name_and_its_edges():
+    from training.dataset import Example
+    from training.train import brand_columns
+
+    texts = ["东风日产逍客变速箱异响", "东风日产逍客刹车异响", "变速箱漏油", "刹车异响"]
+    rows = [Example(f"r{i}", t, "real", "train") for i, t in enumerate(texts)]
+    space = FeatureSpace(1, None, None).fit([normalize(t).text for t in texts])
+    X = space.transform([normalize(t).text for t in texts])
+    brand = brand_columns(space, X, rows, {"r0": ("东风日产", "逍客"), "r1": ("东风日产", "逍客")}, 0.1)
+    names = set(space.names_[brand])
+    assert {"c:逍", "c:逍客", "c:东风", "c:客变", "c:客刹"} <= names, sorted(names)
+    assert not names & {"c:变", "c:变速", "c:异响", "c:刹车", "c:漏油"}
+    assert not brand[space.n_text_:].any()  # cues and register columns are never the brand's
+    # Rows without a known name tell nothing about it.
+    assert not brand_columns(space, X, rows, {}, 0.1).any()
+
+
+def test_the_category_head_is_blind_to_the_vehicle_name_and_business_line_is_not(small_model):
+    from tests.conftest import small_examples
+    from training.dataset import vehicle_names
+    from training.train import brand_columns
+
+    assert small_model.config["brand_columns"] > 0
+    rows = small_examples()
+    texts = [normalize(e.text).text for e in rows]
+    brand = brand_columns(small_model.space, small_model.space.transform(texts), rows, vehicle_names(), 0.1)
+    assert brand.sum() == small_model.config["brand_columns"]
+    assert not small_model.heads["category"].coef[:, brand].any()
+    assert np.abs(small_model.heads["business_line"].coef[:, brand]).sum() > 0
+    assert np.abs(small_model.heads["category"].coef[:, ~brand]).sum() > 0

@@ -133,6 +133,14 @@ def narrative_examples() -> list[Example]:
     return out
 
 
+def vehicle_names() -> dict[str, tuple[str, ...]]:
+    """Per real row, the brand and series its site filed it under (both sites' columns): the
+    words of a one-liner that name the vehicle rather than the complaint (training.train's
+    brand-blind heads)."""
+    return {r["id"]: tuple(n for n in (r["brand"].strip(), r["series"].strip()) if n)
+            for path in (SUMMARIES_CSV, NARRATIVES_CSV) for r in _read_csv(path)}
+
+
 def real_examples() -> list[Example]:
     return [*summary_examples(), *narrative_examples()]
 
