@@ -381,6 +381,16 @@ def test_fit_gives_the_configured_flags_their_character_member(small_model):
     assert all(small_model.heads[f"flags.{f}"].evidence_coef is None for f in FLAGS if f != "safety")
 
 
+def test_names_come_out_whole_and_in_any_order_when_they_overlap():
+    from training.train import without_names
+
+    for names in (("华晨宝马", "宝马3系"), ("宝马3系", "华晨宝马")):
+        assert without_names("华晨宝马3系油箱漏油", names) == "油箱漏油"
+    assert without_names("元元的元", ("元",)) == "的"
+    assert without_names("比亚迪汉新车", ("", "汉")) == "比亚迪新车"
+    assert without_names("刹车失灵", ()) == "刹车失灵"
+
+
 def test_brand_columns_are_the_vehicle_name_and_its_edges():
     from training.dataset import Example
     from training.train import brand_columns
@@ -398,16 +408,21 @@ def test_brand_columns_are_the_vehicle_name_and_its_edges():
     assert not brand_columns(space, X, rows, {}, 0.1).any()
 
 
-def test_the_category_head_is_blind_to_the_vehicle_name_and_business_line_is_not(small_model):
+def test_a_brand_blind_head_has_no_weight_on_the_vehicle_name_and_the_others_do(small_model):
+    from dataclasses import replace
+
     from tests.conftest import small_examples
     from training.dataset import vehicle_names
-    from training.train import brand_columns
+    from training.train import brand_columns, fit
 
-    assert small_model.config["brand_columns"] > 0
     rows = small_examples()
+    blind, _ = fit(rows, replace(TrainConfig(folds=3), brand_blind=("category",)), "test-blind")
     texts = [normalize(e.text).text for e in rows]
-    brand = brand_columns(small_model.space, small_model.space.transform(texts), rows, vehicle_names(), 0.1)
-    assert brand.sum() == small_model.config["brand_columns"]
-    assert not small_model.heads["category"].coef[:, brand].any()
-    assert np.abs(small_model.heads["business_line"].coef[:, brand]).sum() > 0
-    assert np.abs(small_model.heads["category"].coef[:, ~brand]).sum() > 0
+    brand = brand_columns(blind.space, blind.space.transform(texts), rows, vehicle_names(), 0.1)
+    assert brand.sum() == blind.config["brand_columns"] > 0
+    assert not blind.heads["category"].coef[:, brand].any()
+    assert np.abs(blind.heads["category"].coef[:, ~brand]).sum() > 0
+    assert np.abs(blind.heads["business_line"].coef[:, brand]).sum() > 0
+    # The served setting reads the make (TrainConfig.brand_blind is empty): nothing is left out.
+    assert small_model.config["brand_columns"] == 0
+    assert np.abs(small_model.heads["category"].coef[:, brand]).sum() > 0

@@ -37,7 +37,8 @@ ACCURACY_SLACK = 0.003
 DEV_MONTHS = {"summary": "2020-11", "narrative": "2024-02"}
 BIAS_GRID: dict[str, dict[str, tuple[float, ...]]] = {
     "business_line": {"sales": (-0.4, -0.2, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)},
-    "category": {"service": (-0.4, -0.2, 0.0, 0.2, 0.4, 0.6, 0.8), "repair_quality": (0.0, 0.3, 0.6, 0.9, 1.2)},
+    "category": {"service": (-0.4, -0.2, 0.0, 0.2, 0.4, 0.6, 0.8),
+                 "repair_quality": (0.0, 0.3, 0.6, 0.9, 1.2, 1.5, 1.8)},
 }
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 
