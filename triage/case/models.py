@@ -39,7 +39,7 @@ _LIST_INDEXES = tuple(Index(f"ix_cases_{column}_received", column, "received_at"
 REPORT_COLUMNS = ("received_at", "business_line", "category", "severity", "responsible_role", "channel", "state",
                   "planned_clocks", "breached_clocks", "id")
 VEHICLE_COLUMNS = ("received_at", "category", "severity", "vin", "plate", "number", "id")
-OPEN = {f"{dialect}_where": text("state <> 'closed'") for dialect in ("postgresql", "sqlite")}
+_OPEN = {f"{dialect}_where": text("state <> 'closed'") for dialect in ("postgresql", "sqlite")}
 """The predicate of a partial index of the cases not closed: a query that reads it must say
 `state <> 'closed'` with the value written out (queries.NOT_CLOSED), or a prepared plan cannot
 use it."""
@@ -54,7 +54,7 @@ class Case(Base):
                       # the earlier complaints about a vehicle, counted at every suggestion (routing's `repeat`)
                       Index("ix_cases_vin", "vin"), Index("ix_cases_plate", "plate"),
                       # a handler's open cases (service.worklist): a year's closed cases stay unread
-                      Index("ix_cases_open_assignee", "assignee", "id", **OPEN))
+                      Index("ix_cases_open_assignee", "assignee", "id", **_OPEN))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
