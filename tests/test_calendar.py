@@ -566,3 +566,41 @@ def test_a_broken_notice_file_is_skipped_not_fatal(tmp_path, caplog) -> None:
     assert cal.source(2027) == "rules"
     assert cal.is_workday(date(2027, 2, 8)) is False
     assert "2027-13-01" in caplog.text
+
+
+# ---------------------------------------------------------------- long spans
+
+_SHOP = WorkCalendar(extra_holidays={date(2026, 3, 9), date(2041, 7, 2)}, extra_workdays={date(2035, 5, 5)},
+                     business_hours=(time(9, 0), time(18, 0)),
+                     notices={2027: parse_notice({"year": 2027, "source": "t", "workdays": ["2026-12-26"],
+                                                  "holidays": {"元旦": "2026-12-31..2027-01-01"}}, "2027.yaml")})
+_SPAN_STARTS = st.datetimes(min_value=datetime(2004, 1, 1), max_value=datetime(2060, 12, 31),
+                            timezones=st.sampled_from([TZ, UTC]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=_SPAN_STARTS, days=st.integers(0, 40 * 366), seconds=st.integers(0, 86_399),
+       basis=st.sampled_from(["working_days", "business_hours"]), shop=st.booleans())
+def test_elapsed_over_years_is_the_day_by_day_count(start: datetime, days: int, seconds: int, basis: str,
+                                                     shop: bool) -> None:
+    """`elapsed` reads whole days from each year's running totals: the same as counting them one
+    by one, across the package's years, the rules' years, a loaded notice and a shop's own days."""
+    cal = _SHOP if shop else WorkCalendar()
+    end = start + timedelta(days=days, seconds=seconds)
+    a, b = start.astimezone(TZ), end.astimezone(TZ)
+    assert cal.elapsed(start, end, basis) == cal._elapsed_day_by_day(a, b, basis)
+    assert cal.elapsed(end, start, basis) == -cal._elapsed_day_by_day(a, b, basis)
+
+
+def test_elapsed_over_decades_counts_each_working_day_once():
+    start, end = at(2025, 3, 1, 10), at(2099, 12, 31, 23)
+    days = (end.date() - start.date()).days + 1
+    workdays = sum(CAL.is_workday(start.date() + timedelta(days=i)) for i in range(days))
+    # It starts on a Saturday (2025-03-01) and ends on a Thursday at 23:00, after closing (17:30).
+    assert CAL.is_workday(end.date()) and not CAL.is_workday(start.date())
+    assert CAL.elapsed(start, end, "working_days") == timedelta(days=workdays - 1, hours=23)
+    assert CAL.elapsed(start, end, "business_hours") == timedelta(hours=9 * workdays)
+    # A year's totals are built once and reused.
+    assert (2050, "working_days") in CAL._totals
+    # The last year the calendar holds is counted day by day (its last day has no next one).
+    assert CAL.elapsed(at(9998, 12, 30), at(9999, 12, 30, 12), "working_days") > timedelta(days=200)

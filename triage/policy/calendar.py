@@ -139,6 +139,8 @@ class WorkCalendar:
             self._notice_days.update({d: False for d in n.holidays} | {d: True for d in n.workdays})
         self._days: dict[date, bool] = {}
         """Answers so far: SLA pages and worker passes ask about the same days for every case."""
+        self._totals: dict[tuple[int, str], list[timedelta]] = {}
+        """Per year and basis, the running total of counted time (`elapsed` over long spans)."""
         self.signature: str = ";".join([f"chinesecalendar {LIBRARY_VERSION}",
                                         *(f"{y}:{n.digest}" for y, n in sorted(self.notices.items()))])
         """Changes when the sources change (a notice loaded): deadlines stored with an older
@@ -303,6 +305,18 @@ class WorkCalendar:
             return -self.elapsed(b, a, basis)
         if basis == "24x7":
             return b - a
+        first, last = a.date(), b.date()
+        if (last - first).days < 3 or last.year >= date.max.year:
+            return self._elapsed_day_by_day(a, b, basis)
+        # The first and last days in part, the whole days between from the years' running totals:
+        # a clock open for years (a backlog, a worker that was down) costs no more than one open
+        # for days.
+        return (self._elapsed_day_by_day(a, _at(first + _DAY, _MIDNIGHT), basis)
+                + self._whole_days(first + _DAY, last - _DAY, basis)
+                + self._elapsed_day_by_day(_at(last, _MIDNIGHT), b, basis))
+
+    def _elapsed_day_by_day(self, a: datetime, b: datetime, basis: str) -> timedelta:
+        """`elapsed` on local instants a <= b, one day after the other."""
         total = timedelta(0)
         d = a.date()
         while _at(d, _MIDNIGHT) < b:  # not the day ``end`` opens at 00:00: none of it counts
@@ -313,6 +327,31 @@ class WorkCalendar:
                     total += finish - begin
             d += _DAY
         return total
+
+    def _whole_days(self, first: date, last: date, basis: str) -> timedelta:
+        """The counted time of the days ``first`` to ``last``, both whole (none when last < first)."""
+        if last < first:
+            return timedelta(0)
+        if first.year == last.year:
+            totals = self._year_totals(first.year, basis)
+            return totals[last.timetuple().tm_yday] - totals[first.timetuple().tm_yday - 1]
+        return (self._whole_days(first, date(first.year, 12, 31), basis)
+                + sum((self._year_totals(y, basis)[-1] for y in range(first.year + 1, last.year)), timedelta(0))
+                + self._whole_days(date(last.year, 1, 1), last, basis))
+
+    def _year_totals(self, year: int, basis: str) -> list[timedelta]:
+        """The counted time of ``year`` on ``basis`` up to the end of each of its days (index 0: none),
+        built once per calendar: its days never change (a new notice makes a new calendar)."""
+        totals = self._totals.get((year, basis))
+        if totals is None:
+            totals = [timedelta(0)]
+            d = date(year, 1, 1)
+            while d.year == year:
+                interval = self._counted(d, basis)
+                totals.append(totals[-1] + (interval[1] - interval[0] if interval else timedelta(0)))
+                d += _DAY
+            self._totals[(year, basis)] = totals
+        return totals
 
 
 def _rule_day_off(d: date) -> bool:
