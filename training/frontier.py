@@ -142,8 +142,8 @@ accuracy without biases (one-liners BL, cat.; narratives BL, cat.):
 
 On the one-liners the scaling is a small gain (the best, nb 1 by register: three business-line and
 four category rows of some 4,500, the small classes' recall the same); on the narratives every
-setting loses sales or service recall by a fifth to a third (the ratios are the one-liners': 20,000
-of them against 2,000 narratives, and a narrative's service words are rare in the one-liners),
+setting loses sales or service recall by a fifth to a third (pooled, the ratios are mostly the
+one-liners', 20,000 of them against 2,000 narratives; taken per register they lose as much),
 and on the bias curves (same rows, biases from the served ones outwards) no bias gives a narrative
 head both the served accuracy and its small class's recall. A scaled head for the one-liners
 beside a plain one for long texts would take two heads per register at serving for a few rows
