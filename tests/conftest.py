@@ -64,8 +64,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 def pg_url() -> str:
     """The PostgreSQL of the tests; without one, a database test fails, saying so."""
-    if not PG_URL:
-        pytest.fail("TRIAGE_TEST_PG_URL is not set: run the tests with `bash scripts/test.sh`, which starts a "
+    assert PG_URL, ("TRIAGE_TEST_PG_URL is not set: run the tests with `bash scripts/test.sh`, which starts a "
                     "throwaway PostgreSQL (or export the URL of your own)")
     return PG_URL
 

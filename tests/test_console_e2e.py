@@ -32,9 +32,8 @@ CHROMIUM = os.environ.get("TRIAGE_CHROMIUM", "/usr/bin/chromium")
 def _chromium_is_installed() -> None:
     """Chromium is part of the test set-up (scripts/test.sh installs it): without it each test
     here fails, saying so, and the rest of the run goes on."""
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"no Chromium at {CHROMIUM}: run the tests with `bash scripts/test.sh`, which installs it "
-                    "(or set TRIAGE_CHROMIUM)")
+    assert shutil.which(CHROMIUM), (f"no Chromium at {CHROMIUM}: run the tests with `bash scripts/test.sh`, "
+                                    "which installs it (or set TRIAGE_CHROMIUM)")
 
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)  # a Monday, within business hours

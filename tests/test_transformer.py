@@ -1,6 +1,7 @@
-"""The transformer backend (needs the transformer extra; each test fails without it): a tiny
-configuration trained, saved, loaded and predicting with the sklearn model's output shape;
-tampered files refused; the ensemble; a local checkpoint as --base-model; the CLI."""
+"""The transformer backend (needs the transformer extra, which scripts/test.sh installs; without
+it this module fails to import, and the run with it): a tiny configuration trained, saved,
+loaded and predicting with the sklearn model's output shape; tampered files refused; the
+ensemble; a local checkpoint as --base-model; the CLI."""
 
 from __future__ import annotations
 
@@ -15,31 +16,16 @@ import pytest
 
 from training import dataset
 from training.transformer.config import tiny
+from training.transformer.train import fit_transformer
 from triage.classify import registry as model_registry
 from triage.classify.cues import find_cues
 from triage.classify.labels import FLAGS, HEADS, LABELS
 from triage.classify.registry import ModelError
+from triage.classify.transformer.backend import TransformerModel
 from triage.text.mask import find_pii, name_pii
 from triage.text.normalize import normalize
 
 from .conftest import small_examples
-
-try:  # the transformer extra; without it each test fails (below), the rest of the run goes on
-    import transformers  # noqa: F401
-
-    from training.transformer.train import fit_transformer
-    from triage.classify.transformer.backend import TransformerModel
-    _MISSING = ""
-except ImportError as exc:
-    _MISSING = str(exc)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _transformer_extra_is_installed() -> None:
-    """The transformer extra is part of the test set-up (scripts/test.sh installs it): without it
-    each test here fails, saying so."""
-    if _MISSING:
-        pytest.fail(f"the transformer extra is missing ({_MISSING}): run the tests with `bash scripts/test.sh`")
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = ["东风日产天籁行驶中刹车失灵", "4S店态度恶劣不予解决", "我要找记者曝光", "修了三次还没修好"]
