@@ -15,7 +15,7 @@ from training.frontier import (
     fit_heads,
     is_long,
     latest_months,
-    mixed_on_short,
+    mixed_on,
     nb_scale,
     pooled_probabilities,
     severity_frontier,
@@ -63,12 +63,12 @@ def test_the_long_copy_holds_the_long_rows_features_a_second_time():
     assert is_long(["短", "长" * 41], TrainConfig()).tolist() == [False, True]
 
 
-def test_a_member_is_mixed_into_the_short_rows_only_on_the_heads_classes():
+def test_a_member_is_mixed_into_the_chosen_rows_only_over_the_heads_classes():
     theirs = aligned(np.array([[0.2, 0.8], [0.6, 0.4]]), ["service", "product_quality"],
                      ["other", "product_quality", "service"])
     assert theirs.tolist() == [[0.0, 0.8, 0.2], [0.0, 0.4, 0.6]]
     ours = np.array([[0.1, 0.1, 0.8], [0.1, 0.1, 0.8]])
-    got = mixed_on_short(ours, theirs, np.array([False, True]), 0.25)
+    got = mixed_on(ours, theirs, np.array([True, False]), 0.25)
     assert np.allclose(got[0], [0.075, 0.275, 0.65]) and got[1].tolist() == ours[1].tolist()
 
 

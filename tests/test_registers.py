@@ -191,6 +191,9 @@ def test_a_peer_fits_and_predicts_the_labels_it_saw(peer):
     predicted = est.predict(TEXTS[:6])
     assert set(predicted) <= set(Y3)
     assert sum(p == y for p, y in zip(predicted, Y3[:6])) >= 5
+    probs, classes = est.predict_proba(TEXTS[:6])
+    assert sorted(classes) == sorted(set(Y3)) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert [classes[j] for j in probs.argmax(axis=1)] == predicted
 
 
 def test_the_comparison_table_marks_the_best_figure_per_row():

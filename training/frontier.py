@@ -177,7 +177,7 @@ the site's coding of it). Not at or above the served setting on every figure: no
 (TrainConfig.brand_blind stays empty; its docstring has the test months' figures, which agreed).
 
 A second model family (2026-12-01, third session; `python -m training.frontier
-transformer=transformer-20261130T142328Z`, whose fine-tuning left the development rows out): the
+short=transformer-20261130T142328Z`, whose fine-tuning left the development rows out): the
 served heads with the transformer's probabilities mixed in (arithmetic mean, as the ensemble
 backend does) on texts of 40 characters or fewer, biases by the rule:
 
@@ -205,6 +205,27 @@ text's length, not its source). A third of the development gain, and a loss on t
 It would also take the transformer into every prediction: 1,108 one-liners/s on ONNX, one thread,
 against the 15,821/s of the whole `triage predict` now, whose issue-12 goal is half of bare jieba's
 rate. Not kept; the served model is unchanged.
+
+fastText (the peer, fitted on the real fitting rows) mixed into the longer texts instead
+(`python -m training.frontier long=fastText`; it was the development month's best on narrative
+business line, 0.9358):
+
+| variant | narr. BL / sales | narr. cat. / serv. | unbiased narr. BL, cat. |
+|---|---|---|---|
+| charhead05 (served) | 0.9220 0.65 | 0.9086 0.42 | 0.9083 0.9037 |
+| fastText x0.2 | 0.9289 0.75 | 0.9160 0.28 | 0.9151 0.9012 |
+| fastText x0.35 | 0.9381 0.81 | 0.9160 0.35 | 0.9151 0.9037 |
+| fastText x0.5 | 0.9404 0.81 | 0.9210 0.35 | 0.9220 0.9062 |
+| fastText x0.65 | 0.9381 0.81 | 0.9235 0.32 | 0.9243 0.9086 |
+
+(one-liners unchanged). For business line alone, 0.5 is eight narratives of 436 ahead, sales recall
+0.65 -> 0.81 at the rule's bias (sales 0.8); category loses service recall at every share. Looked
+at once on the test months (business line only, the served model with a fastText fitted on every
+real training row, the same share and bias): narratives 0.8970 -> 0.9001 (five of 1,621; sales
+recall 0.685 -> 0.694), fastText alone 0.9007. As with the transformer, most of the development
+gain does not reach the test month (436 development narratives: one is 0.23 points), and the gain
+that does would need a fastText model at serving (the peer's hashed bigram table is 2,000,000 x
+100 floats). Not kept.
 
 The safety flag read by windows (scratch script, the model fitted on the fitting rows): a
 one-liner's safety probability as the largest of the whole text's and its 6- to 12-character
@@ -545,10 +566,10 @@ def sentence_pooling(fit_rows: Sequence[Example], dev: Sequence[Example], cfg: T
         yield {"head": head, "variant": "stacker(whole, mean)", **score(head, full)}
 
 
-def mixed_on_short(ours: np.ndarray, theirs: np.ndarray, long: np.ndarray, share: float) -> np.ndarray:
-    """(1 - share) * ours + share * theirs on the short rows (an ensemble's arithmetic mean);
-    the long rows keep ours."""
-    return np.where(long[:, None], ours, (1 - share) * ours + share * theirs)
+def mixed_on(ours: np.ndarray, theirs: np.ndarray, rows: np.ndarray, share: float) -> np.ndarray:
+    """(1 - share) * ours + share * theirs on the `rows` (a mask; an ensemble's arithmetic
+    mean); the others keep ours."""
+    return np.where(rows[:, None], (1 - share) * ours + share * theirs, ours)
 
 
 def aligned(probs: np.ndarray, classes: Sequence[str], to: Sequence[str]) -> np.ndarray:
@@ -560,27 +581,42 @@ def aligned(probs: np.ndarray, classes: Sequence[str], to: Sequence[str]) -> np.
     return out
 
 
-def transformer_mix(fit_rows: Sequence[Example], dev: Sequence[Example], member: str,
-                    shares: Sequence[float] = (0.2, 0.35, 0.5, 0.65)) -> Iterator[dict[str, Any]]:
-    """The served heads (`charhead05`, fitted on the fitting rows) with a registry transformer's
-    probabilities mixed in on short texts (one-liners and narratives of 40 characters or fewer),
-    per share, biases by the rule. Honest only for a transformer fine-tuned without the
-    development rows (training.transformer.train leaves them out)."""
+def second_member(fit_rows: Sequence[Example], dev: Sequence[Example], member: str
+                  ) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """A second model's probabilities per head on the development rows, and their classes: a
+    registry transformer (honest only for one fine-tuned without the development rows, as
+    training.transformer.train does), or a peer of training.peers fitted on the real fitting rows."""
+    texts = [normalize(e.text).text for e in dev]
+    if member in PEERS:
+        real = [e for e in fit_rows if e.source == "real"]
+        out = {h: PEERS[member]().fit(*expand(real, h)).predict_proba([e.text for e in dev]) for h in HEADS2}
+        return {h: p for h, (p, _) in out.items()}, {h: c for h, (_, c) in out.items()}
     from triage.classify.registry import load_from, registry_dir
 
+    model = load_from(registry_dir(), member)
+    probs, _, _ = model.head_probabilities(texts)
+    return {h: probs[h] for h in HEADS2}, {h: list(model.classes[h]) for h in HEADS2}
+
+
+def member_mix(fit_rows: Sequence[Example], dev: Sequence[Example], member: str, on_long: bool = False,
+               shares: Sequence[float] = (0.2, 0.35, 0.5, 0.65)) -> Iterator[dict[str, Any]]:
+    """The served heads (`charhead05`, fitted on the fitting rows) with a second model's
+    probabilities mixed in (arithmetic mean, as the ensemble backend does) on the short texts
+    (one-liners and narratives of 40 characters or fewer) or, `on_long`, on the longer ones;
+    per share, biases by the rule."""
     v = VARIANTS["charhead05"]()
     M = Matrices(fit_rows, dev, v.cfg)
     X, D = M.scaled(v)
     heads = fit_heads(fit_rows, X, v, M.char_cols)
     ours = {h: heads[h].predict_proba(D) for h in HEADS2}
     classes = {h: heads[h].classes for h in HEADS2}
-    model = load_from(registry_dir(), member)
-    theirs_raw, _, _ = model.head_probabilities([normalize(e.text).text for e in dev])
-    theirs = {h: aligned(theirs_raw[h], model.classes[h], classes[h]) for h in HEADS2}
+    raw, their_classes = second_member(fit_rows, dev, member)
+    theirs = {h: aligned(raw[h], their_classes[h], classes[h]) for h in HEADS2}
+    where = "long" if on_long else "short"
     yield {"variant": "charhead05", **evaluate(dev, ours, classes)}
     for share in shares:
-        probs = {h: mixed_on_short(ours[h], theirs[h], M.long_dev, share) for h in HEADS2}
-        yield {"variant": f"{member} x{share} on short texts", **evaluate(dev, probs, classes)}
+        probs = {h: mixed_on(ours[h], theirs[h], M.long_dev if on_long else ~M.long_dev, share) for h in HEADS2}
+        yield {"variant": f"{member} x{share} on {where} texts", **evaluate(dev, probs, classes)}
 
 
 MAJOR_BIAS_GRID = (-0.6, -0.4, -0.2, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -678,9 +714,10 @@ def main(names: Sequence[str]) -> None:
         for line in sentence_pooling(fit_rows, dev, replace(TrainConfig(), decision_bias={}, decision_bias_long={})):
             print(json.dumps(line, ensure_ascii=False), flush=True)
         return
-    member = next((n.split("=", 1)[1] for n in names if n.startswith("transformer=")), None)
-    if member:
-        for line in transformer_mix(fit_rows, dev, member):
+    mix = next((n for n in names if n.startswith(("short=", "long="))), None)
+    if mix:
+        where, member = mix.split("=", 1)
+        for line in member_mix(fit_rows, dev, member, on_long=where == "long"):
             print(json.dumps(line, ensure_ascii=False), flush=True)
         return
     if "peers" in names:

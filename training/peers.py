@@ -56,6 +56,10 @@ class CharTfidfLR:
     def predict(self, texts: Sequence[str]) -> list[str]:
         return [str(p) for p in self.clf_.predict(self.vec_.transform(texts))]
 
+    def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """(rows, classes) probabilities, and the classes of the columns."""
+        return self.clf_.predict_proba(self.vec_.transform(texts)), [str(c) for c in self.clf_.classes_]
+
 
 def fasttext_tokens(texts: Sequence[str]) -> list[str]:
     """Per text, jieba words and single characters, space-separated (fastText's own char
@@ -92,6 +96,15 @@ class FastTextPeer:
         # model.f.predict: the Python wrapper's predict breaks on NumPy 2 (np.array(copy=False)).
         return [self.model_.f.predict(tokens + "\n", 1, 0.0, "strict")[0][1].removeprefix("__label__")
                 for tokens in fasttext_tokens(texts)]
+
+    def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """(rows, classes) probabilities, and the classes of the columns."""
+        classes = [label.removeprefix("__label__") for label in self.model_.get_labels()]
+        out = np.zeros((len(texts), len(classes)))
+        for i, tokens in enumerate(fasttext_tokens(texts)):
+            for p, label in self.model_.f.predict(tokens + "\n", -1, 0.0, "strict"):
+                out[i, classes.index(label.removeprefix("__label__"))] = p
+        return out, classes
 
 
 PEERS: dict[str, Callable[[], Any]] = {"char TF-IDF + LR": CharTfidfLR, "fastText": FastTextPeer}
