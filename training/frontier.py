@@ -8,6 +8,7 @@ recall / precision at the chosen biases. The peers (training.peers) are fitted o
 rows of the same fitting set, as `compare` fits them on the real training months.
 
     python -m training.frontier peers baseline written0 ...   # JSON lines on stdout
+    python -m training.frontier short=transformer-... | long=fastText   # a second member mixed in
 
 Measured 2026-12 (dev rows: one-liners business line n=4549, category n=4514; narratives
 business line n=436, category n=405, so one narrative is 0.25 points): accuracy at the
@@ -190,8 +191,9 @@ backend does) on texts of 40 characters or fewer, biases by the rule:
 | transformer x0.65 | 0.9862 0.91 | 0.9849 0.84/0.92 | 0.9174 0.44 | 0.9012 0.53 | 0.9866 0.9863 0.9060 0.9012 |
 
 The only lever so far that moves the one-liners' category by more than a few rows: at 0.5, 17 more
-of 4,514 (unbiased, 24 right that were wrong and 10 the other way; what it mends is who did what, 4S店将车辆碰撞损坏
-as repair quality, 变速箱异响厂家不予解决 as a defect, which a bag of n-grams reads by its words).
+of 4,514 at the rule's biases (unbiased, 24 right that were wrong and 10 the other way). What it
+mends is who did what: 4S店将车辆碰撞损坏 as repair quality, 变速箱异响厂家不予解决 as a defect,
+which a bag of n-grams reads by its words.
 Business line loses with it. Three cheaper second members on the same rows gave no such gain
 (scratch scripts, category on short texts, best share): the char peer 0.9825, fastText 0.9821, a
 one-hidden-layer MLP on our features (128 units, 11 minutes to fit) 0.9827; ordered word pairs
@@ -586,7 +588,6 @@ def second_member(fit_rows: Sequence[Example], dev: Sequence[Example], member: s
     """A second model's probabilities per head on the development rows, and their classes: a
     registry transformer (honest only for one fine-tuned without the development rows, as
     training.transformer.train does), or a peer of training.peers fitted on the real fitting rows."""
-    texts = [normalize(e.text).text for e in dev]
     if member in PEERS:
         real = [e for e in fit_rows if e.source == "real"]
         out = {h: PEERS[member]().fit(*expand(real, h)).predict_proba([e.text for e in dev]) for h in HEADS2}
@@ -594,7 +595,7 @@ def second_member(fit_rows: Sequence[Example], dev: Sequence[Example], member: s
     from triage.classify.registry import load_from, registry_dir
 
     model = load_from(registry_dir(), member)
-    probs, _, _ = model.head_probabilities(texts)
+    probs, _, _ = model.head_probabilities([normalize(e.text).text for e in dev])
     return {h: probs[h] for h in HEADS2}, {h: list(model.classes[h]) for h in HEADS2}
 
 
