@@ -63,16 +63,20 @@ def test_served_probabilities_are_the_networks_own(tiny_model):
 
     probs, _, _ = tiny_model.head_probabilities(TEXTS)
     logits = dev_logits(tiny_model.network, tiny_model.text_encoder, TEXTS)
+    flag_heads = [f"flags.{f}" for f in FLAGS]
+    assert sorted(logits) == sorted([*HEADS, *flag_heads])
     for h, lg in logits.items():
         expected = tiny_model._probabilities(h, lg.double().numpy())
         assert probs[h].shape == expected.shape and np.allclose(probs[h], expected, atol=1e-5), h
-        if h.startswith("flags."):  # a flag's logit, not a constant 0.5
-            a, b = tiny_model.flag_scaling.get(h, (1.0, 0.0))
-            assert np.allclose(probs[h][:, 1], 1 / (1 + np.exp(-(lg[:, 0].double().numpy() * a + b))), atol=1e-5)
+    for h in flag_heads:  # a flag's logit, not a constant 0.5
+        a, b = tiny_model.flag_scaling.get(h, (1.0, 0.0))
+        lg = logits[h][:, 0].double().numpy()
+        assert np.allclose(probs[h][:, 1], 1 / (1 + np.exp(-(lg * a + b))), atol=1e-5), h
 
 
 def test_output_has_the_sklearn_shape(tiny_model, small_model):
     ours, theirs = tiny_model.predict(TEXTS), small_model.predict(TEXTS)
+    assert len(ours) == len(theirs) == len(TEXTS) > 0
     for p, q in zip(ours, theirs):
         d, e = p.to_dict(), q.to_dict()
         assert set(d) == set(e)
