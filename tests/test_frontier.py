@@ -10,8 +10,10 @@ import scipy.sparse as sp
 from tests.conftest import small_examples
 from training.dataset import Example
 from training.frontier import (
+    SummedHead,
     Variant,
     aligned,
+    fine_label,
     fit_heads,
     is_long,
     latest_months,
@@ -183,3 +185,49 @@ def test_nb_scale_folds_into_the_heads_coefficients():
                        atol=1e-5)
     _, plain = _heads(Variant(cfg=cfg), rows)
     assert not np.allclose(plain["business_line"].coef, heads["business_line"].coef, atol=1e-3)
+
+
+def test_a_fine_label_is_the_label_with_the_sites_group_that_gave_it():
+    groups = {"s1": ("A12", "I281"), "n1": ("area:发动机",)}
+    one_liner = Example("s1", "发动机异响厂家不解决", "real", "train", "summary", "2020-10", {}, {})
+    assert fine_label(one_liner, "category", "product_quality", groups) == "product_quality|A"
+    assert fine_label(one_liner, "category", "service", groups) == "service|I"
+    assert fine_label(one_liner, "business_line", "after_sales", groups) == "after_sales|A"
+    # I281 (互相推诿) does not decide the business line, and no code of the row allows sales.
+    assert fine_label(one_liner, "business_line", "sales", groups) == "sales"
+    narrative = Example("n1", LONG, "real", "train", "narrative", "2024-01", {}, {})
+    assert fine_label(narrative, "category", "product_quality", groups) == "product_quality|area:发动机"
+    written = Example("s1", "发动机异响", "written", "train", "summary", "", {}, {})
+    assert fine_label(written, "category", "product_quality", groups) == "product_quality"
+    # by register, not by the site's groups
+    by = {kind: [fine_label(e, "category", "service", groups, kind) for e in (one_liner, narrative, written)]
+          for kind in ("narrative", "register", "apart")}
+    assert by == {"narrative": ["service", "service|narrative", "service"],
+                  "register": ["service|summary", "service|narrative", "service|summary"],
+                  "apart": ["service", "service|apart", "service|apart"]}
+
+
+def test_fine_classes_are_summed_back_to_the_labels():
+    rows = small_examples() + SALES + REPAIR
+    groups = {**{e.id: ("area:发动机",) for e in REPAIR[:3]}, **{e.id: ("area:车身",) for e in REPAIR[3:]},
+              **{e.id: ("area:销售欺诈",) for e in SALES}}
+    texts = [normalize(e.text).text for e in rows]
+    space = FeatureSpace(1, 5000, 5000).fit(texts)
+    X = space.transform(texts)
+    n_words = len(space.word_terms_)
+    char_cols = np.arange(n_words, n_words + len(space.char_terms_))
+    heads = fit_heads(rows, X, Variant(cfg=TrainConfig(folds=3), fine_min_rows=3), char_cols, groups=groups)
+    category = heads["category"]
+    assert isinstance(category, SummedHead)
+    assert {"product_quality|area:发动机", "product_quality|area:车身", "service|area:销售欺诈"} <= \
+        set(category.fine.classes)
+    assert category.classes == sorted({g for e in rows for g in e.gold.get("category") or ()})
+    p, fine = category.predict_proba(X), category.fine.predict_proba(X)
+    assert np.allclose(p.sum(axis=1), 1.0)
+    product = [j for j, c in enumerate(category.fine.classes) if c.split("|")[0] == "product_quality"]
+    assert len(product) >= 3
+    assert np.allclose(p[:, category.classes.index("product_quality")], fine[:, product].sum(axis=1))
+    # Groups smaller than fine_min_rows fold into their label: no fine class is left, nor a SummedHead.
+    folded = fit_heads(rows, X, Variant(cfg=TrainConfig(folds=3), fine_min_rows=7), char_cols, groups=groups)
+    assert not isinstance(folded["category"], SummedHead)
+    assert folded["category"].classes == category.classes

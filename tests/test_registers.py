@@ -9,7 +9,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from training import compare, dataset
-from training.codes import labels_from_area
+from training.codes import labels_from_area, labels_from_codes, labels_of_code
 from training.peers import CharTfidfLR, FastTextPeer
 from training.train import TrainConfig, _fit_head
 from triage.classify.labels import FLAGS
@@ -33,6 +33,39 @@ Y3 = ["pq", "service", "rq", "service", "pq", "service"] * 8
 ])
 def test_narrative_problem_areas_map_as_the_data_readme_says(area, kind, expected):
     assert labels_from_area(area, kind) == expected
+
+
+@pytest.mark.parametrize(("codes", "expected"), [
+    (["A9"], (("after_sales",), ("product_quality",))),
+    (["J298"], (("after_sales",), ("repair_quality",))),
+    (["I281"], (None, ("service",))),
+    (["M279"], (("sales",), None)),
+    (["K309"], (("sales",), ("service", "other"))),
+    # the union of what each code allows, in the codes' order; unknown and blank codes decide nothing
+    (["A9", "H146", "I297"], (("after_sales",), ("product_quality", "service"))),
+    (["M280", "A12"], (("sales", "after_sales"), ("product_quality",))),
+    (["P1", " ", "Q7"], (None, None)),
+])
+def test_one_liner_codes_map_as_the_data_readme_says(codes, expected):
+    assert labels_from_codes(codes) == expected
+
+
+def test_one_code_says_what_it_allows_and_nothing_where_it_does_not_decide():
+    assert labels_of_code("I281") == ((), ("service",))
+    assert labels_of_code(" B12 ") == (("after_sales",), ("product_quality",))
+    assert labels_of_code("P1") == ((), ()) and labels_of_code("  ") == ((), ())
+
+
+def test_the_sites_own_groups_are_read_for_every_real_row():
+    groups = dataset.site_groups()
+    real = dataset.real_examples()
+    assert len(groups) == len(real) == 26_102 + 2_667
+    summaries = [groups[e.id] for e in real if e.register == "summary"]
+    narratives = [groups[e.id] for e in real if e.register == "narrative"]
+    assert sum(1 for g in summaries if g) == 24_726 and not any(c.startswith("area:") for g in summaries for c in g)
+    assert all(len(g) == 1 and g[0].startswith("area:") for g in narratives)
+    assert sum(1 for g in narratives if g == ("area:",)) == 1  # the one row the site left without an area
+    assert len({g[0] for g in narratives}) == 20
 
 
 def test_each_source_keeps_its_latest_month_unseen():

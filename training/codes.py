@@ -37,15 +37,18 @@ _ITEM: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 REPEAT_CODES = frozenset({"J298"})  # 人员技术/多次返修: the same fault repaired again and again
 
 
+def labels_of_code(code: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(business lines, categories) one code allows; empty where it does not decide."""
+    code = code.strip()
+    return (_ITEM.get(code) or _FAMILY.get(code[0], ((), ()))) if code else ((), ())
+
+
 def labels_from_codes(codes: list[str]) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
     """(business lines, categories) the codes allow; None where no code decides."""
     lines: dict[str, None] = {}
     cats: dict[str, None] = {}
     for code in codes:
-        code = code.strip()
-        if not code:
-            continue
-        bl, cat = _ITEM.get(code) or _FAMILY.get(code[0], ((), ()))
+        bl, cat = labels_of_code(code)
         lines.update(dict.fromkeys(bl))
         cats.update(dict.fromkeys(cat))
     return (tuple(lines) or None), (tuple(cats) or None)

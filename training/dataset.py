@@ -141,6 +141,17 @@ def vehicle_names() -> dict[str, tuple[str, ...]]:
             for path in (SUMMARIES_CSV, NARRATIVES_CSV) for r in _read_csv(path)}
 
 
+def site_groups() -> dict[str, tuple[str, ...]]:
+    """Per real row, the site's own classification: a one-liner's problem codes, a narrative's
+    problem area (as "area:…"); training.frontier's finer classes."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for r in _read_csv(SUMMARIES_CSV):
+        groups[r["id"]] = tuple(c.strip() for c in r["problem_codes"].split(",") if c.strip())
+    for r in _read_csv(NARRATIVES_CSV):
+        groups[r["id"]] = (f"area:{r['problem_area'].strip()}",)
+    return groups
+
+
 def real_examples() -> list[Example]:
     return [*summary_examples(), *narrative_examples()]
 
