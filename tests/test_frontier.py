@@ -74,7 +74,7 @@ def test_a_member_is_mixed_into_the_chosen_rows_only_over_the_heads_classes():
     assert np.allclose(got[0], [0.075, 0.275, 0.65]) and got[1].tolist() == ours[1].tolist()
 
 
-def _heads(v: Variant, rows: list[Example]):
+def _heads(v: Variant, rows: list[Example], groups: dict[str, tuple[str, ...]] | None = None):
     texts = [normalize(e.text).text for e in rows]
     space = FeatureSpace(1, 5000, 5000).fit(texts)
     X = space.transform(texts)
@@ -82,7 +82,7 @@ def _heads(v: Variant, rows: list[Example]):
     char_cols = np.arange(n_words, n_words + len(space.char_terms_))
     if v.long_copy:
         X = with_long_copy(X, is_long(texts, v.cfg), v.long_copy)
-    return space, fit_heads(rows, X, v, char_cols)
+    return space, fit_heads(rows, X, v, char_cols, groups=groups)
 
 
 def _narratives(gold: dict[str, tuple[str, ...]], start: int) -> list[Example]:
@@ -211,12 +211,8 @@ def test_fine_classes_are_summed_back_to_the_labels():
     rows = small_examples() + SALES + REPAIR
     groups = {**{e.id: ("area:发动机",) for e in REPAIR[:3]}, **{e.id: ("area:车身",) for e in REPAIR[3:]},
               **{e.id: ("area:销售欺诈",) for e in SALES}}
-    texts = [normalize(e.text).text for e in rows]
-    space = FeatureSpace(1, 5000, 5000).fit(texts)
-    X = space.transform(texts)
-    n_words = len(space.word_terms_)
-    char_cols = np.arange(n_words, n_words + len(space.char_terms_))
-    heads = fit_heads(rows, X, Variant(cfg=TrainConfig(folds=3), fine_min_rows=3), char_cols, groups=groups)
+    space, heads = _heads(Variant(cfg=TrainConfig(folds=3), fine_min_rows=3), rows, groups)
+    X = space.transform([normalize(e.text).text for e in rows])
     category = heads["category"]
     assert isinstance(category, SummedHead)
     assert {"product_quality|area:发动机", "product_quality|area:车身", "service|area:销售欺诈"} <= \
@@ -228,6 +224,6 @@ def test_fine_classes_are_summed_back_to_the_labels():
     assert len(product) >= 3
     assert np.allclose(p[:, category.classes.index("product_quality")], fine[:, product].sum(axis=1))
     # Groups smaller than fine_min_rows fold into their label: no fine class is left, nor a SummedHead.
-    folded = fit_heads(rows, X, Variant(cfg=TrainConfig(folds=3), fine_min_rows=7), char_cols, groups=groups)
+    _, folded = _heads(Variant(cfg=TrainConfig(folds=3), fine_min_rows=7), rows, groups)
     assert not isinstance(folded["category"], SummedHead)
     assert folded["category"].classes == category.classes

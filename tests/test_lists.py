@@ -276,11 +276,13 @@ def raw_cursor(*key: Any) -> str:
 ])
 def test_a_cursor_the_list_did_not_hand_out_is_refused(engine, listing, cursor):
     """Not base64 JSON, another list's, a number where a time goes, a time without a zone..."""
-    with Session(engine) as s, pytest.raises(CaseError, match="cursor"):
+    with Session(engine) as s, pytest.raises(CaseError, match="cursor") as refused:
         if listing == "cases":
             service.list_cases(db_session=s, filters=CaseFilters(), user=CARE, cursor=cursor)
         else:
             service.review_queue(db_session=s, cursor=cursor)
+    # a bad request (400), not a missing case nor a conflict
+    assert type(refused.value) is CaseError and refused.value.status == 400
 
 
 @dataclass

@@ -300,6 +300,7 @@ def test_platt_heads_give_scipys_expit():
     with np.errstate(over="raise"):
         p = head.proba_from_decision(d)
     np.testing.assert_allclose(p[:, 1], expit(-(d[:, 0] * 1.7 - 0.3)), rtol=1e-12, atol=1e-300)
+    assert p.shape == (7, 2) and np.allclose(p.sum(axis=1), 1.0) and p[0, 1] > 0.999 and p[-1, 1] < 1e-300
 
 
 @pytest.mark.parametrize("flipped", [0.25, 0.01])

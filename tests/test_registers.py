@@ -63,6 +63,7 @@ def test_the_sites_own_groups_are_read_for_every_real_row():
     summaries = [groups[e.id] for e in real if e.register == "summary"]
     narratives = [groups[e.id] for e in real if e.register == "narrative"]
     assert sum(1 for g in summaries if g) == 24_726 and not any(c.startswith("area:") for g in summaries for c in g)
+    assert len(summaries) == 26_102 and len(narratives) == 2_667
     assert all(len(g) == 1 and g[0].startswith("area:") for g in narratives)
     assert sum(1 for g in narratives if g == ("area:",)) == 1  # the one row the site left without an area
     assert len({g[0] for g in narratives}) == 20
@@ -156,6 +157,7 @@ def test_a_binary_softmax_head_turns_one_decision_into_two_columns():
                       method="softmax")
     p = head.proba_from_decision(np.array([[0.0], [1.0], [-1.0]]))
     np.testing.assert_allclose(p[:, 1], [0.5, 1 / (1 + np.exp(-2.0)), 1 / (1 + np.exp(2.0))])
+    assert p.shape == (3, 2) and np.allclose(p.sum(axis=1), 1.0)
 
 
 def test_the_calibration_method_survives_a_round_trip(small_model, tmp_path):
