@@ -13,6 +13,8 @@ from training.frontier import (
     SummedHead,
     Variant,
     aligned,
+    cross_validated,
+    evaluate,
     fine_label,
     fit_heads,
     is_long,
@@ -227,3 +229,49 @@ def test_fine_classes_are_summed_back_to_the_labels():
     _, folded = _heads(Variant(cfg=TrainConfig(folds=3), fine_min_rows=7), rows, groups)
     assert not isinstance(folded["category"], SummedHead)
     assert folded["category"].classes == category.classes
+
+
+def _fold(ids: str, p_sales: list[float], register: str = "summary") -> tuple[list[Example], dict, dict]:
+    """Rows whose first half is sales, second half after-sales (category product quality, read right),
+    with the business-line head's sales probability `p_sales`."""
+    half = len(p_sales) // 2
+    rows = [Example(f"{ids}{i}", "文本", "real", "train", register, "", {
+        "business_line": ("sales",) if i < half else ("after_sales",), "category": ("product_quality",)}, {})
+        for i in range(len(p_sales))]
+    bl = np.array([[1 - p, p] for p in p_sales])
+    cat = np.tile([0.8, 0.2], (len(p_sales), 1))
+    return rows, {"business_line": bl, "category": cat}, {
+        "business_line": ["after_sales", "sales"], "category": ["product_quality", "service"]}
+
+
+def _two_registers(ids: str, p_sales: list[float]) -> tuple[list[Example], tuple[dict, dict]]:
+    s_rows, s_p, classes = _fold(ids + "s", p_sales)
+    n_rows, n_p, _ = _fold(ids + "n", p_sales, "narrative")
+    return s_rows + n_rows, ({h: np.vstack([s_p[h], n_p[h]]) for h in s_p}, classes)
+
+
+def test_cross_validation_chooses_one_bias_on_every_folds_rows_and_scores_each_fold_at_it():
+    # Fold 0's sales row needs a sales bias of 0.6 or more (log 0.6/0.4), fold 1's 1.4 (log 0.8/0.2);
+    # no after-sales row turns before 2.0.
+    dev0, probs0 = _two_registers("a", [0.4, 0.1])
+    dev1, probs1 = _two_registers("b", [0.2, 0.05])
+    alone = evaluate(dev0, *probs0)
+    assert alone["summary.business_line"]["bias"] == {"sales": 0.6}
+    res = cross_validated([dev0, dev1], [probs0, probs1])
+    for register in ("summary", "narrative"):
+        bl = res[f"{register}.business_line"]
+        assert bl["bias"] == {"sales": 1.4}
+        assert (bl["accuracy"], bl["unbiased_accuracy"]) == (1.0, 0.5)
+        assert bl["recall"] == {"sales": 1.0, "after_sales": 1.0} and bl["unbiased_recall"]["sales"] == 0.0
+        assert res["fold_accuracy"][f"{register}.business_line"] == [1.0, 1.0]
+        assert res["fold_accuracy"][f"{register}.category"] == [1.0, 1.0]
+    # At fold 0's own bias, fold 1's sales row is lost: what the pooled choice mends.
+    at_fold0 = evaluate(dev1, *probs1, biases={k: v["bias"] for k, v in alone.items()})
+    assert at_fold0["summary.business_line"]["accuracy"] == 0.5
+
+
+def test_cross_validation_refuses_folds_whose_heads_differ():
+    dev0, probs0 = _two_registers("a", [0.4, 0.1])
+    dev1, (p1, classes1) = _two_registers("b", [0.2, 0.05])
+    with pytest.raises(ValueError, match="different classes"):
+        cross_validated([dev0, dev1], [probs0, (p1, {**classes1, "category": ["service", "product_quality"]})])

@@ -4,12 +4,15 @@ flag needs a word of its own, and a long text's evidence is the clause that deci
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from training import compare, dataset
 from training.codes import labels_from_area, labels_from_codes, labels_of_code
+from training.experiments import dev_fold, is_dev
 from training.peers import CharTfidfLR, FastTextPeer
 from training.train import TrainConfig, _fit_head
 from triage.classify.labels import FLAGS
@@ -78,6 +81,22 @@ def test_each_source_keeps_its_latest_month_unseen():
         assert {e.split for e in rows if e.date.startswith(month)} == {"test"}
         assert {e.split for e in rows if not e.date.startswith(month)} == {"train"}
         assert max(e.date for e in rows if e.split == "train") < month
+
+
+def test_the_development_folds_hold_out_two_one_liner_months_and_every_training_narrative():
+    examples = dataset.build()
+    folds = Counter((dev_fold(e), e.register) for e in examples)
+    assert folds[(0, "summary")] == 4_650 and folds[(1, "summary")] == 5_100
+    assert folds[(0, "narrative")] == 449 and folds[(1, "narrative")] == 522
+    assert folds[(0, "narrative")] + folds[(1, "narrative")] == 95 + 876  # 2024-01 and 2024-02, all of them
+    held = [e for e in examples if dev_fold(e) is not None]
+    assert len(held) == 4_650 + 5_100 + 449 + 522
+    assert {(e.source, e.split) for e in held} == {("real", "train")}
+    assert {e.date[:7] for e in held if e.register == "summary"} == {"2020-10", "2020-11"}
+    # Fold 0 is the development split every earlier choice was made on.
+    train = [e for e in examples if e.split == "train"]
+    assert sum(1 for e in train if is_dev(e)) == 4_650 + 449
+    assert all((dev_fold(e) == 0) == is_dev(e) for e in train)
 
 
 def test_annotated_narratives_carry_severity_and_every_flag():

@@ -10,6 +10,12 @@ rows of the same fitting set, as `compare` fits them on the real training months
     python -m training.frontier peers baseline written0 ...   # JSON lines on stdout
     python -m training.frontier short=transformer-... | long=fastText   # a second member mixed in
     python -m training.frontier long_fine=200   # heads over the sites' fine classes on long texts
+    python -m training.frontier folds=2 charhead05 peers long=fastText   # on both development folds
+
+With `folds=2` every line is measured on each development fold of training.experiments.dev_fold
+(fold 0 is the development split of every table below until the folds section; fold 1 holds out the
+one-liners of 2020-10 and the other training narratives), then on both together: the rule's biases
+chosen once on all their rows, each fold's accuracy at those biases beside them.
 
 Measured 2026-12 (dev rows: one-liners business line n=4549, category n=4514; narratives
 business line n=436, category n=405, so one narrative is 0.25 points): accuracy at the
@@ -296,7 +302,7 @@ import scipy.sparse as sp
 from training import codes, dataset
 from training.annotation_sample import batch_of
 from training.dataset import Example
-from training.experiments import choose_bias, is_dev
+from training.experiments import choose_bias, dev_fold
 from training.peers import PEERS, expand
 from training.train import TrainConfig, _expand, _fit_head, brand_columns, fit
 from triage.classify.evaluate import Scorer
@@ -353,9 +359,13 @@ class Variant:
     other row's (narratives and written) is a class of its own."""
 
 
-def dev_split() -> tuple[list[Example], list[Example]]:
-    examples = [e for e in dataset.build() if e.split == "train"]
-    return [e for e in examples if not is_dev(e)], [e for e in examples if is_dev(e)]
+def dev_split(fold: int = 0, examples: Sequence[Example] | None = None) -> tuple[list[Example], list[Example]]:
+    """(fitting rows, development rows) of a development fold (training.experiments.dev_fold;
+    fold 0 is the development split every figure before the folds was measured on)."""
+    if examples is None:
+        examples = dataset.build()
+    train = [e for e in examples if e.split == "train"]
+    return [e for e in train if dev_fold(e) != fold], [e for e in train if dev_fold(e) == fold]
 
 
 class Matrices:
@@ -544,7 +554,9 @@ def figures(rows: Sequence[Example], predicted: Sequence[str], head: str) -> dic
 
 
 def evaluate(dev: Sequence[Example], probs: dict[str, np.ndarray], classes: dict[str, list[str]],
-             slack: float | None = None) -> dict[str, Any]:
+             slack: float | None = None, biases: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
+    """Per register and head: the figures at the biases the rule chooses on `dev` (or at the
+    given `biases`, keyed "register.head"), and the accuracy and recall at the argmax."""
     from training import experiments
 
     old = experiments.ACCURACY_SLACK
@@ -556,30 +568,48 @@ def evaluate(dev: Sequence[Example], probs: dict[str, np.ndarray], classes: dict
             for head in HEADS2:
                 idx = [i for i, e in enumerate(dev) if e.register == register and e.gold.get(head)]
                 rows = [dev[i] for i in idx]
-                bias = choose_bias(rows, probs[head][idx], classes[head], head, log=lambda line: None)
+                key = f"{register}.{head}"
+                bias = (biases[key] if biases is not None else
+                        choose_bias(rows, probs[head][idx], classes[head], head, log=lambda line: None))
                 b = np.array([bias.get(c, 0.0) for c in classes[head]])
                 pred = [classes[head][j] for j in (np.log(probs[head][idx] + 1e-12) + b).argmax(axis=1)]
-                raw = [classes[head][j] for j in probs[head][idx].argmax(axis=1)]
-                out[f"{register}.{head}"] = {"bias": bias, **figures(rows, pred, head),
-                                             "unbiased_accuracy": figures(rows, raw, head)["accuracy"]}
+                raw = figures(rows, [classes[head][j] for j in probs[head][idx].argmax(axis=1)], head)
+                out[key] = {"bias": bias, **figures(rows, pred, head), "unbiased_accuracy": raw["accuracy"],
+                            "unbiased_recall": raw["recall"]}
     finally:
         experiments.ACCURACY_SLACK = old
     return out
 
 
-def peers_on_dev(fit_rows: Sequence[Example], dev: Sequence[Example]) -> dict[str, Any]:
-    real = [e for e in fit_rows if e.source == "real"]
-    out: dict[str, Any] = {}
-    for name, make in PEERS.items():
-        res: dict[str, Any] = {}
-        for head in HEADS2:
-            texts, ys, ws = expand(real, head)
-            est = make().fit(texts, ys, ws)
-            for register in REGISTERS:
-                rows = [e for e in dev if e.register == register and e.gold.get(head)]
-                res[f"{register}.{head}"] = figures(rows, est.predict([e.text for e in rows]), head)
-        out[name] = res
-    return out
+Probabilities = tuple[dict[str, np.ndarray], dict[str, list[str]]]
+"""Per head, a model's probabilities on the development rows, and the classes of their columns."""
+
+
+def pooled(parts: Sequence[Probabilities]) -> Probabilities:
+    """The folds' probabilities stacked in fold order, as their development rows are."""
+    classes = parts[0][1]
+    if any(c != classes for _, c in parts):
+        raise ValueError("the folds' heads have different classes")
+    return {h: np.vstack([p[h] for p, _ in parts]) for h in HEADS2}, classes
+
+
+def cross_validated(devs: Sequence[Sequence[Example]], parts: Sequence[Probabilities],
+                    slack: float | None = None) -> dict[str, Any]:
+    """The rule's biases chosen once on every fold's development rows together, the figures there,
+    and each fold's accuracy at those biases (how far a single month's figure wanders)."""
+    rows = [e for dev in devs for e in dev]
+    res = evaluate(rows, *pooled(parts), slack)
+    biases = {k: v["bias"] for k, v in res.items()}
+    res["fold_accuracy"] = {k: [evaluate(dev, *p, biases=biases)[k]["accuracy"] for dev, p in zip(devs, parts)]
+                            for k in biases}
+    return res
+
+
+def peer_probabilities(fit_rows: Sequence[Example], dev: Sequence[Example]) -> Iterator[tuple[str, Probabilities]]:
+    """Each peer of training.peers fitted on the real fitting rows (its figures are read at the argmax)."""
+    for name in PEERS:
+        probs, classes = second_member(fit_rows, dev, name)
+        yield f"peer: {name}", (probs, classes)
 
 
 SENTENCE_END = re.compile(r"[!?;。！？；\n，,]|(?<!\d)\.(?!\d)")
@@ -697,7 +727,7 @@ def second_member(fit_rows: Sequence[Example], dev: Sequence[Example], member: s
 
 
 def member_mix(fit_rows: Sequence[Example], dev: Sequence[Example], member: str, on_long: bool = False,
-               shares: Sequence[float] = (0.2, 0.35, 0.5, 0.65)) -> Iterator[dict[str, Any]]:
+               shares: Sequence[float] = (0.2, 0.35, 0.5, 0.65)) -> Iterator[tuple[str, Probabilities]]:
     """The served heads (`charhead05`, fitted on the fitting rows) with a second model's
     probabilities mixed in (arithmetic mean, as the ensemble backend does) on the short texts
     (one-liners and narratives of 40 characters or fewer) or, `on_long`, on the longer ones;
@@ -711,14 +741,14 @@ def member_mix(fit_rows: Sequence[Example], dev: Sequence[Example], member: str,
     raw, their_classes = second_member(fit_rows, dev, member)
     theirs = {h: aligned(raw[h], their_classes[h], classes[h]) for h in HEADS2}
     where = "long" if on_long else "short"
-    yield {"variant": "charhead05", **evaluate(dev, ours, classes)}
+    yield "charhead05", (ours, classes)
     for share in shares:
         probs = {h: mixed_on(ours[h], theirs[h], M.long_dev if on_long else ~M.long_dev, share) for h in HEADS2}
-        yield {"variant": f"{member} x{share} on {where} texts", **evaluate(dev, probs, classes)}
+        yield f"{member} x{share} on {where} texts", (probs, classes)
 
 
 def long_fine(fit_rows: Sequence[Example], dev: Sequence[Example], fine_min_rows: int = 200
-              ) -> Iterator[dict[str, Any]]:
+              ) -> Iterator[tuple[str, Probabilities]]:
     """The served heads (`charhead05`) on the short texts and heads over the sites' fine classes
     (`charhead05` with Variant.fine_min_rows) on the longer ones, as the decoder tells them apart
     (TrainConfig.decision_bias_max_chars); each alone first. Biases by the rule."""
@@ -731,10 +761,10 @@ def long_fine(fit_rows: Sequence[Example], dev: Sequence[Example], fine_min_rows
     classes = {h: short_heads[h].classes for h in HEADS2}
     if any(long_heads[h].classes != classes[h] for h in HEADS2):
         raise ValueError("the fine heads' labels are not the served heads'")
-    yield {"variant": "charhead05", **evaluate(dev, ours, classes)}
-    yield {"variant": f"fine{fine_min_rows}", **evaluate(dev, theirs, classes)}
-    yield {"variant": f"fine{fine_min_rows} on long texts", **evaluate(
-        dev, {h: mixed_on(ours[h], theirs[h], M.long_dev, 1.0) for h in HEADS2}, classes)}
+    yield "charhead05", (ours, classes)
+    yield f"fine{fine_min_rows}", (theirs, classes)
+    yield f"fine{fine_min_rows} on long texts", ({h: mixed_on(ours[h], theirs[h], M.long_dev, 1.0) for h in HEADS2},
+                                                 classes)
 
 
 MAJOR_BIAS_GRID = (-0.6, -0.4, -0.2, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -825,55 +855,78 @@ VARIANTS: dict[str, Callable[[], Variant]] = {
 }
 
 
-def main(names: Sequence[str]) -> None:
-    t0 = time.perf_counter()
-    fit_rows, dev = dev_split()
-    if "severity" in names:
-        shares = [float(n.split("=", 1)[1]) for n in names if n.startswith("share=")] or [0.0, 0.5]
-        for line in severity_frontier(fit_rows, dev, TrainConfig(), shares):
-            print(json.dumps({"variant": "severity", **line}, ensure_ascii=False), flush=True)
-        return
-    if "sentences" in names:
-        for line in sentence_pooling(fit_rows, dev, replace(TrainConfig(), decision_bias={}, decision_bias_long={})):
-            print(json.dumps(line, ensure_ascii=False), flush=True)
-        return
-    routed = next((n for n in names if n.startswith("long_fine=")), None)
-    if routed:
-        for line in long_fine(fit_rows, dev, int(routed.split("=", 1)[1])):
-            print(json.dumps(line, ensure_ascii=False), flush=True)
-        return
-    mix = next((n for n in names if n.startswith(("short=", "long="))), None)
-    if mix:
-        where, member = mix.split("=", 1)
-        for line in member_mix(fit_rows, dev, member, on_long=where == "long"):
-            print(json.dumps(line, ensure_ascii=False), flush=True)
-        return
-    if "peers" in names:
-        print(json.dumps({"variant": "peers", **peers_on_dev(fit_rows, dev)}, ensure_ascii=False), flush=True)
-        names = [n for n in names if n != "peers"]
-    if not names:
-        return
+def probability_lines(names: Sequence[str], fit_rows: Sequence[Example], dev: Sequence[Example]
+                      ) -> Iterator[tuple[str, Probabilities, float | None]]:
+    """(line, probabilities on `dev`, accuracy slack of the bias rule) of every named variant
+    (VARIANTS), lever ("long_fine=N", "short=member", "long=member") or "peers"."""
     spaces: dict[tuple[int, int | None, int | None], Matrices] = {}
-    fitted: dict[str, tuple[dict[str, np.ndarray], dict[str, list[str]]]] = {}
+    fitted: dict[str, Probabilities] = {}
     for name in names:
+        if name == "peers":
+            for line, probs in peer_probabilities(fit_rows, dev):
+                yield line, probs, None
+        elif name.startswith("long_fine="):
+            for line, probs in long_fine(fit_rows, dev, int(name.split("=", 1)[1])):
+                yield line, probs, None
+        elif name.startswith(("short=", "long=")):
+            where, member = name.split("=", 1)
+            for line, probs in member_mix(fit_rows, dev, member, on_long=where == "long"):
+                yield line, probs, None
+        else:
+            v = VARIANTS[name]()
+            space_key = (v.cfg.min_df, v.cfg.max_word_features, v.cfg.max_char_features)
+            if space_key not in spaces:
+                spaces[space_key] = Matrices(fit_rows, dev, v.cfg)
+            M = spaces[space_key]
+            key = repr(replace(v, slack=None))  # a slack of its own needs no fit of its own
+            if key not in fitted:
+                X, D = M.scaled(v)
+                brand = None
+                if v.cfg.brand_blind:
+                    brand = brand_columns(M.space, M.X, fit_rows, dataset.vehicle_names(), v.cfg.brand_blind_share)
+                heads = fit_heads(fit_rows, X, v, M.char_cols, brand)
+                fitted[key] = ({h: heads[h].predict_proba(D) for h in HEADS2}, {h: heads[h].classes for h in HEADS2})
+            yield name, fitted[key], v.slack
+
+
+def main(argv: Sequence[str]) -> None:
+    """`folds=2`: every line on each development fold (printed as it comes, "fold": k), then on
+    the folds together (biases chosen once on all their rows, "fold": "pooled")."""
+    t0 = time.perf_counter()
+    folds = int(next((a.split("=", 1)[1] for a in argv if a.startswith("folds=")), 1))
+    names = [a for a in argv if not a.startswith("folds=")]
+    examples = dataset.build()
+    if "severity" in names or "sentences" in names:
+        fit_rows, dev = dev_split(0, examples)
+        if "severity" in names:
+            shares = [float(n.split("=", 1)[1]) for n in names if n.startswith("share=")] or [0.0, 0.5]
+            lines: Iterator[dict[str, Any]] = (
+                {"variant": "severity", **line} for line in severity_frontier(fit_rows, dev, TrainConfig(), shares))
+        else:
+            lines = sentence_pooling(fit_rows, dev, replace(TrainConfig(), decision_bias={}, decision_bias_long={}))
+        for line in lines:
+            print(json.dumps(line, ensure_ascii=False), flush=True)
+        return
+    devs: list[list[Example]] = []
+    parts: dict[str, list[Probabilities]] = {}
+    slacks: dict[str, float | None] = {}
+    for fold in range(folds):
+        fit_rows, dev = dev_split(fold, examples)
+        devs.append(dev)
         t1 = time.perf_counter()
-        v = VARIANTS[name]()
-        space_key = (v.cfg.min_df, v.cfg.max_word_features, v.cfg.max_char_features)
-        if space_key not in spaces:
-            spaces[space_key] = Matrices(fit_rows, dev, v.cfg)
-            print(f"features {space_key} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-        M = spaces[space_key]
-        key = repr(replace(v, slack=None))  # a slack of its own needs no fit of its own
-        if key not in fitted:
-            X, D = M.scaled(v)
-            brand = None
-            if v.cfg.brand_blind:
-                brand = brand_columns(M.space, M.X, fit_rows, dataset.vehicle_names(), v.cfg.brand_blind_share)
-            heads = fit_heads(fit_rows, X, v, M.char_cols, brand)
-            fitted[key] = ({h: heads[h].predict_proba(D) for h in HEADS2}, {h: heads[h].classes for h in HEADS2})
-        res = evaluate(dev, *fitted[key], v.slack)
-        print(json.dumps({"variant": name, "seconds": round(time.perf_counter() - t1), **res}, ensure_ascii=False),
-              flush=True)
+        for line, probs, slack in probability_lines(names, fit_rows, dev):
+            if len(parts.setdefault(line, [])) > fold:
+                continue  # the same line of another lever (each refits the served heads), already scored
+            parts[line].append(probs)
+            slacks[line] = slack
+            print(json.dumps({"variant": line, "fold": fold, "seconds": round(time.perf_counter() - t1),
+                              **evaluate(dev, *probs, slack)}, ensure_ascii=False), flush=True)
+            t1 = time.perf_counter()
+    if folds > 1:
+        for line, fold_parts in parts.items():
+            print(json.dumps({"variant": line, "fold": "pooled", **cross_validated(devs, fold_parts, slacks[line])},
+                             ensure_ascii=False), flush=True)
+    print(f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":
