@@ -3,15 +3,19 @@ do what they say on tiny data (the real measurement is `python -m training.front
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from tests.conftest import small_examples
+from training import experiments
 from training.dataset import Example
 from training.frontier import (
     SummedHead,
     Variant,
+    across_folds,
     aligned,
     cross_validated,
     evaluate,
@@ -275,3 +279,41 @@ def test_cross_validation_refuses_folds_whose_heads_differ():
     dev1, (p1, classes1) = _two_registers("b", [0.2, 0.05])
     with pytest.raises(ValueError, match="different classes"):
         cross_validated([dev0, dev1], [probs0, (p1, {**classes1, "category": ["service", "product_quality"]})])
+
+
+def _odd_ids(odd: bool, n: int) -> list[str]:
+    """Ids whose hash puts a 2024-02 narrative in fold 0 (odd) or fold 1."""
+    return [i for i in (f"n{k}" for k in range(200)) if experiments._odd(i) == odd][:n]
+
+
+def test_every_line_is_scored_once_per_fold_then_on_the_folds_together():
+    def dated(rows: list[Example], summary_month: str, narrative_month: str, narrative_ids: list[str]):
+        ids = iter(narrative_ids)
+        return [replace(e, date=f"{summary_month}-05") if e.register == "summary" else
+                replace(e, id=next(ids), date=f"{narrative_month}-05") for e in rows]
+
+    dev0, probs0 = _two_registers("a", [0.4, 0.1])
+    dev1, probs1 = _two_registers("b", [0.2, 0.05])
+    dev0 = dated(dev0, "2020-11", "2024-02", _odd_ids(True, 2))
+    dev1 = dated(dev1, "2020-10", "2024-02", _odd_ids(False, 2))
+    fitted = [Example("w1", "文本", "written", "train", "summary", "", {}, {}),
+              Example("t1", "文本", "real", "test", "summary", "2020-12-05", {}, {})]
+    calls = []
+
+    def lines(names, fit_rows, dev):
+        fold = 0 if dev[0].id.startswith("a") else 1
+        calls.append((fold, sorted(e.id for e in fit_rows)))
+        probs = probs0 if fold == 0 else probs1
+        yield "served", probs, None
+        yield "lever", probs, None
+        yield "served", probs, None  # a second lever refits the served heads: scored once
+
+    out = list(across_folds(["x"], fitted + dev0 + dev1, 2, lines))
+    assert [(r["variant"], r["fold"]) for r in out] == [
+        ("served", 0), ("lever", 0), ("served", 1), ("lever", 1), ("served", "pooled"), ("lever", "pooled")]
+    # Each fold is fitted on the other fold's rows and the written ones, never on a test month's.
+    assert calls == [(0, sorted(["w1"] + [e.id for e in dev1])), (1, sorted(["w1"] + [e.id for e in dev0]))]
+    assert out[0]["summary.business_line"]["bias"] == {"sales": 0.6}
+    pooled = out[4]
+    assert pooled["summary.business_line"]["bias"] == {"sales": 1.4}
+    assert pooled["fold_accuracy"]["narrative.business_line"] == [1.0, 1.0]

@@ -51,20 +51,16 @@ BIAS_GRID: dict[str, dict[str, tuple[float, ...]]] = {
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
-DEV_FOLDS = 2
-"""Development folds of the cross-validation (`dev_fold`): fold 0 is the development split
-above; fold 1 holds out the one-liners of 2020-10 and the other narratives of the training
-months (those of 2024-01 and the other half of 2024-02), so that the two folds together score
-twice the one-liners and every training narrative, each by a model fitted without it."""
-
-
 def _odd(example_id: str) -> bool:
     return int(hashlib.sha256(example_id.encode()).hexdigest()[:8], 16) % 2 == 1
 
 
 def dev_fold(e: Example) -> int | None:
     """The development fold that holds `e` out, or None for a row every fold fits on (written
-    rows, the one-liners of 2020-06..09, the test months)."""
+    rows, the one-liners of 2020-06..09, the test months). Fold 0 is `is_dev`'s split; fold 1
+    holds out the one-liners of 2020-10 and the other training narratives (2024-01 and the other
+    half of 2024-02), so that the two together score twice the one-liners and every training
+    narrative, each by a model fitted without it."""
     if e.source != "real" or e.split != "train":
         return None
     month = e.date[:7]
