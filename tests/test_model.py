@@ -379,7 +379,7 @@ def test_flag_with_a_character_member_is_the_platt_scaled_mixture_of_both():
 def test_fit_gives_the_configured_flags_their_character_member(small_model):
     assert TrainConfig().flag_char_head == {"safety": 0.5}
     assert small_model.heads["flags.safety"].evidence_coef is not None
-    assert all(small_model.heads[f"flags.{f}"].evidence_coef is None for f in FLAGS if f != "safety")
+    assert {f for f in FLAGS if small_model.heads[f"flags.{f}"].evidence_coef is not None} == {"safety"}
 
 
 def test_names_come_out_whole_and_in_any_order_when_they_overlap():

@@ -67,7 +67,7 @@ def test_the_sites_own_groups_are_read_for_every_real_row():
     narratives = [groups[e.id] for e in real if e.register == "narrative"]
     assert sum(1 for g in summaries if g) == 24_726 and not any(c.startswith("area:") for g in summaries for c in g)
     assert len(summaries) == 26_102 and len(narratives) == 2_667
-    assert all(len(g) == 1 and g[0].startswith("area:") for g in narratives)
+    assert sum(1 for g in narratives if len(g) == 1 and g[0].startswith("area:")) == 2_667
     assert sum(1 for g in narratives if g == ("area:",)) == 1  # the one row the site left without an area
     assert len({g[0] for g in narratives}) == 20
 
@@ -95,14 +95,15 @@ def test_the_development_folds_hold_out_two_one_liner_months_and_every_training_
     assert {e.date[:7] for e in held if e.register == "summary"} == {"2020-10", "2020-11"}
     # Fold 0 is the development split every earlier choice was made on.
     train = [e for e in examples if e.split == "train"]
+    assert len(train) == 21_931 + 1_268
     assert sum(1 for e in train if is_dev(e)) == 4_650 + 449
-    assert all((dev_fold(e) == 0) == is_dev(e) for e in train)
+    assert [dev_fold(e) == 0 for e in train] == [is_dev(e) for e in train]
 
 
 def test_annotated_narratives_carry_severity_and_every_flag():
     narratives = [e for e in dataset.narrative_examples() if e.gold["severity"]]
     assert len(narratives) == 875
-    assert all(all(e.flags[f] is not None for f in FLAGS) for e in narratives)
+    assert sum(1 for e in narratives if all(e.flags[f] is not None for f in FLAGS)) == 875
     # The guide's rule holds in the gold: a flag other than repeat makes the complaint major
     # (major without one is allowed: harm to the brand's name).
     flagged = [e for e in narratives if any(e.flags[f] for f in FLAGS if f != "repeat")]
