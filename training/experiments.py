@@ -73,6 +73,15 @@ def dev_fold(e: Example) -> int | None:
     return None
 
 
+def dev_split(fold: int = 0, examples: Sequence[Example] | None = None) -> tuple[list[Example], list[Example]]:
+    """(fitting rows, development rows) of a development fold: the training rows the fold does not
+    hold out, and those it does (fold 0 is the split every figure before the folds was measured on)."""
+    if examples is None:
+        examples = dataset.build()
+    train = [e for e in examples if e.split == "train"]
+    return [e for e in train if dev_fold(e) != fold], [e for e in train if dev_fold(e) == fold]
+
+
 def is_dev(e: Example) -> bool:
     if e.source != "real" or not e.date.startswith(DEV_MONTHS[e.register]):
         return False
@@ -147,13 +156,13 @@ def tune(cfg: TrainConfig, log: Any = print, flags: Sequence[str] = tuple(FLAGS)
     """The settings chosen on the development rows of `folds` folds together (each fold's rows
     scored by a model fitted without them); `flags=()` fits and tunes the heads alone (the
     decision biases), for a change that leaves the flags' models as they were."""
-    examples = [e for e in dataset.build() if e.split == "train"]
+    examples = dataset.build()
     cfg = replace(cfg, decision_bias={}, decision_bias_long={})
     dev: list[Example] = []
     parts: list[dict[str, np.ndarray]] = []
     for fold in range(folds):
-        held = [e for e in examples if dev_fold(e) == fold]
-        model, _ = fit([e for e in examples if dev_fold(e) != fold], cfg, "development", flags)
+        fit_rows, held = dev_split(fold, examples)
+        model, _ = fit(fit_rows, cfg, "development", flags)
         X = model.space.transform([normalize(e.text).text for e in held])
         parts.append({name: head.predict_proba(X) for name, head in model.heads.items()})
         dev += held

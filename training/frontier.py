@@ -338,7 +338,7 @@ import scipy.sparse as sp
 from training import codes, dataset
 from training.annotation_sample import batch_of
 from training.dataset import Example
-from training.experiments import choose_bias, dev_fold
+from training.experiments import choose_bias, dev_split
 from training.peers import PEERS, expand
 from training.train import TrainConfig, _expand, _fit_head, brand_columns, fit
 from triage.classify.evaluate import Scorer
@@ -393,15 +393,6 @@ class Variant:
     real narratives' labels as classes of their own (one-liners and written rows keep the label); "register",
     every row's label with its register (written rows too); "apart": the real one-liners keep the label, every
     other row's (narratives and written) is a class of its own."""
-
-
-def dev_split(fold: int = 0, examples: Sequence[Example] | None = None) -> tuple[list[Example], list[Example]]:
-    """(fitting rows, development rows) of a development fold (training.experiments.dev_fold;
-    fold 0 is the development split every figure before the folds was measured on)."""
-    if examples is None:
-        examples = dataset.build()
-    train = [e for e in examples if e.split == "train"]
-    return [e for e in train if dev_fold(e) != fold], [e for e in train if dev_fold(e) == fold]
 
 
 class Matrices:
@@ -636,8 +627,8 @@ def cross_validated(devs: Sequence[Sequence[Example]], parts: Sequence[Probabili
     rows = [e for dev in devs for e in dev]
     res = evaluate(rows, *pooled(parts), slack)
     biases = {k: v["bias"] for k, v in res.items()}
-    res["fold_accuracy"] = {k: [evaluate(dev, *p, biases=biases)[k]["accuracy"] for dev, p in zip(devs, parts)]
-                            for k in biases}
+    per_fold = [evaluate(dev, *p, biases=biases) for dev, p in zip(devs, parts)]
+    res["fold_accuracy"] = {k: [fold[k]["accuracy"] for fold in per_fold] for k in biases}
     return res
 
 
@@ -763,18 +754,14 @@ def second_member(fit_rows: Sequence[Example], dev: Sequence[Example], member: s
     return {h: probs[h] for h in HEADS2}, {h: list(model.classes[h]) for h in HEADS2}
 
 
-def member_mix(fit_rows: Sequence[Example], dev: Sequence[Example], member: str, on_long: bool = False,
-               shares: Sequence[float] = (0.2, 0.35, 0.5, 0.65)) -> Iterator[tuple[str, Probabilities]]:
-    """The served heads (`charhead05`, fitted on the fitting rows) with a second model's
-    probabilities mixed in (arithmetic mean, as the ensemble backend does) on the short texts
-    (one-liners and narratives of 40 characters or fewer) or, `on_long`, on the longer ones;
-    per share, biases by the rule."""
-    v = VARIANTS["charhead05"]()
-    M = Matrices(fit_rows, dev, v.cfg)
-    X, D = M.scaled(v)
-    heads = fit_heads(fit_rows, X, v, M.char_cols)
-    ours = {h: heads[h].predict_proba(D) for h in HEADS2}
-    classes = {h: heads[h].classes for h in HEADS2}
+def member_mix(fit_rows: Sequence[Example], dev: Sequence[Example], member: str, M: Matrices,
+               served: Probabilities, on_long: bool = False, shares: Sequence[float] = (0.2, 0.35, 0.5, 0.65)
+               ) -> Iterator[tuple[str, Probabilities]]:
+    """The served heads' probabilities (`charhead05` fitted on the fitting rows, over the matrices
+    `M`) with a second model's mixed in (arithmetic mean, as the ensemble backend does) on the
+    short texts (one-liners and narratives of 40 characters or fewer) or, `on_long`, on the longer
+    ones; per share, biases by the rule."""
+    ours, classes = served
     raw, their_classes = second_member(fit_rows, dev, member)
     theirs = {h: aligned(raw[h], their_classes[h], classes[h]) for h in HEADS2}
     where = "long" if on_long else "short"
@@ -784,18 +771,17 @@ def member_mix(fit_rows: Sequence[Example], dev: Sequence[Example], member: str,
         yield f"{member} x{share} on {where} texts", (probs, classes)
 
 
-def long_fine(fit_rows: Sequence[Example], dev: Sequence[Example], fine_min_rows: int = 200
+def long_fine(fit_rows: Sequence[Example], M: Matrices, served: Probabilities, fine_min_rows: int = 200
               ) -> Iterator[tuple[str, Probabilities]]:
-    """The served heads (`charhead05`) on the short texts and heads over the sites' fine classes
-    (`charhead05` with Variant.fine_min_rows) on the longer ones, as the decoder tells them apart
-    (TrainConfig.decision_bias_max_chars); each alone first. Biases by the rule."""
-    served, fine = VARIANTS["charhead05"](), Variant(char_head=0.5, fine_min_rows=fine_min_rows)
-    M = Matrices(fit_rows, dev, served.cfg)
-    X, D = M.scaled(served)
-    short_heads, long_heads = fit_heads(fit_rows, X, served, M.char_cols), fit_heads(fit_rows, X, fine, M.char_cols)
-    ours = {h: short_heads[h].predict_proba(D) for h in HEADS2}
+    """The served heads' probabilities (`charhead05`, over the matrices `M`) on the short texts and
+    heads over the sites' fine classes (`charhead05` with Variant.fine_min_rows) on the longer ones,
+    as the decoder tells them apart (TrainConfig.decision_bias_max_chars); each alone first. Biases
+    by the rule."""
+    fine = Variant(char_head=0.5, fine_min_rows=fine_min_rows)
+    X, D = M.scaled(fine)
+    long_heads = fit_heads(fit_rows, X, fine, M.char_cols)
+    ours, classes = served
     theirs = {h: long_heads[h].predict_proba(D) for h in HEADS2}
-    classes = {h: short_heads[h].classes for h in HEADS2}
     if any(long_heads[h].classes != classes[h] for h in HEADS2):
         raise ValueError("the fine heads' labels are not the served heads'")
     yield "charhead05", (ours, classes)
@@ -898,32 +884,38 @@ def probability_lines(names: Sequence[str], fit_rows: Sequence[Example], dev: Se
     (VARIANTS), lever ("long_fine=N", "short=member", "long=member") or "peers"."""
     spaces: dict[tuple[int, int | None, int | None], Matrices] = {}
     fitted: dict[str, Probabilities] = {}
+
+    def variant(name: str) -> tuple[Matrices, Probabilities]:
+        """A variant's heads fitted once per feature space and setting (the levers share the served ones)."""
+        v = VARIANTS[name]()
+        space_key = (v.cfg.min_df, v.cfg.max_word_features, v.cfg.max_char_features)
+        if space_key not in spaces:
+            spaces[space_key] = Matrices(fit_rows, dev, v.cfg)
+        M = spaces[space_key]
+        key = repr(replace(v, slack=None))  # a slack of its own needs no fit of its own
+        if key not in fitted:
+            X, D = M.scaled(v)
+            brand = None
+            if v.cfg.brand_blind:
+                brand = brand_columns(M.space, M.X, fit_rows, dataset.vehicle_names(), v.cfg.brand_blind_share)
+            heads = fit_heads(fit_rows, X, v, M.char_cols, brand)
+            fitted[key] = ({h: heads[h].predict_proba(D) for h in HEADS2}, {h: heads[h].classes for h in HEADS2})
+        return M, fitted[key]
+
     for name in names:
         if name == "peers":
             for line, probs in peer_probabilities(fit_rows, dev):
                 yield line, probs, None
         elif name.startswith("long_fine="):
-            for line, probs in long_fine(fit_rows, dev, int(name.split("=", 1)[1])):
+            for line, probs in long_fine(fit_rows, *variant("charhead05"), int(name.split("=", 1)[1])):
                 yield line, probs, None
         elif name.startswith(("short=", "long=")):
             where, member = name.split("=", 1)
-            for line, probs in member_mix(fit_rows, dev, member, on_long=where == "long"):
+            for line, probs in member_mix(fit_rows, dev, member, *variant("charhead05"), on_long=where == "long"):
                 yield line, probs, None
         else:
-            v = VARIANTS[name]()
-            space_key = (v.cfg.min_df, v.cfg.max_word_features, v.cfg.max_char_features)
-            if space_key not in spaces:
-                spaces[space_key] = Matrices(fit_rows, dev, v.cfg)
-            M = spaces[space_key]
-            key = repr(replace(v, slack=None))  # a slack of its own needs no fit of its own
-            if key not in fitted:
-                X, D = M.scaled(v)
-                brand = None
-                if v.cfg.brand_blind:
-                    brand = brand_columns(M.space, M.X, fit_rows, dataset.vehicle_names(), v.cfg.brand_blind_share)
-                heads = fit_heads(fit_rows, X, v, M.char_cols, brand)
-                fitted[key] = ({h: heads[h].predict_proba(D) for h in HEADS2}, {h: heads[h].classes for h in HEADS2})
-            yield name, fitted[key], v.slack
+            _, probs = variant(name)
+            yield name, probs, VARIANTS[name]().slack
 
 
 def main(argv: Sequence[str]) -> None:
