@@ -37,6 +37,7 @@ import numpy as np
 from training import dataset
 from training.dataset import Example
 from training.train import TrainConfig, fit
+from triage.classify.cues import find_cues_batch
 from triage.classify.evaluate import Scorer
 from triage.classify.labels import FLAGS
 from triage.text.normalize import normalize
@@ -163,8 +164,10 @@ def tune(cfg: TrainConfig, log: Any = print, flags: Sequence[str] = tuple(FLAGS)
     for fold in range(folds):
         fit_rows, held = dev_split(fold, examples)
         model, _ = fit(fit_rows, cfg, "development", flags)
-        X = model.space.transform([normalize(e.text).text for e in held])
-        parts.append({name: head.predict_proba(X) for name, head in model.heads.items()})
+        texts = [normalize(e.text).text for e in held]
+        # As served: with the long-text member (TrainConfig.long_member) mixed into the longer texts.
+        probs_of_fold, _ = model.head_probabilities(texts, find_cues_batch(texts))
+        parts.append(probs_of_fold)
         dev += held
     probs = {name: np.vstack([p[name] for p in parts]) for name in parts[0]}
     chosen: dict[str, Any] = {"decision_bias": {}, "decision_bias_long": {}}

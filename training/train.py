@@ -22,8 +22,9 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from training import dataset
+from training import dataset, fasttext_export
 from training.dataset import Example
+from training.peers import expand as peer_rows
 from triage.classify.evaluate import Scorer
 from triage.classify.features import FeatureSpace
 from triage.classify.labels import FLAGS, HEADS
@@ -131,6 +132,32 @@ class TrainConfig:
     0.3 gave 0.829 / 0.963 (0.933) and 0.850 / 0.971 (0.944). On the labels of the re-read's first
     pass, 0.7 lost one-liner precision (0.835 / 0.942 at best), and C 1 or 4 or unweighted classes
     on the plain head reached a best one-liner F2 of 0.913 to 0.921, against its 0.920."""
+    long_member: dict[str, float] = field(default_factory=dict)
+    """Per head, the share of a second member read on the longer texts only (longer than
+    decision_bias_max_chars, as the decoder's biases): fastText with the peer's settings
+    (training.peers.FastTextPeer), fitted on every training row, and served without fastText as a
+    linear head over the mean of its tokens and bigrams (triage.classify.bag,
+    training.fasttext_export); the probabilities are averaged, (1 - share) * ours + share * its.
+    fastText was the best narrative business-line model on both development folds (python -m
+    training.frontier folds=2 charhead05 peers long=fastText). Narrative business line at the
+    served sales bias 0.6 (fold 0, 436 narratives / fold 1, 503), ours -> mixed at 0.5:
+    - the member fitted on the real rows alone, as the peer is: 0.9220 -> 0.9404 (sales recall 0.65
+      -> 0.79) / 0.9006 -> 0.9185 (0.66 -> 0.68); 0.35 gave 0.9404 / 0.9145, 0.65 0.9358 / 0.9225;
+    - fitted on every row: 0.9220 -> 0.9358 (0.65 -> 0.75) / 0.9006 -> 0.9125 (0.66 -> 0.68).
+    Every row is kept because of the written long texts (transcripts, letters; no real ones), scored
+    in three folds of the written training rows, each by heads and members fitted without it: of
+    765, ours 721, with the real-rows member 694 (sales recall of letters 122 -> 103 of 131, of
+    transcripts 125 -> 101 of 142), with the every-row member 723. Category is not mixed: on the
+    development narratives it gains accuracy (0.8813 -> 0.8947 at 0.5, real-rows member) for a
+    quarter of their service recall (0.41 -> 0.30). The one-liners are not read by it: on short
+    texts neither fastText nor the char peer was a member that gained.
+
+    Off (empty) since the test months, looked at once for each member (2026-12-01, business line
+    0.5, everything else as served): the every-row member put narrative business line at 0.8970 ->
+    0.8964 (sales recall 0.685 -> 0.671; the written test rows 0.9398 -> 0.9428); the real-rows
+    member at 0.8994 (sales recall 0.667) and the written test rows at 0.9157 (sales recall 0.931 ->
+    0.848). The development gain did not reach the test month, as with the other narrative levers
+    (training/frontier.py): not kept. Turn it on with e.g. {"business_line": 0.5}."""
     brand_blind: tuple[str, ...] = ()
     """Heads fitted without the text columns that occur (almost) only inside a vehicle's brand or
     series name (`brand_columns`), so that the make cannot decide them. Measured for category
@@ -420,7 +447,17 @@ def fit(examples: Sequence[Example], cfg: TrainConfig, version: str,
               "flags_need_cue": list(cfg.flags_need_cue), "decision_bias": cfg.decision_bias,
               "decision_bias_long": cfg.decision_bias_long, "decision_bias_max_chars": cfg.decision_bias_max_chars,
               "features": len(space.names_), "brand_columns": int(brand.sum())}
-    return SklearnModel(space, heads, config), counts
+    members = {}
+    for head, share in cfg.long_member.items():
+        if share:
+            # Every row, the written ones too (transcripts, letters): fitted on the real rows alone, as
+            # the peer is, it lost the written long texts' sales (TrainConfig.long_member).
+            member_texts, member_ys, _ = peer_rows(examples, head)  # a row of k labels is k lines, as for the peer
+            members[head] = fasttext_export.fit_member([normalize(t).text for t in member_texts], member_ys, cfg.seed)
+            counts[f"long_member.{head}"] = dict(Counter(member_ys))
+    if members:
+        config["long_member"] = {h: {"share": cfg.long_member[h], "classes": m.classes} for h, m in members.items()}
+    return SklearnModel(space, heads, config, members), counts
 
 
 def score(model: SklearnModel, examples: Iterable[Example]) -> dict[str, Any]:
@@ -546,6 +583,11 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
                     + ": the Platt log-odds of a second LogisticRegression over the character columns alone mixed in "
                       "with that share and calibrated again, as one linear head"
                     if any(cfg.flag_char_head.values()) else "")
+                 + ("; on texts longer than " + str(cfg.decision_bias_max_chars) + " characters, "
+                    + ", ".join(f"{h} ({share:g})" for h, share in cfg.long_member.items() if share)
+                    + ": the probabilities averaged with that share of fastText's (supervised, jieba words, characters "
+                      "and word bigrams, fitted on the real rows), exported as a linear head over the mean of its "
+                      "token and bigram rows (triage.classify.bag)" if any(cfg.long_member.values()) else "")
                  + (f"; {', '.join(cfg.brand_blind)} blind to the vehicle's brand and series (their "
                     f"{model.config.get('brand_columns', 0)} columns, training.train.brand_columns, left out)"
                     if cfg.brand_blind else ""),
