@@ -25,6 +25,7 @@ from training.frontier import (
     latest_months,
     mixed_on,
     nb_scale,
+    noisy_rows,
     pooled_probabilities,
     severity_frontier,
     with_long_copy,
@@ -317,3 +318,26 @@ def test_every_line_is_scored_once_per_fold_then_on_the_folds_together():
     pooled = out[4]
     assert pooled["summary.business_line"]["bias"] == {"sales": 1.4}
     assert pooled["fold_accuracy"]["narrative.business_line"] == [1.0, 1.0]
+
+
+def test_noisy_rows_are_real_rows_whose_gold_the_folds_find_unlikely():
+    """Confident learning's pruning (Variant.prune_below): forty rows of each class, each class
+    with its own words; two real rows and one written row carry the other class's words under
+    this class's label. The two real ones are found, the written one is kept (written rows are
+    the team's, not a site's coding), and no clean row is touched."""
+    rows, texts = [], []
+    for i in range(80):
+        label = "sales" if i < 40 else "after_sales"
+        words = "提车 加价 定金 合同" if label == "sales" else "保养 维修 更换 配件"
+        flipped = i in (3, 7, 50)
+        if flipped:
+            words = "保养 维修 更换 配件" if label == "sales" else "提车 加价 定金 合同"
+        source = "written" if i == 50 else "real"
+        rows.append(Example(f"r{i}", f"{words} 第{i}号", source, "train", "summary", "2020-10",
+                            {"business_line": (label,)}, {}))
+        texts.append(f"{words} 第{i}号")
+    X = sp.csr_matrix(FeatureSpace(min_df=1).fit(texts).transform(texts))
+    idx, ys, ws = _expand(rows, "business_line")
+    flagged = noisy_rows(rows, X, idx, ys, ws, Variant(prune_below=0.3), "business_line")
+    assert [rows[idx[i]].id for i in np.flatnonzero(flagged)] == ["r3", "r7"]
+    assert not noisy_rows(rows, X, idx, ys, ws, Variant(prune_below=0.0001), "business_line").any()
