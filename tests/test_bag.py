@@ -89,6 +89,8 @@ def test_mean_over_known_tokens_and_every_bigram():
     assert np.allclose(head.predict_proba([["刹车", "失灵", "了", EOS]]).sum(), 1.0)
     # Only EOS known, over itself and two bigrams.
     assert np.allclose(head.logits([["完全", "陌生", EOS]]), [[0.5 / 3, 0.5 / 3]])
+    # A text of no tokens (tokens_of always ends one with EOS) reads as nothing found, beside others.
+    assert np.allclose(head.logits([[], ["刹车", EOS], []]), [[0, 0], [1.5 / 3, 0.5 / 3], [0, 0]])
 
 
 def test_tokens_are_words_then_characters_without_whitespace():
@@ -174,3 +176,15 @@ def test_the_member_is_fitted_on_every_row_written_ones_too(member_model, small_
     # Off by default (TrainConfig.long_member): the served setting has no member.
     assert small_model.long_members == {}
     assert "long_member" not in small_model.config
+
+
+def test_a_member_of_a_bad_share_is_a_model_error(member_model, tmp_path):
+    small_model, _ = member_model
+    folder = tmp_path / "m"
+    small_model.save(folder)
+    config = json.loads((folder / "model.json").read_text())
+    for share in (0, 1.5, "half", None):
+        config["long_member"]["business_line"]["share"] = share
+        (folder / "model.json").write_text(json.dumps(config))
+        with pytest.raises(ModelError, match="long-text member"):
+            SklearnModel.load(folder, expected={name: sha256(folder / name) for name in ("model.npz", "model.json")})

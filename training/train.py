@@ -586,7 +586,7 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
                  + ("; on texts longer than " + str(cfg.decision_bias_max_chars) + " characters, "
                     + ", ".join(f"{h} ({share:g})" for h, share in cfg.long_member.items() if share)
                     + ": the probabilities averaged with that share of fastText's (supervised, jieba words, characters "
-                      "and word bigrams, fitted on the real rows), exported as a linear head over the mean of its "
+                      "and word bigrams, fitted on every training row), exported as a linear head over the mean of its "
                       "token and bigram rows (triage.classify.bag)" if any(cfg.long_member.values()) else "")
                  + (f"; {', '.join(cfg.brand_blind)} blind to the vehicle's brand and series (their "
                     f"{model.config.get('brand_columns', 0)} columns, training.train.brand_columns, left out)"

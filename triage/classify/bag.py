@@ -78,8 +78,8 @@ class MeanBagHead:
         for r, toks in enumerate(tokens):
             terms += toks
             terms += [bigram(a, b) for a, b in zip(toks, toks[1:])]
-            row_of += [r] * (2 * len(toks) - 1)
-            n_bigrams[r] = len(toks) - 1
+            n_bigrams[r] = max(len(toks) - 1, 0)
+            row_of += [r] * (len(toks) + int(n_bigrams[r]))
         out = np.zeros((len(tokens), len(self.classes)))
         if not terms:
             return out
@@ -87,7 +87,7 @@ class MeanBagHead:
         at = self.table.find(*hash_strings(terms))
         hit = at >= 0
         np.add.at(out, rows[hit], self.weights[at[hit]].astype(np.float64))
-        is_token = np.concatenate([np.r_[np.ones(len(t), bool), np.zeros(len(t) - 1, bool)] for t in tokens])
+        is_token = np.concatenate([np.r_[np.ones(len(t), bool), np.zeros(max(len(t) - 1, 0), bool)] for t in tokens])
         # fastText's mean is over the tokens in its vocabulary and every bigram (each has a bucket).
         known = np.bincount(rows[hit & is_token], minlength=len(tokens)) + n_bigrams
         return out / np.maximum(known, 1)[:, None]

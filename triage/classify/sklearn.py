@@ -91,8 +91,8 @@ class SklearnModel(ServingModel):
         self.config = config
         self.long_members = long_members or {}
         """Per head, a second member read on the longer texts only (triage.classify.bag; its share in
-        config["long_member"]): fastText's mean of tokens and bigrams led ours on the narratives'
-        business line on both development folds (TrainConfig.long_member)."""
+        config["long_member"]): fastText's mean of tokens and bigrams, which led ours on the narratives'
+        business line on both development folds; none in the served model (TrainConfig.long_member)."""
         self._long_share = {h: float(config["long_member"][h]["share"]) for h in self.long_members}
         for name, member in self.long_members.items():
             if name not in heads or sorted(member.classes) != sorted(heads[name].classes):
@@ -161,10 +161,12 @@ class SklearnModel(ServingModel):
         members = {}
         for name, member in config.get("long_member", {}).items():
             try:
+                if not 0.0 < float(member["share"]) <= 1.0:
+                    raise ValueError(f"a share of {member['share']}")
                 members[name] = MeanBagHead.from_arrays(member["classes"], arrays[f"long.{name}.s1"],
                                                         arrays[f"long.{name}.h2"], arrays[f"long.{name}.weights"])
-            except (KeyError, ValueError) as e:
-                raise ModelError(f"{folder}: the long-text member of {name}: {e}") from e
+            except (KeyError, TypeError, ValueError) as e:
+                raise ModelError(f"{folder}: the long-text member of {name}: {e!r}") from e
         return cls(space, heads, config, members)
 
     # ---- prediction --------------------------------------------------------------------
