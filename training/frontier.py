@@ -340,7 +340,7 @@ reproduced the `long=fastText` lines to the last digit):
 fitted without it). The real-rows member loses the written texts' sales (letters 122 -> 103 of
 131, transcripts 125 -> 101 of 142); the every-row member keeps them, and was the one chosen before
 the test month was looked at. On the test month it is one narrative behind (0.8970 -> 0.8964):
-the development gain of five and six rows per fold did not hold, as with the fine heads and the
+the development gain of six rows on each fold did not hold, as with the fine heads and the
 two-fold biases. Not kept: TrainConfig.long_member is empty, the export and the serving path stay
 (tests/test_bag.py) for a member that holds.
 
