@@ -99,8 +99,11 @@ def test_tokens_are_words_then_characters_without_whitespace():
 
 
 def test_bad_arrays_are_refused():
-    with pytest.raises(ValueError, match="bag head"):
-        MeanBagHead.from_arrays(["a", "b"], np.zeros(3, np.uint64), np.zeros(3, np.uint64), np.zeros((3, 3)))
+    good = MeanBagHead.from_terms(["a", "b"], ["x", "y", "z"], np.zeros((3, 2)))
+    assert MeanBagHead.from_arrays(["a", "b"], good.s1, good.h2, good.weights).weights.shape == (3, 2)
+    with pytest.raises(ValueError, match="bag head") as refused:
+        MeanBagHead.from_arrays(["a", "b"], good.s1, good.h2, np.zeros((3, 3)))
+    assert "3 keys and 2 classes with rows of (3, 3)" in str(refused.value)
 
 
 @pytest.fixture(scope="module")
@@ -154,9 +157,16 @@ def test_a_member_without_its_arrays_is_a_model_error(member_model, tmp_path):
     small_model.save(folder)
     with np.load(folder / "model.npz") as npz:
         arrays = {k: npz[k] for k in npz.files if k != "long.business_line.weights"}
+    assert SklearnModel.load(folder, expected=_hashes(folder)).long_members  # whole, it loads
     np.savez(folder / "model.npz", **arrays)
-    with pytest.raises(ModelError, match="long-text member"):
-        SklearnModel.load(folder, expected={name: sha256(folder / name) for name in ("model.npz", "model.json")})
+    with pytest.raises(ModelError, match="long-text member") as refused:
+        SklearnModel.load(folder, expected=_hashes(folder))
+    assert "long.business_line.weights" in str(refused.value)
+
+
+def _hashes(folder):
+    """The files' own hashes, as a card would give them (the test changes the files on purpose)."""
+    return {name: sha256(folder / name) for name in ("model.npz", "model.json")}
 
 
 def test_the_member_is_fitted_on_every_row_written_ones_too(member_model, small_model):
@@ -183,8 +193,14 @@ def test_a_member_of_a_bad_share_is_a_model_error(member_model, tmp_path):
     folder = tmp_path / "m"
     small_model.save(folder)
     config = json.loads((folder / "model.json").read_text())
-    for share in (0, 1.5, "half", None):
+    refusals = []
+    for share in (0, 1.5, "half", None, 1.0):
         config["long_member"]["business_line"]["share"] = share
         (folder / "model.json").write_text(json.dumps(config))
-        with pytest.raises(ModelError, match="long-text member"):
-            SklearnModel.load(folder, expected={name: sha256(folder / name) for name in ("model.npz", "model.json")})
+        try:
+            loaded = SklearnModel.load(folder, expected=_hashes(folder))
+        except ModelError as e:
+            refusals.append(("long-text member of business_line" in str(e), share))
+        else:
+            assert loaded.config["long_member"]["business_line"]["share"] == share
+    assert refusals == [(True, 0), (True, 1.5), (True, "half"), (True, None)]  # 1.0, the whole, loads
