@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from training import dataset
-from training.fasttext_export import bigram_bucket, export, fit_fasttext, fnv1a
+from training.fasttext_export import bigram_bucket, export, fit_fasttext, fnv1a, probabilities
 from training.peers import expand
 from triage.classify.bag import EOS, MeanBagHead, bigram, tokens_of
 from triage.classify.registry import ModelError, sha256
@@ -21,22 +21,13 @@ from triage.text.normalize import normalize
 def fitted():
     """fastText fitted on 3,000 real one-liners and the training narratives, and the held-out
     narratives (the test month's first 300) as tokens."""
-    real = [e for e in dataset.real_examples()]
+    real = list(dataset.real_examples())
     train = [e for e in real if e.split == "train" and e.register == "summary"][:3000]
     train += [e for e in real if e.split == "train" and e.register == "narrative"]
     texts, ys, _ = expand(train, "business_line")
     tokens = tokens_of([normalize(t).text for t in texts])
     held = [normalize(e.text).text for e in real if e.split == "test" and e.register == "narrative"][:300]
     return fit_fasttext(tokens, ys), tokens, tokens_of(held)
-
-
-def _fasttext_probs(model, tokens, classes):
-    out = []
-    for toks in tokens:
-        got = dict((label.removeprefix("__label__"), p) for p, label in
-                   model.f.predict(" ".join(toks[:-1]) + "\n", -1, 0.0, "strict"))
-        out.append([got.get(c, 0.0) for c in classes])
-    return np.array(out)
 
 
 def test_fasttext_hashes_reproduce_its_probabilities_exactly(fitted):
@@ -47,7 +38,6 @@ def test_fasttext_hashes_reproduce_its_probabilities_exactly(fitted):
     words = {w: i for i, w in enumerate(model.get_words())}
     bucket = int(model.f.getArgs().bucket)
     out = np.asarray(model.get_output_matrix(), dtype=np.float64)
-    classes = [label.removeprefix("__label__") for label in model.get_labels()]
     ours = []
     for toks in held:
         ids = [words[t] for t in toks if t in words]
@@ -55,7 +45,7 @@ def test_fasttext_hashes_reproduce_its_probabilities_exactly(fitted):
         z = out @ np.mean([model.get_input_vector(i) for i in ids], axis=0)
         ours.append(np.exp(z - z.max()) / np.exp(z - z.max()).sum())
     assert len(held) == 300
-    assert np.abs(np.array(ours) - _fasttext_probs(model, held, classes)).max() < 1e-4
+    assert np.abs(np.array(ours) - probabilities(model, held)[0]).max() < 1e-4
 
 
 def test_fnv1a_sign_extends_bytes_as_cpp_chars():
@@ -71,7 +61,8 @@ def test_fnv1a_sign_extends_bytes_as_cpp_chars():
 def test_export_matches_fasttext_on_held_out_narratives(fitted):
     model, tokens, held = fitted
     head = export(model, tokens)
-    theirs = _fasttext_probs(model, held, head.classes)
+    theirs, classes = probabilities(model, held)
+    assert classes == head.classes
     ours = head.predict_proba(held)
     # The one difference: a bigram unseen in training, whose bucket another bigram trained.
     assert np.abs(ours - theirs).max() < 0.02
@@ -100,9 +91,10 @@ def test_tokens_are_words_then_characters_without_whitespace():
 
 def test_bad_arrays_are_refused():
     good = MeanBagHead.from_terms(["a", "b"], ["x", "y", "z"], np.zeros((3, 2)))
-    assert MeanBagHead.from_arrays(["a", "b"], good.s1, good.h2, good.weights).weights.shape == (3, 2)
+    s1, h2 = good.table.s1, good.table.h2
+    assert MeanBagHead.from_arrays(["a", "b"], s1, h2, good.weights).weights.shape == (3, 2)
     with pytest.raises(ValueError, match="bag head") as refused:
-        MeanBagHead.from_arrays(["a", "b"], good.s1, good.h2, np.zeros((3, 3)))
+        MeanBagHead.from_arrays(["a", "b"], s1, h2, np.zeros((3, 3)))
     assert "3 keys and 2 classes with rows of (3, 3)" in str(refused.value)
 
 

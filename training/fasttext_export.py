@@ -50,20 +50,36 @@ def fit_fasttext(tokens: Sequence[Sequence[str]], y: Sequence[str], seed: int = 
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for toks, label in zip(tokens, y):
-                if toks[-1] != EOS:
-                    raise ValueError("tokens end with EOS (fastText adds it at the line's end)")
-                f.write(f"__label__{label} {' '.join(toks[:-1])}\n")
+                f.write(f"__label__{label} {line(toks)}\n")
         return fasttext.train_supervised(path, epoch=epoch, lr=lr, wordNgrams=2, minCount=1, dim=dim,
                                          loss="softmax", seed=seed, verbose=0, thread=1)
     finally:
         os.unlink(path)
 
 
+def line(tokens: Sequence[str]) -> str:
+    """A text's tokens as fastText reads a line (it adds EOS at the line's end itself)."""
+    if not tokens or tokens[-1] != EOS:
+        raise ValueError("tokens end with EOS (tokens_of)")
+    return " ".join(tokens[:-1])
+
+
+def probabilities(model, tokens: Sequence[Sequence[str]]) -> tuple[np.ndarray, list[str]]:
+    """fastText's own probabilities of each text (its predict), and the classes of the columns (its labels)."""
+    classes = [label.removeprefix("__label__") for label in model.get_labels()]
+    out = np.zeros((len(tokens), len(classes)))
+    for i, toks in enumerate(tokens):
+        # model.f.predict: the Python wrapper's predict breaks on NumPy 2 (np.array(copy=False)).
+        for p, label in model.f.predict(line(toks) + "\n", -1, 0.0, "strict"):
+            out[i, classes.index(label.removeprefix("__label__"))] = p
+    return out, classes
+
+
 def export(model, tokens: Sequence[Sequence[str]]) -> MeanBagHead:
     """`model`'s rows of logits for every token of its vocabulary and every bigram of `tokens`
     (the texts it was fitted on)."""
     words = list(model.get_words())
-    labels = [label.removeprefix("__label__") for label in model.get_labels()]
+    labels = [label.removeprefix("__label__") for label in model.get_labels()]  # as `probabilities` reads them
     out = np.asarray(model.get_output_matrix(), dtype=np.float64)  # (classes, dim)
     n_words = len(words)
     bucket = int(model.f.getArgs().bucket)

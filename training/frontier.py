@@ -373,7 +373,6 @@ rule's biases and lose it at the argmax. The codes' noise is the test months' go
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sys
@@ -602,9 +601,6 @@ def fit_heads(fit_rows: Sequence[Example], X: sp.csr_matrix, v: Variant, char_co
     return heads
 
 
-_OOF: dict[tuple, np.ndarray] = {}
-
-
 def noisy_rows(fit_rows: Sequence[Example], X: sp.csr_matrix, idx: Sequence[int], ys: Sequence[str],
                ws: np.ndarray, v: Variant, head: str) -> np.ndarray:
     """Per expanded row (idx, ys): a real row whose gold labels all get a cross-validated probability
@@ -613,20 +609,13 @@ def noisy_rows(fit_rows: Sequence[Example], X: sp.csr_matrix, idx: Sequence[int]
 
     rows = np.asarray(idx)
     labels = sorted(set(ys))
-    digest = hashlib.sha256()
-    for part in (X.indptr, X.indices, X.data, rows, ws, np.asarray(ys)):
-        digest.update(np.ascontiguousarray(part).tobytes())
-    key = (head, v.cfg.C[head], v.cfg.class_weight[head], digest.hexdigest())  # the variants of one run share the fits
-    if key not in _OOF:
-        fold = {r: batch_of(fit_rows[r].id, 5) for r in np.unique(rows)}
-        oof = np.zeros((len(rows), len(labels)))
-        for k in range(5):
-            held = np.array([fold[r] == k for r in rows])
-            clf = LogisticRegression(C=v.cfg.C[head], class_weight=v.cfg.class_weight[head], max_iter=3000)
-            clf.fit(X[rows[~held]], np.asarray(ys)[~held], sample_weight=ws[~held])
-            oof[held] = aligned(clf.predict_proba(X[rows[held]]), [str(c) for c in clf.classes_], labels)
-        _OOF[key] = oof
-    oof = _OOF[key]
+    fold = {r: batch_of(fit_rows[r].id, 5) for r in np.unique(rows)}
+    oof = np.zeros((len(rows), len(labels)))
+    for k in range(5):
+        held = np.array([fold[r] == k for r in rows])
+        clf = LogisticRegression(C=v.cfg.C[head], class_weight=v.cfg.class_weight[head], max_iter=3000)
+        clf.fit(X[rows[~held]], np.asarray(ys)[~held], sample_weight=ws[~held])
+        oof[held] = aligned(clf.predict_proba(X[rows[held]]), [str(c) for c in clf.classes_], labels)
     p_gold = oof[np.arange(len(rows)), [labels.index(y) for y in ys]]
     best = {}
     for r, p in zip(rows, p_gold):

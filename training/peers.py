@@ -9,8 +9,6 @@ Each is an estimator with fit / predict over texts, one per head or flag, so tha
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,11 +16,12 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from training import fasttext_export
 from training.dataset import Example
+from triage.classify.bag import tokens_of
 from triage.classify.evaluate import Scorer
 from triage.classify.labels import FLAGS, HEADS
 from triage.text.normalize import normalize
-from triage.text.tokenize import segment
 
 
 def expand(examples: Sequence[Example], head: str) -> tuple[list[str], list[str], np.ndarray]:
@@ -61,12 +60,10 @@ class CharTfidfLR:
         return self.clf_.predict_proba(self.vec_.transform(texts)), [str(c) for c in self.clf_.classes_]
 
 
-def fasttext_tokens(texts: Sequence[str]) -> list[str]:
-    """Per text, jieba words and single characters, space-separated (fastText's own char
-    n-grams work inside a token; Chinese has no spaces to make tokens of). One batched cut."""
-    normal = [normalize(t).text for t in texts]
-    return [" ".join([*ws, *(c for c in text if not c.isspace())]).replace("\n", " ")
-            for text, ws in zip(normal, segment(normal).strings())]
+def fasttext_tokens(texts: Sequence[str]) -> list[list[str]]:
+    """Per text, jieba words and single characters, then EOS (triage.classify.bag.tokens_of: fastText's
+    own char n-grams work inside a token; Chinese has no spaces to make tokens of). One batched cut."""
+    return tokens_of([normalize(t).text for t in texts])
 
 
 class FastTextPeer:
@@ -78,33 +75,17 @@ class FastTextPeer:
         self.epoch, self.lr, self.seed = epoch, lr, seed
 
     def fit(self, texts: Sequence[str], y: Sequence[str], sample_weight: np.ndarray | None = None) -> FastTextPeer:
-        import fasttext  # a bench/dev dependency only
-
         # fastText takes no weights: a row of weight 1/k is one of k lines, which is the same thing.
-        fd, path = tempfile.mkstemp(suffix=".txt")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                for tokens, label in zip(fasttext_tokens(texts), y):
-                    f.write(f"__label__{label} {tokens}\n")
-            self.model_ = fasttext.train_supervised(path, epoch=self.epoch, lr=self.lr, wordNgrams=2, minCount=1,
-                                                    dim=100, loss="softmax", seed=self.seed, verbose=0, thread=1)
-        finally:
-            os.unlink(path)
+        self.model_ = fasttext_export.fit_fasttext(fasttext_tokens(texts), y, self.seed, self.epoch, self.lr)
         return self
 
     def predict(self, texts: Sequence[str]) -> list[str]:
-        # model.f.predict: the Python wrapper's predict breaks on NumPy 2 (np.array(copy=False)).
-        return [self.model_.f.predict(tokens + "\n", 1, 0.0, "strict")[0][1].removeprefix("__label__")
-                for tokens in fasttext_tokens(texts)]
+        return [self.model_.f.predict(fasttext_export.line(tokens) + "\n", 1, 0.0, "strict")[0][1]
+                .removeprefix("__label__") for tokens in fasttext_tokens(texts)]
 
     def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
         """(rows, classes) probabilities, and the classes of the columns."""
-        classes = [label.removeprefix("__label__") for label in self.model_.get_labels()]
-        out = np.zeros((len(texts), len(classes)))
-        for i, tokens in enumerate(fasttext_tokens(texts)):
-            for p, label in self.model_.f.predict(tokens + "\n", -1, 0.0, "strict"):
-                out[i, classes.index(label.removeprefix("__label__"))] = p
-        return out, classes
+        return fasttext_export.probabilities(self.model_, fasttext_tokens(texts))
 
 
 PEERS: dict[str, Callable[[], Any]] = {"char TF-IDF + LR": CharTfidfLR, "fastText": FastTextPeer}

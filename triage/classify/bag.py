@@ -48,8 +48,6 @@ class MeanBagHead:
     classes: list[str]
     table: KeyTable
     """The keys (triage.text.hashing) of the tokens and bigrams, in the order of `weights`."""
-    s1: np.ndarray
-    h2: np.ndarray
     weights: np.ndarray
     """(keys, classes): each key's row of logits."""
 
@@ -65,31 +63,32 @@ class MeanBagHead:
         """As saved (`arrays`): the keys in the table's sorted order, and their rows."""
         if weights.ndim != 2 or weights.shape != (len(s1), len(classes)) or h2.shape != s1.shape:
             raise ValueError(f"a bag head of {len(s1)} keys and {len(classes)} classes with rows of {weights.shape}")
-        return cls(list(classes), KeyTable.from_sorted(s1, h2), s1, h2, weights)
+        return cls(list(classes), KeyTable.from_sorted(s1, h2), weights)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"s1": self.s1, "h2": self.h2, "weights": self.weights.astype(np.float32)}
+        return {"s1": self.table.s1, "h2": self.table.h2, "weights": self.weights.astype(np.float32)}
+
+    def _rows(self, terms: list[str], owner: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Add the rows of the terms found to their texts' (`owner`) logits; the owners of those found."""
+        if not terms:
+            return np.zeros(0, dtype=np.int64)
+        at = self.table.find(*hash_strings(terms))
+        hit = at >= 0
+        found = owner[hit]
+        np.add.at(out, found, self.weights[at[hit]].astype(np.float64))
+        return found
 
     def logits(self, tokens: Sequence[Sequence[str]]) -> np.ndarray:
         """(texts, classes): the mean of each text's rows over its tokens found and all its bigrams."""
-        terms: list[str] = []
-        row_of: list[int] = []
-        n_bigrams = np.zeros(len(tokens))
-        for r, toks in enumerate(tokens):
-            terms += toks
-            terms += [bigram(a, b) for a, b in zip(toks, toks[1:])]
-            n_bigrams[r] = max(len(toks) - 1, 0)
-            row_of += [r] * (len(toks) + int(n_bigrams[r]))
         out = np.zeros((len(tokens), len(self.classes)))
-        if not terms:
-            return out
-        rows = np.asarray(row_of)
-        at = self.table.find(*hash_strings(terms))
-        hit = at >= 0
-        np.add.at(out, rows[hit], self.weights[at[hit]].astype(np.float64))
-        is_token = np.concatenate([np.r_[np.ones(len(t), bool), np.zeros(max(len(t) - 1, 0), bool)] for t in tokens])
+        words = [t for toks in tokens for t in toks]
+        pairs = [bigram(a, b) for toks in tokens for a, b in zip(toks, toks[1:])]
+        n_tokens = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        n_bigrams = np.maximum(n_tokens - 1, 0)
+        found = self._rows(words, np.repeat(np.arange(len(tokens)), n_tokens), out)
+        self._rows(pairs, np.repeat(np.arange(len(tokens)), n_bigrams), out)
         # fastText's mean is over the tokens in its vocabulary and every bigram (each has a bucket).
-        known = np.bincount(rows[hit & is_token], minlength=len(tokens)) + n_bigrams
+        known = np.bincount(found, minlength=len(tokens)) + n_bigrams
         return out / np.maximum(known, 1)[:, None]
 
     def predict_proba(self, tokens: Sequence[Sequence[str]]) -> np.ndarray:
