@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from training import dataset
+from training.codes import labels_from_area
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -76,4 +77,55 @@ def test_safety_and_major_agree_on_the_rows_of_both_2020_06_08_files():
 
 def test_the_source_hashes_of_the_card_include_the_revision_file():
     paths = [Path(s["path"]).name for s in dataset.sources()]
-    assert "safety_2020-06_08_revisions.csv" in paths
+    assert "safety_2020-06_08_revisions.csv" in paths and "price_business_line_2024-01_02.csv" in paths
+
+
+@pytest.fixture(scope="module")
+def narratives() -> dict[str, dataset.Example]:
+    return {e.id: e for e in dataset.narrative_examples()}
+
+
+def test_the_training_narratives_read_for_price_carry_the_readers_business_line(narratives):
+    read = _rows("price_business_line_2024-01_02.csv")
+    assert len(read) == 129 and {r["annotator"] for r in read} == {"annotator-9"}
+    with dataset.NARRATIVES_CSV.open(encoding="utf-8", newline="") as f:
+        areas = {r["id"]: (r["problem_area"], r["problem_type"]) for r in csv.DictReader(f)}
+    moved = 0
+    for r in read:
+        example = narratives[r["id"]]
+        assert example.split == "train" and example.date[:7] in ("2024-01", "2024-02"), r["id"]
+        assert example.gold["business_line"] == tuple(r["business_line"].split("|")), r
+        bl, category = labels_from_area(*areas[r["id"]])
+        assert example.gold["category"] == category, r  # the reading gives business line only
+        moved += bl is not None and "sales" not in bl and "sales" in example.gold["business_line"]
+    # Complaints about a price cut that the site filed under a defect area (annotations README).
+    assert moved == 47
+
+
+def test_a_price_cut_filed_under_a_defect_area_is_sales_for_training(narratives):
+    example = narratives["aqsiq:20240229172454515699"]
+    assert "降价" in example.text and example.gold["business_line"] == ("sales",)
+
+
+def test_a_reading_that_names_a_test_month_row_or_no_label_is_refused(monkeypatch, tmp_path, narratives):
+    test_row = next(e for e in narratives.values() if e.split == "test")
+    path = tmp_path / "reading.csv"
+    monkeypatch.setattr(dataset, "PRICE_READING", path)
+    path.write_text(f"id,business_line,annotator,annotator_note\n{test_row.id},sales,annotator-9,\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="is a row of the test month"):
+        dataset.narrative_examples()
+    train_row = next(e for e in narratives.values() if e.split == "train")
+    path.write_text(f"id,business_line,annotator,annotator_note\n{train_row.id},,annotator-9,\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="has no business line"):
+        dataset.narrative_examples()
+    path.write_text(f"id,business_line,annotator,annotator_note\n{train_row.id},sales,annotator-9,\n", encoding="utf-8")
+    assert {e.id: e for e in dataset.narrative_examples()}[train_row.id].gold["business_line"] == ("sales",)
+
+
+def test_the_price_reading_holds_exactly_the_rows_its_sample_draws():
+    from training.annotation_sample import PRICE_WORDS, price_sample
+
+    drawn = price_sample()
+    assert len(drawn) == 129
+    assert [r["id"] for r in drawn] == [r["id"] for r in _rows("price_business_line_2024-01_02.csv")]
+    assert all(any(w in r["text"] for w in PRICE_WORDS) for r in drawn)

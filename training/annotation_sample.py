@@ -37,6 +37,9 @@ SAFETY_WORDS = (
     "溜车", "侧滑", "跑偏", "停车", "脱挡", "失速", "甩尾", "爆缸", "烤糊",
 )
 TRAP_WORDS = ("多媒体", "报警", "事故维修", "媒体", "12345", "律师", "投诉")
+PRICE_WORDS = ("降价", "差价", "保价", "价格", "背刺", "官降", "跌价", "掉价", "贬值", "割韭菜", "韭菜", "老车主",
+               "优惠", "补贴", "涨价", "便宜")
+"""Words of price: the training narratives a reader reads for business line (`price_sample`)."""
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -81,6 +84,15 @@ def summary_sample(month: str = "2020-12", seed: int = 13) -> list[dict[str, str
     return out
 
 
+def price_sample(seed: int = 27) -> list[dict[str, str]]:
+    """Every training narrative (2024-01..02) that names a price word, shuffled: the rows whose
+    business line a reader gives (annotations/price_business_line_2024-01_02.csv). The site files
+    complaints about a price cut under a defect area as often as under 销售欺诈/变更价格."""
+    rows = [r for r in _read(NARRATIVES) if r["date"][:7] in ("2024-01", "2024-02") and _has(r["text"], PRICE_WORDS)]
+    random.Random(seed).shuffle(rows)
+    return [{"n": str(i + 1), "id": r["id"], "text": r["text"]} for i, r in enumerate(rows)]
+
+
 def batch_of(row_id: str, batches: int) -> int:
     return int(hashlib.sha256(row_id.encode()).hexdigest()[:8], 16) % batches
 
@@ -109,8 +121,10 @@ def main(out_dir: str) -> None:
     november = summary_sample("2020-11", seed=15)
     for b in range(2):
         write([r for r in november if batch_of(r["id"], 2) == b], out / f"summaries_2020-11_batch{b + 1}.csv")
+    price = price_sample()
+    write(price, out / "price_business_line_2024-01_02.csv")
     print(f"{len(narratives)} narratives, {len(summaries)} + {len(november)} one-liners, {len(second)} second-pass "
-          f"rows in {out}")
+          f"rows, {len(price)} narratives for business line in {out}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ WRITTEN_HOLDOUT_PERCENT = 20
 HOW_LABELLED: dict[str, str] = {
     "business_line/category": "real one-liners: the site's problem codes mapped by shared/data/README.md (union when "
                               "several codes); real narratives: the other site's problem area and type, mapped by "
-                              "the same README; written rows: labelled by their writers",
+                              "the same README, except the training narratives that speak of price, whose business "
+                              "line a reader gave (annotations/price_business_line_2024-01_02.csv); written rows: "
+                              "labelled by their writers",
     "severity": "real rows: the team's annotators (one-liners: a sample of 2020-06..08, all of 2020-10 and a "
                 "stratified 1,884 of 2020-12; narratives: a stratified 875 of 2024-01..03); written rows: their "
                 "writers",
@@ -115,15 +117,39 @@ def summary_examples() -> list[Example]:
     return out
 
 
+PRICE_READING = ANNOTATIONS / "price_business_line_2024-01_02.csv"
+"""A reader's business line of the training narratives that speak of price (annotations README)."""
+
+
+def price_business_line() -> dict[str, tuple[str, ...]]:
+    """Per narrative id of PRICE_READING, the reader's business line: the training gold of that
+    row in place of the one its problem area maps to. The site files a complaint about a price
+    cut after purchase under a defect area as often as under 销售欺诈/变更价格, while the rules
+    (shared/spec/rules.md, 000 §2.2) put price under sales."""
+    out = {}
+    for r in _read_csv(PRICE_READING):
+        gold = parse_gold("business_line", r["business_line"])
+        if not gold:
+            raise ValueError(f"{PRICE_READING.name}: {r['id']} has no business line")
+        out[r["id"]] = gold
+    return out
+
+
 def narrative_examples() -> list[Example]:
     """The complaints told in full (中国汽车质量网, 2024-01..03): business line and category
-    from the site's problem area and type; severity and flags on the rows the annotators
-    read (training/data/annotations/narratives_2024.csv), unlabelled elsewhere."""
+    from the site's problem area and type, the business line of the training rows a reader
+    read for price from that reading (`price_business_line`); severity and flags on the rows
+    the annotators read (training/data/annotations/narratives_2024.csv), unlabelled elsewhere."""
     notes = _annotated("narratives_2024*.csv")
+    read = price_business_line()
     out = []
     for r in _read_csv(NARRATIVES_CSV):
         bl, cat = labels_from_area(r["problem_area"], r["problem_type"])
         split = "test" if r["date"].startswith(TEST_MONTHS["narrative"]) else "train"
+        if r["id"] in read:
+            if split == "test":
+                raise ValueError(f"{PRICE_READING.name}: {r['id']} is a row of the test month")
+            bl = read[r["id"]]
         flags: dict[str, bool | None] = {f: None for f in FLAGS}
         sev = None
         if r["id"] in notes:
