@@ -16,9 +16,10 @@ import random
 import sys
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-NARRATIVES = SHARED / "complaints_aqsiq_2024-01_03.csv"
-SUMMARIES = SHARED / "complaints_12365auto_2020-06_12.csv"
+# The repository's copies of ../shared/data (the same bytes), so that a clone draws the same rows.
+REAL = Path(__file__).resolve().parent / "data" / "real"
+NARRATIVES = REAL / "complaints_aqsiq_2024-01_03.csv"
+SUMMARIES = REAL / "complaints_12365auto_2020-06_12.csv"
 
 # Broad on purpose: a filter that misses positives would bias recall (the random stratum
 # measures what it misses).
