@@ -103,7 +103,8 @@ def test_the_training_narratives_read_for_price_carry_the_readers_business_line(
 
 
 def test_a_price_cut_filed_under_a_defect_area_is_sales_for_training(narratives):
-    example = narratives["aqsiq:20240229172454515699"]
+    example = narratives["aqsiq:20240229172454515699"]  # filed under 车身
+    assert labels_from_area("车身", "")[0] == ("after_sales",)
     assert "降价" in example.text and example.gold["business_line"] == ("sales",)
 
 
