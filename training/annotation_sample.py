@@ -16,10 +16,11 @@ import random
 import sys
 from pathlib import Path
 
-# The repository's copies of ../shared/data (the same bytes), so that a clone draws the same rows.
-REAL = Path(__file__).resolve().parent / "data" / "real"
-NARRATIVES = REAL / "complaints_aqsiq_2024-01_03.csv"
-SUMMARIES = REAL / "complaints_12365auto_2020-06_12.csv"
+from training.dataset import NARRATIVES_CSV, SUMMARIES_CSV
+
+# The labelled set's copies of ../shared/data (the same bytes), so that a clone draws the same rows.
+NARRATIVES = NARRATIVES_CSV
+SUMMARIES = SUMMARIES_CSV
 
 # Broad on purpose: a filter that misses positives would bias recall (the random stratum
 # measures what it misses).
