@@ -27,9 +27,28 @@ def test_traps_raise_no_media_legal_government_or_extreme(text):
 
 
 @pytest.mark.parametrize("text", ["事故维修后车门有色差", "出售事故车当新车卖", "停车状态熄火后无法启动",
-                                  "没有发生事故，只是异响"])
+                                  "没有发生事故，只是异响",
+                                  # a part burnt out or broken in its place, a warning light, damage to the car
+                                  "众泰大迈X7刹车故障灯亮 手刹无法释放", "东风风光580发动机异响 曲轴断裂",
+                                  "君马SEEK 5离合器片烧蚀希望得到处理", "东风标致408发动机电脑烧毁不予质保",
+                                  "雪佛兰探界者发动机连杆断裂4S店不予解决", "一汽丰田卡罗拉发动机排气管支架断裂",
+                                  "广汽丰田雷凌4S店维修人员把保险杠撞伤", "广汽丰田雷凌车轮内衬板脱落希望厂家处理",
+                                  "一汽丰田皇冠方向机防尘套损坏 转向异响", "东风标致308座椅前后调节拉杆折断"])
 def test_traps_raise_no_safety(text):
     assert "safety" not in flags(text)
+
+
+@pytest.mark.parametrize(("text", "cue"), [
+    ("进口宝马X5传动轴断裂导致变速箱壳体破损", "轴断"),
+    ("车辆在高速上行驶中烧毁", "烧毁"),
+    ("行驶中被撞伤住院", "撞伤"),
+    ("一汽丰田卡罗拉音响线路高温熔化", "线路高温熔化"),
+    ("上汽大众朗逸后减震器焊点脱落要求赔偿", "减震器焊点脱落"),
+    ("福建奔驰威霆线束烧焦门锁自动打开", "烧焦"),
+    ("一汽大众奥迪Q3刹车失灵 故障灯亮", "刹车失灵"),  # a warning light after the cue leaves the cue
+])
+def test_the_traps_of_parts_leave_the_car_on_fire_and_its_running_gear(text, cue):
+    assert cue in {text[c.start:c.end] for c in find_cues(text) if c.flag == "safety"}
 
 
 @pytest.mark.parametrize(("text", "flag"), [
