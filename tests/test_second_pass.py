@@ -63,21 +63,25 @@ def test_the_one_liner_second_pass_is_blind_stratified_and_not_gold():
         assert second_pass.flags_of(r["flags"]) <= set(FLAGS), r
         # The guide: major iff a flag other than repeat (no one-liner here harms the brand otherwise).
         assert (r["severity"] == "major") == bool(second_pass.flags_of(r["flags"]) - {"repeat"}), r
-    # The strata, recomputed with the model that drew them: the three read in full hold every row
-    # of their stratum, and each row is in the stratum the first pass and the model give.
+    # The strata as drawn: the three read in full hold every row of their stratum, and each row
+    # read is in the stratum the draw gave it.
     sizes = second_pass.summary_stratum_sizes()
+    assert sizes == {"safety_first_not_model": 23, "safety_model_not_first": 40, "repeat_first": 17,
+                     "safety_both": 382, "neither_filter": 1129, "neither_random": 293}
     read = Counter(r["stratum"] for r in rows)
     assert read == {"safety_first_not_model": 23, "safety_model_not_first": 40, "repeat_first": 17,
                     "safety_both": 40, "neither_filter": 40, "neither_random": 20}
     for s in ("safety_first_not_model", "safety_model_not_first", "repeat_first"):
         assert read[s] == sizes[s], s
-    assert sum(sizes.values()) == 1884
+    drawn = {i: s for s, ids in second_pass.first_pass_strata().items() for i in ids}
+    assert all(drawn[r["id"]] == r["stratum"] for r in rows) and len(rows) == 180
     first = {r["id"]: r for r in csv.DictReader(second_pass.SUMMARIES_FIRST.open(encoding="utf-8"))}
-    raised = second_pass.model_flags(second_pass.SAMPLED_WITH)
-    for r in rows:
-        f = first[r["id"]]
-        assert second_pass.stratum(second_pass.flags_of(f["flags"]), "safety" in raised[r["id"]],
-                                   f["selected_by"]) == r["stratum"], r
+    # Recomputed with the model that drew them and today's cues, the strata are the drawn ones but
+    # for the rows a later change of the cues moved: a camshaft's breaking is no safety cue since
+    # 2026-12-01, and the model no longer flags it.
+    now = second_pass.recomputed_strata(second_pass.SAMPLED_WITH)
+    assert {i: (drawn[i], now[i]) for i in drawn if drawn[i] != now[i]} == {
+        "12365auto:551871": ("safety_model_not_first", "neither_filter")}
     # The draw is reproducible: the same rows, in the order they were shown.
     assert second_pass.draw() == [r["id"] for r in rows]
     # Training reads the first pass: where the passes differ, the example carries the first's flags.
@@ -87,3 +91,21 @@ def test_the_one_liner_second_pass_is_blind_stratified_and_not_gold():
     for r in differ:
         gold = {f for f, v in examples[r["id"]].flags.items() if v}
         assert gold == set(second_pass.flags_of(first[r["id"]]["flags"])), r["id"]
+
+
+def test_strata_as_drawn_are_refused_when_they_do_not_hold_the_first_pass(tmp_path, monkeypatch):
+    drawn = second_pass.SUMMARIES_STRATA.read_text(encoding="utf-8").splitlines()
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(drawn[:-1]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(second_pass, "SUMMARIES_STRATA", short)
+    with pytest.raises(ValueError, match=r"short.csv does not hold the 1884 rows of summaries_2020-12.csv"):
+        second_pass.first_pass_strata()
+    odd = tmp_path / "odd.csv"
+    odd.write_text("\n".join([*drawn[:-1], drawn[-1].rsplit(",", 1)[0] + ",safety_maybe"]) + "\n", encoding="utf-8")
+    monkeypatch.setattr(second_pass, "SUMMARIES_STRATA", odd)
+    with pytest.raises(ValueError, match=r"odd.csv: unknown stratum \['safety_maybe'\]"):
+        second_pass.first_pass_strata()
+    whole = tmp_path / "whole.csv"
+    whole.write_text("\n".join(drawn) + "\n", encoding="utf-8")
+    monkeypatch.setattr(second_pass, "SUMMARIES_STRATA", whole)
+    assert sum(len(ids) for ids in second_pass.first_pass_strata().values()) == 1884

@@ -31,6 +31,10 @@ SUMMARIES_SECOND = ANNOTATIONS / "second_pass_summaries_2020-12.csv"
 SUMMARIES_FIRST = ANNOTATIONS / "summaries_2020-12.csv"
 NARRATIVES_SECOND = ANNOTATIONS / "second_pass_narratives_2024.csv"
 NARRATIVES_FIRST = ANNOTATIONS / "narratives_2024.csv"
+SUMMARIES_STRATA = ANNOTATIONS / "second_pass_strata_2020-12.csv"
+"""Each annotated one-liner of 2020-12 in the stratum it was drawn from (id, stratum), as the
+draw computed them: the model's flags depend on the cue code too, so a later change of the cues
+moves a row (`recomputed_strata`) while the strata of the reading stay what they were."""
 SAMPLED_WITH = "sklearn-20261201T002256Z"
 """The model whose safety flag, beside the first pass's, defined the one-liners' strata."""
 STRATA = ("safety_first_not_model", "safety_model_not_first", "repeat_first", "safety_both",
@@ -141,18 +145,32 @@ def _label(row: dict[str, str], what: str) -> str:
     return "1" if what in flags_of(row["flags"]) else "0"
 
 
-def summary_stratum_sizes(model_name: str = SAMPLED_WITH) -> dict[str, int]:
-    """The strata of all 1,884 annotated one-liners of 2020-12, recomputed with `model_name`."""
-    return {s: len(ids) for s, ids in first_pass_strata(model_name).items()}
+def summary_stratum_sizes() -> dict[str, int]:
+    """The sizes of the strata of all 1,884 annotated one-liners of 2020-12, as drawn."""
+    return {s: len(ids) for s, ids in first_pass_strata().items()}
 
 
-def first_pass_strata(model_name: str = SAMPLED_WITH) -> dict[str, list[str]]:
-    """Each stratum's annotated one-liners of 2020-12, in the first pass's file order."""
-    raised = model_flags(model_name)
+def first_pass_strata() -> dict[str, list[str]]:
+    """Each stratum's annotated one-liners of 2020-12 as drawn (SUMMARIES_STRATA), in the first
+    pass's file order; a file that does not hold exactly the first pass's rows is refused."""
+    drawn = {r["id"]: r["stratum"] for r in _read(SUMMARIES_STRATA)}
+    ids = [r["id"] for r in _read(SUMMARIES_FIRST)]
+    if set(drawn) != set(ids) or len(drawn) != len(ids):
+        raise ValueError(f"{SUMMARIES_STRATA.name} does not hold the {len(ids)} rows of {SUMMARIES_FIRST.name}")
+    if unknown := set(drawn.values()) - set(STRATA):
+        raise ValueError(f"{SUMMARIES_STRATA.name}: unknown stratum {sorted(unknown)}")
     by: dict[str, list[str]] = {}
-    for r in _read(SUMMARIES_FIRST):
-        by.setdefault(stratum(flags_of(r["flags"]), "safety" in raised[r["id"]], r["selected_by"]), []).append(r["id"])
+    for i in ids:
+        by.setdefault(drawn[i], []).append(i)
     return by
+
+
+def recomputed_strata(model_name: str = SAMPLED_WITH) -> dict[str, str]:
+    """Each annotated one-liner's stratum computed now: the first pass's flags and `model_name`'s
+    safety flag with the cue code of today."""
+    raised = model_flags(model_name)
+    return {r["id"]: stratum(flags_of(r["flags"]), "safety" in raised[r["id"]], r["selected_by"])
+            for r in _read(SUMMARIES_FIRST)}
 
 
 @lru_cache(maxsize=2)
@@ -179,10 +197,10 @@ def recall_precision(rows: Iterable[Pair], flag: str, raised: dict[str, frozense
     return tp / (tp + fn), tp / (tp + fp)
 
 
-def draw(model_name: str = SAMPLED_WITH, seed: int = DRAW_SEED) -> list[str]:
+def draw(seed: int = DRAW_SEED) -> list[str]:
     """The one-liners of the second pass, in the shuffled order they were shown: each stratum's
-    rows in the first pass's file order, all of a stratum or a seeded sample of it."""
-    by = first_pass_strata(model_name)
+    rows (as drawn) in the first pass's file order, all of a stratum or a seeded sample of it."""
+    by = first_pass_strata()
     rng = random.Random(seed)
     chosen: list[str] = []
     for s, n in READ_PER_STRATUM.items():
