@@ -5,6 +5,7 @@ safety_2020-06_08_revisions.csv) reaches the training rows."""
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -113,14 +114,12 @@ def test_a_reading_that_names_a_test_month_row_or_no_label_is_refused(monkeypatc
     path = tmp_path / "reading.csv"
     monkeypatch.setattr(dataset, "PRICE_READING", path)
     path.write_text(f"id,business_line,annotator,annotator_note\n{test_row.id},sales,annotator-9,\n", encoding="utf-8")
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match=f"^{re.escape(f'reading.csv: {test_row.id} is a row of the test month')}$"):
         dataset.narrative_examples()
-    assert str(refused.value) == f"reading.csv: {test_row.id} is a row of the test month"
     train_row = next(e for e in narratives.values() if e.split == "train")
     path.write_text(f"id,business_line,annotator,annotator_note\n{train_row.id},,annotator-9,\n", encoding="utf-8")
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match=f"^{re.escape(f'reading.csv: {train_row.id} has no business line')}$"):
         dataset.narrative_examples()
-    assert str(refused.value) == f"reading.csv: {train_row.id} has no business line"
     path.write_text(f"id,business_line,annotator,annotator_note\n{train_row.id},sales,annotator-9,\n", encoding="utf-8")
     assert {e.id: e for e in dataset.narrative_examples()}[train_row.id].gold["business_line"] == ("sales",)
 
@@ -131,4 +130,4 @@ def test_the_price_reading_holds_exactly_the_rows_its_sample_draws():
     drawn = price_sample()
     assert len(drawn) == 129
     assert [r["id"] for r in drawn] == [r["id"] for r in _rows("price_business_line_2024-01_02.csv")]
-    assert all(any(w in r["text"] for w in PRICE_WORDS) for r in drawn)
+    assert [r["id"] for r in drawn if not any(w in r["text"] for w in PRICE_WORDS)] == []
