@@ -16,11 +16,8 @@ import random
 import sys
 from pathlib import Path
 
-from training.dataset import NARRATIVES_CSV, SUMMARIES_CSV
-
 # The labelled set's copies of ../shared/data (the same bytes), so that a clone draws the same rows.
-NARRATIVES = NARRATIVES_CSV
-SUMMARIES = SUMMARIES_CSV
+from training.dataset import NARRATIVES_CSV, SUMMARIES_CSV
 
 # Broad on purpose: a filter that misses positives would bias recall (the random stratum
 # measures what it misses).
@@ -56,7 +53,7 @@ def _has(text: str, words: tuple[str, ...]) -> bool:
 def narrative_sample() -> list[dict[str, str]]:
     """Per month group (test 2024-03, train 2024-01..02): every rare-flag candidate, a
     sample of repeat candidates and a random sample of the rest."""
-    rows = _read(NARRATIVES)
+    rows = _read(NARRATIVES_CSV)
     rng = random.Random(12)
     out: list[dict[str, str]] = []
     groups = ((("2024-03",), 110, 200), (("2024-01", "2024-02"), 60, 150))  # (months, repeat, random): test, train
@@ -76,7 +73,7 @@ def narrative_sample() -> list[dict[str, str]]:
 def summary_sample(month: str = "2020-12", seed: int = 13) -> list[dict[str, str]]:
     """A month of one-liners (the test month 2020-12; 2020-11 for development and training):
     every safety candidate, every flag-trap row and a random 300 of the rest."""
-    rows = [r for r in _read(SUMMARIES) if r["date"].startswith(month)]
+    rows = [r for r in _read(SUMMARIES_CSV) if r["date"].startswith(month)]
     rng = random.Random(seed)
     cand = [r for r in rows if _has(r["text"], SAFETY_WORDS) or _has(r["text"], TRAP_WORDS)]
     rest = [r for r in rows if r not in cand]
@@ -90,7 +87,8 @@ def price_sample(seed: int = 27) -> list[dict[str, str]]:
     """Every training narrative (2024-01..02) that names a price word, shuffled: the rows whose
     business line a reader gives (annotations/price_business_line_2024-01_02.csv). The site files
     complaints about a price cut under a defect area as often as under 销售欺诈/变更价格."""
-    rows = [r for r in _read(NARRATIVES) if r["date"][:7] in ("2024-01", "2024-02") and _has(r["text"], PRICE_WORDS)]
+    rows = [r for r in _read(NARRATIVES_CSV)
+            if r["date"][:7] in ("2024-01", "2024-02") and _has(r["text"], PRICE_WORDS)]
     random.Random(seed).shuffle(rows)
     return [{"n": str(i + 1), "id": r["id"], "text": r["text"]} for i, r in enumerate(rows)]
 
