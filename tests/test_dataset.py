@@ -131,3 +131,29 @@ def test_the_price_reading_holds_exactly_the_rows_its_sample_draws():
     assert len(drawn) == 129
     assert [r["id"] for r in drawn] == [r["id"] for r in _rows("price_business_line_2024-01_02.csv")]
     assert [r["id"] for r in drawn if not any(w in r["text"] for w in PRICE_WORDS)] == []
+
+
+def test_the_september_reading_holds_exactly_the_rows_its_sample_draws(summaries):
+    from training.annotation_sample import summary_sample
+    from training.experiments import dev_fold
+
+    drawn = summary_sample("2020-09", seed=29)
+    read = _rows("summaries_2020-09.csv")
+    assert [(r["id"], r["selected_by"]) for r in read] == [(r["id"], r["selected_by"]) for r in drawn]
+    assert {r["annotator"] for r in read} == {f"annotator-{i}" for i in range(10, 16)}
+    # A training month no development fold holds out: the folds' figures measure what it adds.
+    assert [r["id"] for r in read if dev_fold(summaries[r["id"]]) is not None] == []
+    assert [r["id"] for r in read if "safety" in r["flags"].split("|") and r["severity"] != "major"] == []
+
+
+def test_the_september_flags_reach_the_training_rows_and_only_the_read_rows_carry_them(summaries):
+    read = {r["id"]: r for r in _rows(dataset.FLAGS_ONLY)}
+    september = [e for e in summaries.values() if e.date.startswith("2020-09")]
+    assert len(september) > len(read) > 1500
+    carried = [(e.id, sorted(f for f, on in e.flags.items() if on)) for e in september if e.id in read]
+    wanted = [(i, sorted(f for f in read[i]["flags"].split("|") if f != "none")) for i, _ in carried]
+    assert carried == wanted and sum("safety" in flags for _, flags in carried) > 300
+    # Drawn for safety, they give flags only: their severities cost the narratives' severity.
+    assert [e.id for e in september if e.gold["severity"] is not None] == []
+    # The rest of the month was not read: no safety label, rather than a negative one.
+    assert [e.id for e in september if e.id not in read and e.flags["safety"] is not None] == []

@@ -109,3 +109,16 @@ def test_strata_as_drawn_are_refused_when_they_do_not_hold_the_first_pass(tmp_pa
     whole.write_text("\n".join(drawn) + "\n", encoding="utf-8")
     monkeypatch.setattr(second_pass, "SUMMARIES_STRATA", whole)
     assert sum(len(ids) for ids in second_pass.first_pass_strata().values()) == 1884
+
+
+def test_the_september_second_pass_reads_the_drawn_rows_by_another_annotator():
+    second = list(csv.DictReader(second_pass.SEPTEMBER_SECOND.open(encoding="utf-8", newline="")))
+    first = {r["id"]: r for r in csv.DictReader(second_pass.SEPTEMBER_FIRST.open(encoding="utf-8", newline=""))}
+    assert [r["id"] for r in second] == second_pass.september_draw()
+    assert {r["annotator"] for r in second} == {"annotator-16"}
+    assert [r["id"] for r in second if first[r["id"]]["annotator"] == "annotator-16"] == []
+    # The figures come out of the two files, row by row, each weighing one.
+    pairs = second_pass.pairs(second_pass.SEPTEMBER_SECOND, second_pass.SEPTEMBER_FIRST)
+    safety = second_pass.agreement(pairs, "safety")
+    both = sum(("safety" in p.first["flags"]) == ("safety" in p.second["flags"]) for p in pairs)
+    assert safety.total == 120 and safety.agreement == pytest.approx(both / 120)

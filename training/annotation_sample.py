@@ -93,6 +93,19 @@ def price_sample(seed: int = 27) -> list[dict[str, str]]:
     return [{"n": str(i + 1), "id": r["id"], "text": r["text"]} for i, r in enumerate(rows)]
 
 
+def september_batches(batches: int = 6) -> list[list[dict[str, str]]]:
+    """The 2020-09 one-liners (a training month no development fold holds out) as the six
+    annotators read them: `summary_sample("2020-09", seed=29)` split by a hash of the id, each
+    batch shuffled (seed 100 + batch) so that the stratum does not show in the order."""
+    drawn = summary_sample("2020-09", seed=29)
+    out = []
+    for b in range(batches):
+        rows = [{"n": "", "id": r["id"], "text": r["text"]} for r in drawn if batch_of(r["id"], batches) == b]
+        random.Random(100 + b).shuffle(rows)
+        out.append([{**r, "n": str(i + 1)} for i, r in enumerate(rows)])
+    return out
+
+
 def batch_of(row_id: str, batches: int) -> int:
     return int(hashlib.sha256(row_id.encode()).hexdigest()[:8], 16) % batches
 
@@ -123,8 +136,11 @@ def main(out_dir: str) -> None:
         write([r for r in november if batch_of(r["id"], 2) == b], out / f"summaries_2020-11_batch{b + 1}.csv")
     price = price_sample()
     write(price, out / "price_business_line_2024-01_02.csv")
-    print(f"{len(narratives)} narratives, {len(summaries)} + {len(november)} one-liners, {len(second)} second-pass "
-          f"rows, {len(price)} narratives for business line in {out}")
+    september = september_batches()
+    for b, rows in enumerate(september):
+        write(rows, out / f"summaries_2020-09_batch{b + 1}.csv")
+    print(f"{len(narratives)} narratives, {len(summaries)} + {len(november)} + {sum(map(len, september))} one-liners, "
+          f"{len(second)} second-pass rows, {len(price)} narratives for business line in {out}")
 
 
 if __name__ == "__main__":

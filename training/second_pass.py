@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from training.annotation_sample import summary_sample
 from training.dataset import ANNOTATIONS, SUMMARIES_CSV
 from triage.classify.labels import FLAGS
 
@@ -31,6 +32,10 @@ SUMMARIES_SECOND = ANNOTATIONS / "second_pass_summaries_2020-12.csv"
 SUMMARIES_FIRST = ANNOTATIONS / "summaries_2020-12.csv"
 NARRATIVES_SECOND = ANNOTATIONS / "second_pass_narratives_2024.csv"
 NARRATIVES_FIRST = ANNOTATIONS / "narratives_2024.csv"
+SEPTEMBER_SECOND = ANNOTATIONS / "second_pass_summaries_2020-09.csv"
+SEPTEMBER_FIRST = ANNOTATIONS / "summaries_2020-09.csv"
+SEPTEMBER_SEED = 31
+"""The September second pass: a random 120 of the 1,858 rows of `summary_sample("2020-09", seed=29)`."""
 SUMMARIES_STRATA = ANNOTATIONS / "second_pass_strata_2020-12.csv"
 """Each annotated one-liner of 2020-12 in the stratum it was drawn from (id, stratum), as the
 draw computed them: the model's flags depend on the cue code too, so a later change of the cues
@@ -210,6 +215,11 @@ def draw(seed: int = DRAW_SEED) -> list[str]:
     return chosen
 
 
+def september_draw(seed: int = SEPTEMBER_SEED) -> list[str]:
+    """The ids of the September second pass, in the order they were shown."""
+    return [r["id"] for r in random.Random(seed).sample(summary_sample("2020-09", seed=29), 120)]
+
+
 def table(rows: Sequence[Pair], whats: Sequence[str]) -> str:
     lines = ["| | first pass positives | second pass positives | both | agreement | Cohen's κ |",
              "|---|---|---|---|---|---|"]
@@ -240,6 +250,9 @@ def main() -> None:
         counts = Counter((_label(p.first, "safety"), _label(p.second, "safety")) for p in summaries
                          if p.second["stratum"] == s)
         print(f"  {s}: " + ", ".join(f"{a}{b} {n}" for (a, b), n in sorted(counts.items())))
+    september = pairs(SEPTEMBER_SECOND, SEPTEMBER_FIRST)
+    print(f"\none-liners 2020-09 (training): {len(september)} read twice, a random sample, each row weighing 1\n")
+    print(table(september, ("severity", "major", "safety", "repeat")))
     raised = model_flags(SAMPLED_WITH)
     for side in ("first", "second"):
         r, pr = recall_precision(summaries, "safety", raised, side)
