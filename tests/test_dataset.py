@@ -157,3 +157,16 @@ def test_the_september_flags_reach_the_training_rows_and_only_the_read_rows_carr
     assert [e.id for e in september if e.gold["severity"] is not None] == []
     # The rest of the month was not read: no safety label, rather than a negative one.
     assert [e.id for e in september if e.id not in read and e.flags["safety"] is not None] == []
+
+
+def test_the_september_batches_split_the_drawn_rows_by_id_hash():
+    from training.annotation_sample import batch_of, september_batches, summary_sample
+
+    batches = september_batches()
+    drawn = [r["id"] for r in summary_sample("2020-09", seed=29)]
+    assert sorted(r["id"] for rows in batches for r in rows) == sorted(drawn)
+    assert [r["id"] for b, rows in enumerate(batches) for r in rows if batch_of(r["id"], 6) != b] == []
+    assert [[r["n"] for r in rows] for rows in batches] == [[str(i + 1) for i in range(len(rows))] for rows in batches]
+    # Shuffled: the filter rows (drawn first) do not all come first in a batch.
+    first_random = [next(i for i, r in enumerate(rows) if r["id"] in drawn[1558:]) for rows in batches]
+    assert max(first_random) < 100

