@@ -533,7 +533,11 @@ def _policy_with_notices(tmp_path):
 
 def test_the_calendar_is_built_once_per_policy(tmp_path) -> None:
     policy, _ = _policy_with_notices(tmp_path)
-    assert work_calendar(policy) is work_calendar(policy)
+    built = work_calendar(policy)
+    assert work_calendar(policy) is built
+    (tmp_path / "other").mkdir()
+    other, _ = _policy_with_notices(tmp_path / "other")
+    assert work_calendar(other) is not built
 
 
 def test_loading_a_notice_rebuilds_the_calendar(tmp_path, monkeypatch) -> None:

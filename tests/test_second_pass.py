@@ -117,8 +117,10 @@ def test_the_september_second_pass_reads_the_drawn_rows_by_another_annotator():
     assert [r["id"] for r in second] == second_pass.september_draw()
     assert {r["annotator"] for r in second} == {"annotator-16"}
     assert [r["id"] for r in second if first[r["id"]]["annotator"] == "annotator-16"] == []
-    # The figures come out of the two files, row by row, each weighing one.
+    # The figures the annotations README gives, out of the two files row by row, each weighing one.
     pairs = second_pass.pairs(second_pass.SEPTEMBER_SECOND, second_pass.SEPTEMBER_FIRST)
     safety = second_pass.agreement(pairs, "safety")
-    both = sum(("safety" in p.first["flags"]) == ("safety" in p.second["flags"]) for p in pairs)
-    assert safety.total == 120 and safety.agreement == pytest.approx(both / 120)
+    assert (safety.first_positives, safety.second_positives, safety.both, safety.total) == (26, 26, 26, 120)
+    assert safety.agreement == 1.0 and safety.kappa == pytest.approx(1.0)
+    severity = second_pass.agreement(pairs, "severity")
+    assert severity.agreement == pytest.approx(119 / 120) and severity.kappa == pytest.approx(0.98, abs=0.005)
