@@ -134,10 +134,10 @@ def test_the_price_reading_holds_exactly_the_rows_its_sample_draws():
 
 
 def test_the_september_reading_holds_exactly_the_rows_its_sample_draws(summaries):
-    from training.annotation_sample import summary_sample
+    from training.annotation_sample import september_sample
     from training.experiments import dev_fold
 
-    drawn = summary_sample("2020-09", seed=29)
+    drawn = september_sample()
     read = _rows("summaries_2020-09.csv")
     assert [(r["id"], r["selected_by"]) for r in read] == [(r["id"], r["selected_by"]) for r in drawn]
     assert {r["annotator"] for r in read} == {f"annotator-{i}" for i in range(10, 16)}
@@ -160,10 +160,10 @@ def test_the_september_flags_reach_the_training_rows_and_only_the_read_rows_carr
 
 
 def test_the_september_batches_split_the_drawn_rows_by_id_hash():
-    from training.annotation_sample import batch_of, september_batches, summary_sample
+    from training.annotation_sample import batch_of, september_batches, september_sample
 
     batches = september_batches()
-    drawn = [r["id"] for r in summary_sample("2020-09", seed=29)]
+    drawn = [r["id"] for r in september_sample()]
     assert sorted(r["id"] for rows in batches for r in rows) == sorted(drawn)
     assert [r["id"] for b, rows in enumerate(batches) for r in rows if batch_of(r["id"], 6) != b] == []
     assert [[r["n"] for r in rows] for rows in batches] == [[str(i + 1) for i in range(len(rows))] for rows in batches]

@@ -93,11 +93,16 @@ def price_sample(seed: int = 27) -> list[dict[str, str]]:
     return [{"n": str(i + 1), "id": r["id"], "text": r["text"]} for i, r in enumerate(rows)]
 
 
+def september_sample() -> list[dict[str, str]]:
+    """The 2020-09 one-liners read for their flags (annotations/summaries_2020-09.csv): a training
+    month no development fold holds out, drawn as 2020-11 and 2020-12 were."""
+    return summary_sample("2020-09", seed=29)
+
+
 def september_batches(batches: int = 6) -> list[list[dict[str, str]]]:
-    """The 2020-09 one-liners (a training month no development fold holds out) as the six
-    annotators read them: `summary_sample("2020-09", seed=29)` split by a hash of the id, each
-    batch shuffled (seed 100 + batch) so that the stratum does not show in the order."""
-    drawn = summary_sample("2020-09", seed=29)
+    """`september_sample` as the six annotators read it: split by a hash of the id, each batch
+    shuffled (seed 100 + batch) so that the stratum does not show in the order."""
+    drawn = september_sample()
     out = []
     for b in range(batches):
         rows = [{"n": "", "id": r["id"], "text": r["text"]} for r in drawn if batch_of(r["id"], batches) == b]

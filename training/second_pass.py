@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from training.annotation_sample import summary_sample
+from training.annotation_sample import september_sample
 from training.dataset import ANNOTATIONS, SUMMARIES_CSV
 from triage.classify.labels import FLAGS
 
@@ -35,7 +35,7 @@ NARRATIVES_FIRST = ANNOTATIONS / "narratives_2024.csv"
 SEPTEMBER_SECOND = ANNOTATIONS / "second_pass_summaries_2020-09.csv"
 SEPTEMBER_FIRST = ANNOTATIONS / "summaries_2020-09.csv"
 SEPTEMBER_SEED = 31
-"""The September second pass: a random 120 of the 1,858 rows of `summary_sample("2020-09", seed=29)`."""
+"""The September second pass: a random 120 of the 1,858 rows of `annotation_sample.september_sample`."""
 SUMMARIES_STRATA = ANNOTATIONS / "second_pass_strata_2020-12.csv"
 """Each annotated one-liner of 2020-12 in the stratum it was drawn from (id, stratum), as the
 draw computed them: the model's flags depend on the cue code too, so a later change of the cues
@@ -217,7 +217,7 @@ def draw(seed: int = DRAW_SEED) -> list[str]:
 
 def september_draw(seed: int = SEPTEMBER_SEED) -> list[str]:
     """The ids of the September second pass, in the order they were shown."""
-    return [r["id"] for r in random.Random(seed).sample(summary_sample("2020-09", seed=29), 120)]
+    return [r["id"] for r in random.Random(seed).sample(september_sample(), 120)]
 
 
 def table(rows: Sequence[Pair], whats: Sequence[str]) -> str:
