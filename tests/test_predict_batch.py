@@ -15,7 +15,7 @@ import pytest
 from triage.classify import registry
 from triage.classify.base import Decoder, to_evidence
 from triage.classify.cues import find_cues, find_cues_batch
-from triage.classify.labels import FLAGS, HEADS, flags_forcing_major
+from triage.classify.labels import FLAGS, HEADS, REGISTER, flags_forcing_major
 from triage.classify.prediction import Prediction
 from triage.classify.tagging import batches
 from triage.cli.common import dump_line
@@ -118,7 +118,10 @@ def test_a_text_said_to_hold_no_personal_data_holds_none(samples):
 def reference_decode(decoder: Decoder, items, probs: dict[str, np.ndarray], cues, evidence_of) -> list[Prediction]:
     """The decoder as it was written before issue 12's batch version: one row at a time."""
     texts = [nt.text for _, nt in items]
-    short = decoder.short(texts)
+    # One-line settings: a short text that the register head, if the model has one, reads as a summary.
+    summary = decoder.classes[REGISTER].index("summary") if REGISTER in decoder.classes else None
+    short = np.array([len(t) <= decoder.short_max_chars and (summary is None or probs[REGISTER][i, summary] >= 0.5)
+                      for i, t in enumerate(texts)], dtype=bool)
     chosen = decoder.choose(texts, probs, short)
     evidence = evidence_of(chosen)
     n = len(items)
@@ -190,6 +193,8 @@ def test_flags_forced_severity_and_review_lists_of_any_probabilities(seed):
     rng = np.random.default_rng(seed)
     classes = {"business_line": ["after_sales", "sales"], "category": ["product_quality", "service", "other"],
                "severity": ["grumble", "complaint", "major"], **{f"flags.{f}": ["0", "1"] for f in FLAGS}}
+    if seed % 2:
+        classes[REGISTER] = ["narrative", "summary"]
     decoder = Decoder(classes, {"version": "t", "flag_thresholds": {f: 0.5 for f in FLAGS},
                                 "flag_thresholds_long": {"media": 0.7}, "flags_need_cue": ["legal"],
                                 "low_confidence": {"business_line": 0.8, "severity": 0.7, "flags": 0.2},

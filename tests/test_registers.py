@@ -5,6 +5,7 @@ flag needs a word of its own, and a long text's evidence is the clause that deci
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,9 +15,12 @@ from training import compare, dataset
 from training.codes import labels_from_area, labels_from_codes, labels_of_code
 from training.experiments import dev_fold, is_dev
 from training.peers import CharTfidfLR, FastTextPeer
-from training.train import TrainConfig, _fit_head
-from triage.classify.labels import FLAGS
+from training.train import TrainConfig, _fit_head, fit
+from triage.classify.base import Decoder
+from triage.classify.cues import find_cues_batch
+from triage.classify.labels import FLAGS, REGISTER
 from triage.classify.sklearn import LinearHead, SklearnModel
+from triage.text.normalize import normalize
 
 TEXTS = ["大众朗逸变速箱顿挫", "4S店服务态度恶劣", "多次维修未解决", "新车加价提车", "发动机异响", "销售承诺不兑现"] * 8
 Y3 = ["pq", "service", "rq", "service", "pq", "service"] * 8
@@ -216,6 +220,71 @@ def test_each_register_has_its_own_flag_thresholds(small_model):
               flag_thresholds_long={"repeat": 0.0}, decision_bias_max_chars=40, flags_need_cue=[])
     assert "repeat" not in m.predict(["发动机异响"])[0].flags
     assert "repeat" in m.predict([LONG])[0].flags
+
+
+def _reading_every_text(model: SklearnModel, register: str) -> SklearnModel:
+    """`model` with a register head that reads every text as `register` (p = 0.993)."""
+    width = model.space.n_features_
+    b = -5.0 if register == "summary" else 5.0  # p(summary) = 1 / (1 + e^b)
+    head = LinearHead(["narrative", "summary"], np.zeros((1, width), dtype=np.float32), np.zeros(1),
+                      np.ones(1), np.array([b]))
+    return SklearnModel(model.space, {**model.heads, REGISTER: head}, model.config)
+
+
+def test_a_short_text_read_as_told_in_full_gets_the_longer_texts_settings(small_model):
+    settings = dict(decision_bias={"category": {"repair_quality": 50.0}},
+                    decision_bias_long={"category": {"other": 50.0}},
+                    flag_thresholds={**small_model.config["flag_thresholds"], "repeat": 1.1},
+                    flag_thresholds_long={"repeat": 0.0}, decision_bias_max_chars=40, flags_need_cue=[])
+    base = _with(small_model, **settings)
+    told = _reading_every_text(base, "narrative").predict(["没有任何处理", LONG])
+    summary = _reading_every_text(base, "summary").predict(["没有任何处理", LONG])
+    by_length = base.predict(["没有任何处理", LONG])
+    assert [p.category for p in told] == ["other", "other"]
+    assert ["repeat" in p.flags for p in told] == [True, True]
+    # Read as a summary, a short text keeps the one-line settings; a long text is long whatever it reads.
+    assert [p.category for p in summary] == ["repair_quality", "other"]
+    assert ["repeat" in p.flags for p in summary] == [False, True]
+    assert [p.category for p in by_length] == ["repair_quality", "other"]
+
+
+def test_the_decoder_reads_the_register_head_only_on_short_texts():
+    classes = {"business_line": ["after_sales", "sales"], "category": ["product_quality", "service"],
+               "severity": ["grumble", "major"], REGISTER: ["narrative", "summary"]}
+    decoder = Decoder(classes, {"decision_bias": {"business_line": {"sales": 1.6}},
+                                "decision_bias_long": {"business_line": {"sales": -0.2}},
+                                "decision_bias_max_chars": 40})
+    texts = ["没有任何处理", "大众朗逸4S店加价提车", LONG]
+    probs = {"business_line": np.array([[0.7, 0.3]] * 3), "category": np.array([[0.9, 0.1]] * 3),
+             "severity": np.array([[0.9, 0.1]] * 3), REGISTER: np.array([[0.9, 0.1], [0.1, 0.9], [0.2, 0.8]])}
+    assert decoder.short(texts, probs).tolist() == [False, True, False]
+    assert decoder.short(texts).tolist() == [True, True, False]  # no probabilities: by length
+    assert decoder.choose(texts, probs)["business_line"].tolist() == [0, 1, 0]
+    without = {k: v for k, v in probs.items() if k != REGISTER}
+    assert decoder.choose(texts, without)["business_line"].tolist() == [1, 1, 0]
+
+
+def test_the_register_head_is_fitted_on_the_short_rows_of_known_register():
+    from tests.conftest import small_examples
+
+    summaries = small_examples()  # 400 real one-liners and 30 written ones, all short
+    narratives = [replace(e, gold={**e.gold, "severity": ("grumble",)}, flags={})
+                  for e in dataset.real_examples() if e.split == "train" and e.register == "narrative"]
+    told = [e for e in narratives if len(normalize(e.text).text) <= 40]
+    long = [e for e in narratives if len(normalize(e.text).text) > 200][:20]
+    correction = replace(told[150], id="fb-1", source="feedback")  # filed as a summary, its register unknown
+    model, counts = fit([*summaries, *told[:150], correction, *long], TrainConfig(folds=3), "test-register", ())
+    assert counts[REGISTER] == {"summary": 430, "narrative": 150}  # no correction, no long narrative
+
+    held = [e for e in dataset.real_examples() if e.split == "test" and e.register == "summary"][:300] + told[151:301]
+    texts = [normalize(e.text).text for e in held]
+    probs, _ = model.head_probabilities(texts, find_cues_batch(texts))
+    read = probs[REGISTER][:, model.heads[REGISTER].classes.index("summary")] >= 0.5
+    right = Counter(e.register for e, r in zip(held, read) if r == (e.register == "summary"))
+    assert right["summary"] >= 270 and right["narrative"] >= 105, right  # a constant reading fails one
+
+    only_summaries, counts = fit(summaries, TrainConfig(folds=3), "test-register", ())
+    assert REGISTER not in only_summaries.heads and counts[REGISTER] == {"summary": 430}
 
 
 def test_a_major_flag_needs_a_cue_of_its_own(small_model):

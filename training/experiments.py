@@ -15,6 +15,7 @@ probabilities on the held-out rows of those folds together decide:
     python -m training.experiments          # prints the grid and the chosen settings (JSON)
     python -m training.experiments --heads  # the decision biases alone (no flag is fitted)
     python -m training.experiments --folds=2  # on both folds together
+    python -m training.experiments --register  # TrainConfig.register_head, both folds
 
 The served settings (TrainConfig) are fold 0's. Both folds together (2026-12-01) chose the
 one-liners' biases and thresholds alike, and on longer texts a lower sales bias and lower flag
@@ -28,6 +29,7 @@ import hashlib
 import itertools
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -36,10 +38,11 @@ import numpy as np
 
 from training import dataset
 from training.dataset import Example
-from training.train import TrainConfig, fit
+from training.train import TrainConfig, fit, score
 from triage.classify.cues import find_cues_batch
 from triage.classify.evaluate import Scorer
-from triage.classify.labels import FLAGS
+from triage.classify.labels import FLAGS, REGISTER
+from triage.classify.sklearn import SklearnModel
 from triage.text.normalize import normalize
 
 ACCURACY_SLACK = 0.003
@@ -187,8 +190,55 @@ def tune(cfg: TrainConfig, log: Any = print, flags: Sequence[str] = tuple(FLAGS)
     return chosen
 
 
+def compact(result: dict[str, Any]) -> dict[str, Any]:
+    """The figures of a `training.train.score` result that the levers here are judged on."""
+    out: dict[str, Any] = {}
+    for head in ("business_line", "category", "severity"):
+        if head in result:
+            r = result[head]
+            out[head] = {"n": r["n"], "accuracy": round(r["accuracy"], 4),
+                         **{c: round(v["recall"], 3) for c, v in r["per_class"].items() if v["n"]}}
+    if "major" in result:
+        out["major P/R"] = [round(result["major"]["precision"], 3), round(result["major"]["recall"], 3)]
+    per_flag = result["flags"]["per_flag"] if "flags" in result else {"safety": result.get("safety_only")}
+    for flag, r in per_flag.items():
+        if r and r["support"]:
+            out[f"{flag} P/R (n)"] = [r["precision"] and round(r["precision"], 3), round(r["recall"], 3), r["support"]]
+    return out
+
+
+def register_comparison(folds: int = 2, log: Any = print) -> list[dict[str, Any]]:
+    """TrainConfig.register_head on the development folds: each fold's rows scored by one model
+    fitted without them, decoded once with its register head and once by length alone (the
+    same heads otherwise), every figure per register of the rows."""
+    examples = dataset.build()
+    lines = []
+    for fold in range(folds):
+        fit_rows, held = dev_split(fold, examples)
+        model, _ = fit(fit_rows, TrainConfig(), "development")
+        by_length = SklearnModel(model.space, {n: h for n, h in model.heads.items() if n != REGISTER},
+                                 model.config, model.long_members)
+        short = [e for e in held if len(normalize(e.text).text) <= TrainConfig().decision_bias_max_chars]
+        texts = [normalize(e.text).text for e in short]
+        probs, _ = model.head_probabilities(texts, find_cues_batch(texts))
+        summary = probs[REGISTER][:, model.heads[REGISTER].classes.index("summary")] >= 0.5
+        read = Counter((e.register, "summary" if s else "narrative") for e, s in zip(short, summary))
+        lines.append({"fold": fold, "short rows, register -> read as": {f"{a} -> {b}": n
+                                                                       for (a, b), n in sorted(read.items())}})
+        log(json.dumps(lines[-1], ensure_ascii=False))
+        for register in ("summary", "narrative"):
+            rows = [e for e in held if e.register == register]
+            for name, m in (("by length", by_length), ("register head", model)):
+                lines.append({"fold": fold, "register": register, "decoded": name, **compact(score(m, rows))})
+                log(json.dumps(lines[-1], ensure_ascii=False))
+    return lines
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if "--register" in args:
+        register_comparison()
+        sys.exit(0)
     settings = tune(TrainConfig(), log=lambda line: print(line, file=sys.stderr),
                     flags=() if "--heads" in args else tuple(FLAGS),
                     folds=int(next((a.split("=", 1)[1] for a in args if a.startswith("--folds=")), 1)))

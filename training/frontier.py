@@ -428,7 +428,7 @@ class Variant:
     """Sample weight of the real narratives (a few hundred rows among twenty thousand one-liners)."""
     long_copy: float = 0.0
     """> 0: a per-register copy of the features ("frustratingly easy domain adaptation"): X -> [X, X * is_long],
-    is_long as the decoder reads it (longer than TrainConfig.decision_bias_max_chars), so a long text's
+    is_long as the decoder read it until 2026-12-02 (longer than TrainConfig.decision_bias_max_chars), so a long text's
     weights are the shared ones plus its own register's; the value scales the copy (a smaller copy is
     regularised more, i.e. pulled towards the shared weights)."""
     long_class_weight: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -487,7 +487,9 @@ class Matrices:
 
 
 def is_long(texts: Sequence[str], cfg: TrainConfig) -> np.ndarray:
-    """The decoder's register: longer than the longest one-line text (triage.classify.base.Decoder.short)."""
+    """The decoder's register by length alone: longer than the longest one-line text (as
+    triage.classify.base.Decoder.short reads a model without a register head; the levers here were
+    measured before it had one)."""
     return np.array([len(t) > cfg.decision_bias_max_chars for t in texts], dtype=bool)
 
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from triage.classify.cues import Cue
-from triage.classify.labels import FLAGS, HEADS, flags_forcing_major
+from triage.classify.labels import FLAGS, HEADS, REGISTER, flags_forcing_major
 from triage.classify.prediction import ALTERNATIVES, Evidence, Prediction
 from triage.io import RowError
 from triage.text.mask import find_pii, may_hold_pii, name_pii
@@ -51,6 +51,10 @@ class Decoder:
         # longer text (narratives, letters, transcripts) have their own decision biases and
         # flag thresholds, each chosen on its own register's development rows.
         self.short_max_chars: int = config.get("decision_bias_max_chars", 10**9)
+        # A model with a register head also tells a short complaint told in full (没有任何处理,
+        # 提车一周就降价) from a one-line summary of the same length: it gets the longer texts'
+        # settings, the ones chosen on the rows of its register.
+        self._summary = classes[REGISTER].index("summary") if REGISTER in classes else None
         self.flag_thresholds: dict[str, float] = config.get("flag_thresholds", {})
         self.flag_thresholds_long: dict[str, float] = {**self.flag_thresholds,
                                                        **config.get("flag_thresholds_long", {})}
@@ -66,14 +70,19 @@ class Decoder:
     def _biases(classes: dict[str, list[str]], table: dict[str, dict[str, float]]) -> dict[str, np.ndarray]:
         return {name: np.array([table.get(name, {}).get(c, 0.0) for c in cls]) for name, cls in classes.items()}
 
-    def short(self, texts: Sequence[str]) -> np.ndarray:
-        return np.array([len(t) <= self.short_max_chars for t in texts], dtype=bool)
+    def short(self, texts: Sequence[str], probs: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Per row, whether it is read as a one-line summary: no longer than `short_max_chars`
+        and, if the model has a register head (`probs` given), read by it as a summary."""
+        by_length = np.array([len(t) <= self.short_max_chars for t in texts], dtype=bool)
+        if self._summary is None or probs is None or REGISTER not in probs:
+            return by_length
+        return by_length & (probs[REGISTER][:, self._summary] >= 0.5)
 
     def choose(self, texts: Sequence[str], probs: dict[str, np.ndarray], short: np.ndarray | None = None
                ) -> dict[str, np.ndarray]:
         """The class index per head and row: argmax of log-probability plus the decision bias
         of the text's register (`short`, when the caller has it already)."""
-        short = (self.short(texts) if short is None else short)[:, None]
+        short = (self.short(texts, probs) if short is None else short)[:, None]
         with np.errstate(divide="ignore"):
             return {h: (np.log(probs[h]) + np.where(short, self.bias[h], self.bias_long[h])).argmax(axis=1)
                     for h in HEADS}
@@ -102,7 +111,7 @@ class Decoder:
         is spelt out once per distinct case of the batch, and each row gets its own copy."""
         n = len(items)
         texts = [nt.text for _, nt in items]
-        short = self.short(texts)
+        short = self.short(texts, probs)
         chosen = self.choose(texts, probs, short)
         spans = evidence_of(chosen)
         flag_names, fp, on, near = self._flag_decisions(probs, cues, short)

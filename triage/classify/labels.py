@@ -12,6 +12,12 @@ from typing import Any
 
 HEADS = ("business_line", "category", "severity")
 
+REGISTER = "register"
+"""A model's optional head that reads how a complaint is written: "summary" (a one-line
+summary, as a hotline or a complaint site files it) or "narrative" (told by the customer).
+It labels no case; the decoder reads it to pick the register's decision biases and flag
+thresholds for a short text (triage.classify.base.Decoder.short)."""
+
 LABELS: dict[str, dict[str, str]] = {
     "business_line": {"sales": "销售", "after_sales": "售后"},
     "category": {

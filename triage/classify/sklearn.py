@@ -177,7 +177,7 @@ class SklearnModel(ServingModel):
         decision = np.asarray(X @ self._W) + self._b
         probs = {name: head.proba_from_decision(decision[:, self._slices[name]]) for name, head in self.heads.items()}
         if self.long_members:
-            long = np.flatnonzero(~self._decoder.short(texts))
+            long = np.flatnonzero(~self._decoder.short(texts, probs))
             if len(long):
                 tokens = tokens_of([texts[i] for i in long])
                 for name, member in self.long_members.items():
