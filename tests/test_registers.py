@@ -287,6 +287,25 @@ def test_the_register_head_is_fitted_on_the_short_rows_of_known_register():
     assert REGISTER not in only_summaries.heads and counts[REGISTER] == {"summary": 430}
 
 
+def test_the_shipped_model_reads_most_short_narratives_as_told_in_full_and_one_liners_as_summaries():
+    """The served model's register head on the test months: of sklearn-20261202T003853Z, 431 of the
+    567 narratives of 40 characters or fewer read as told in full, 3 of the 5,142 one-liners."""
+    from triage.classify import registry
+
+    model = registry.load()
+    assert REGISTER in model.heads, "the served model has no register head (TrainConfig.register_head)"
+    test = [e for e in dataset.real_examples() if e.split == "test"]
+    read = {}
+    for register in ("summary", "narrative"):
+        texts = [t for t in (normalize(e.text).text for e in test if e.register == register) if len(t) <= 40]
+        probs, _ = model.head_probabilities(texts, find_cues_batch(texts))
+        as_summary = probs[REGISTER][:, model.heads[REGISTER].classes.index("summary")] >= 0.5
+        read[register] = (len(texts), int(as_summary.sum()))
+    (n_summaries, summaries_read), (n_narratives, narratives_as_summary) = read["summary"], read["narrative"]
+    assert n_summaries == 5142 and summaries_read >= 0.99 * n_summaries, read
+    assert n_narratives == 567 and n_narratives - narratives_as_summary >= 0.6 * n_narratives, read
+
+
 def test_a_major_flag_needs_a_cue_of_its_own(small_model):
     everything = {f: 1e-9 for f in FLAGS}
     raise_all = _with(small_model, flag_thresholds=everything, flag_thresholds_long=everything, flags_need_cue=[])
