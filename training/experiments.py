@@ -212,17 +212,18 @@ def register_comparison(folds: int = 2, log: Any = print) -> list[dict[str, Any]
     fitted without them, decoded once with its register head and once by length alone (the
     same heads otherwise), every figure per register of the rows."""
     examples = dataset.build()
+    cfg = TrainConfig()
     lines = []
     for fold in range(folds):
         fit_rows, held = dev_split(fold, examples)
-        model, _ = fit(fit_rows, TrainConfig(), "development")
+        model, _ = fit(fit_rows, cfg, "development")
         by_length = SklearnModel(model.space, {n: h for n, h in model.heads.items() if n != REGISTER},
                                  model.config, model.long_members)
-        short = [e for e in held if len(normalize(e.text).text) <= TrainConfig().decision_bias_max_chars]
-        texts = [normalize(e.text).text for e in short]
+        short = [(e, t) for e in held if len(t := normalize(e.text).text) <= cfg.decision_bias_max_chars]
+        texts = [t for _, t in short]
         probs, _ = model.head_probabilities(texts, find_cues_batch(texts))
-        summary = probs[REGISTER][:, model.heads[REGISTER].classes.index("summary")] >= 0.5
-        read = Counter((e.register, "summary" if s else "narrative") for e, s in zip(short, summary))
+        summary = model._decoder.short(texts, probs)  # every text here is short: read as a summary or not
+        read = Counter((e.register, "summary" if s else "narrative") for (e, _), s in zip(short, summary))
         lines.append({"fold": fold, "short rows, register -> read as": {f"{a} -> {b}": n
                                                                        for (a, b), n in sorted(read.items())}})
         log(json.dumps(lines[-1], ensure_ascii=False))
