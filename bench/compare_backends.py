@@ -31,19 +31,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np
-
 from training import dataset
+from training.compare import predictions_of
+from training.peers import scored_rows
 from training.train import score
 from triage.classify import registry
-from triage.classify.evaluate import Scorer
+from triage.classify.bootstrap import paired
 from triage.classify.labels import HEADS
 
-# The figures the bootstrap compares: (name, how to read it from Scorer.result()).
-COMPARED = [*((f"{h} macro-F1", lambda r, h=h: r[h]["macro_f1"]) for h in HEADS),
-            ("major recall", lambda r: r["major"]["recall"]),
-            ("safety recall", lambda r: r["flags"]["per_flag"]["safety"]["recall"]),
-            ("safety precision", lambda r: r["flags"]["per_flag"]["safety"]["precision"])]
+# The figures the bootstrap compares: (name, its key in triage.classify.bootstrap).
+COMPARED = [*((f"{h} macro-F1", (h, "macro_f1")) for h in HEADS),
+            ("major recall", ("major", "recall")),
+            ("safety recall", ("flags", "safety", "recall")),
+            ("safety precision", ("flags", "safety", "precision"))]
 
 
 def newest(prefix: str) -> str | None:
@@ -110,37 +110,17 @@ def evidence_cost(model, texts: list[str], repeat: int = 3) -> dict[str, float]:
             "forward_plus_gradient_x_input_ms": timed(gradient)}
 
 
-def scored_rows(model, examples: list) -> list[tuple]:
+def rows_of(model, examples: list) -> list[tuple]:
     """Each row's Scorer.add arguments, so that any resample of rows can be scored."""
-    out = []
-    for ex, pred in zip(examples, model.predict([e.text for e in examples])):
-        labelled = all(v is not None for v in ex.flags.values())
-        flags = frozenset(f for f, v in ex.flags.items() if v) if labelled else None
-        out.append((ex.gold, flags, {h: getattr(pred, h) for h in HEADS}, pred.flags))
-    return out
+    (rows,) = scored_rows(examples, *predictions_of(model, [e.text for e in examples])).values()
+    return rows
 
 
-def figures(rows: list[tuple], index) -> list[float]:
-    scorer = Scorer()
-    for i in index:
-        scorer.add(*rows[i])
-    result = scorer.result()
-    return [read(result) for _, read in COMPARED]
-
-
-def paired_bootstrap(base: list[tuple], other: list[tuple], draws: int = 1000, seed: int = 7) -> dict[str, dict]:
-    """other - base for each compared figure, with the 2.5 / 97.5 percentiles of that
-    difference over `draws` resamples of the rows (the same rows for both models)."""
-    rng = np.random.default_rng(seed)
-    n = len(base)
-    point = np.subtract(figures(other, range(n)), figures(base, range(n)))
-    diffs = []
-    for _ in range(draws):
-        index = rng.integers(0, n, n)
-        diffs.append(np.subtract(figures(other, index), figures(base, index)))
-    low, high = np.percentile(np.array(diffs), [2.5, 97.5], axis=0)
-    return {name: {"difference": round(float(d), 4), "ci95": [round(float(lo), 4), round(float(hi), 4)]}
-            for (name, _), d, lo, hi in zip(COMPARED, point, low, high)}
+def differences(base: list[tuple], other: list[tuple]) -> dict[str, dict]:
+    """other - base for each compared figure, with its 95 % paired bootstrap interval."""
+    intervals = paired(base, other)
+    return {name: {"difference": intervals[key].difference, "ci95": [intervals[key].low, intervals[key].high]}
+            for name, key in COMPARED if key in intervals}
 
 
 def row(name: str, version: str, s: dict, sp: dict) -> str:
@@ -186,7 +166,7 @@ def main() -> None:
             sp = speed(model, bulk, args.single)
             results[label][register] = {"score": {h: s[h] for h in (*HEADS, "major")}
                                         | {"safety": s["flags"]["per_flag"]["safety"]}, "speed": sp}
-            per_row[label] = scored_rows(model, examples)
+            per_row[label] = rows_of(model, examples)
             lines.append(row(label, models[label], s, sp))
         first = results[next(iter(loaded))][register]["score"]
         print(f"\n## {title}: held-out real complaints of {dataset.TEST_MONTHS[register]}, {len(examples)} rows "
@@ -195,12 +175,14 @@ def main() -> None:
         print("\n".join(lines))
         others = [label for label in per_row if label != "scikit-learn"]
         if "scikit-learn" in per_row and others:
-            diff = {label: paired_bootstrap(per_row["scikit-learn"], per_row[label]) for label in others}
+            diff = {label: differences(per_row["scikit-learn"], per_row[label]) for label in others}
             results[f"difference_from_scikit_learn ({register})"] = diff
             print("\ndifference from scikit-learn, with its 95 % paired bootstrap interval (1000 resamples):\n")
             print("| figure | " + " | ".join(others) + " |")
             print("| --- |" + " --- |" * len(others))
             for name, _ in COMPARED:
+                if not all(name in diff[label] for label in others):
+                    continue
                 cells = [f"{diff[label][name]['difference']:+.3f} [{diff[label][name]['ci95'][0]:+.3f}, "
                          f"{diff[label][name]['ci95'][1]:+.3f}]" for label in others]
                 print(f"| {name} | " + " | ".join(cells) + " |")

@@ -351,3 +351,43 @@ def test_the_comparison_table_marks_the_best_figure_per_row():
     assert "| category service recall (n=5) | **0.800** | 0.600 |" in table
     assert compare.shortfalls(figures, "ours") == ["summary category accuracy: peer 0.950 > 0.900",
                                                    "summary category service precision: peer 0.900 > 0.700"]
+
+
+def test_the_shortfalls_list_flags_too_and_says_which_gaps_the_rows_tell_apart():
+    """The card listed the heads' shortfalls only, though its docstring promised the flags: a peer's
+    higher safety precision never reached the list."""
+    from triage.classify.bootstrap import paired
+
+    rnd = np.random.default_rng(0)
+    gold = rnd.random(400) < 0.3
+    flagged = [({"category": ("service",)}, frozenset({"safety"} if g else ()), {"category": "service"},
+                ["safety"] if g or i % 5 == 0 else []) for i, g in enumerate(gold)]
+    stricter = [(g, f, {"category": "service" if i >= 2 else "other"}, ["safety"] if "safety" in f else [])
+                for i, (g, f, _, _) in enumerate(flagged)]
+    comparison = compare.Comparison(
+        figures={"ours": {"summary": _scored(flagged)}, "peer": {"summary": _scored(stricter)}},
+        intervals={"peer": {"summary": paired(flagged, stricter, draws=300)}})
+    ours_precision = comparison.figures["ours"]["summary"]["flags"]["per_flag"]["safety"]["precision"]
+    assert 0.5 < ours_precision < 0.8
+    (line,) = compare.shortfalls(comparison.figures, "ours", comparison.intervals)
+    assert line.startswith(f"summary safety flag precision: peer 1.000 > {ours_precision:.3f} "
+                           f"(difference +{1 - ours_precision:.3f} [+")
+    assert line.endswith(", beyond noise)")
+    leads = compare.clear_leads(comparison, "ours")["peer"]
+    behind = f"summary safety flag precision -{1 - ours_precision:.3f}"  # ours minus the peer's
+    assert [line.split(" [")[0] for line in leads["peer"]] == [behind]
+    # two rows of four hundred: the peer is behind on category, but not so the rows can tell
+    assert all("category" not in line for line in leads["ours"] + leads["peer"])
+    assert any(line.startswith("summary category service recall") for line in compare.shortfalls(
+        {"ours": comparison.figures["peer"], "peer": comparison.figures["ours"]}, "ours"))
+    assert "intervals" in comparison.as_json() and "flags/safety/precision" in comparison.as_json()["intervals"][
+        "peer"]["summary"]
+
+
+def _scored(rows) -> dict:
+    from triage.classify.evaluate import Scorer
+
+    s = Scorer()
+    for gold, flags, predicted, raised in rows:
+        s.add(gold, flags, {"business_line": "sales", "severity": "grumble", **predicted}, raised)
+    return s.result()

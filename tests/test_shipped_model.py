@@ -31,8 +31,23 @@ def test_card_documents_data_metrics_and_versions():
     assert set(by_register) == {"summary", "narrative"}
     assert by_register["narrative"]["category"]["n"] > 1000 and by_register["narrative"]["major"]["n"] > 500
     # The peers, trained on the same rows in the same run, are in the card beside it.
-    table = card["evaluation"]["peers"]["table"]
-    assert "fastText" in table and "char TF-IDF + LR" in table
+    peers = card["evaluation"]["peers"]
+    assert "fastText" in peers["table"] and "char TF-IDF + LR" in peers["table"]
+    # Each gap to a peer carries its paired interval, whose point is the figures' own difference.
+    from triage.classify.bootstrap import flatten
+
+    checked = 0
+    for peer, by_register in peers["intervals"].items():
+        for register, by_key in by_register.items():
+            mine, theirs = flatten(peers["figures"]["ours"][register]), flatten(peers["figures"][peer][register])
+            for key, (difference, low, high) in by_key.items():
+                a, b = mine[tuple(key.split("/"))], theirs[tuple(key.split("/"))]
+                assert abs((b - a) - difference) <= 2e-4 and low <= difference <= high, (peer, register, key)
+                checked += 1
+    assert checked > 100
+    assert any(line.startswith("summary safety flag precision: char TF-IDF + LR") for line in peers["shortfalls"])
+    assert len(peers["clear"]["fastText"]["ours"]) > len(peers["clear"]["fastText"]["peer"]) > 0
+    assert (registry.model_dir() / "card.md").read_text(encoding="utf-8") == registry.card_markdown(card)
     counts = card["data"]["train_label_counts"]
     assert set(counts["flags"]) == set(FLAGS)
 

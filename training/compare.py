@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from training.dataset import Example
-from training.peers import PEERS, PeerModel, score_rows
+from training.peers import PEERS, PeerModel, score_rows, scored_rows
+from triage.classify.bootstrap import DRAWS, Interval, Key, flatten, paired
 from triage.classify.labels import HEADS
 
 REGISTER_NAMES = {"summary": "one-liners (12365auto, 2020-12)", "narrative": "narratives (中国汽车质量网, 2024-03)"}
@@ -29,20 +31,40 @@ def predictions_of(model: Any, texts: Sequence[str]) -> tuple[dict[str, list[str
     return heads, flags
 
 
+@dataclass
+class Comparison:
+    figures: dict[str, dict[str, Any]]
+    """Per system, per register: Scorer.result() on the test rows."""
+    intervals: dict[str, dict[str, dict[Key, Interval]]]
+    """Per other system, per register: its figure minus the first system's, with the 95 % paired
+    bootstrap interval (triage.classify.bootstrap.paired)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"figures": self.figures,
+                "intervals": {name: {register: {"/".join(key): [i.difference, i.low, i.high]
+                                                for key, i in sorted(by_key.items())}
+                                     for register, by_key in by_register.items()}
+                              for name, by_register in self.intervals.items()}}
+
+
 def run(train: Sequence[Example], test: Sequence[Example], ours: dict[str, Any],
-        log: Any = print) -> dict[str, dict[str, Any]]:
-    """Figures of every system: `ours` maps a name to a fitted serving model; the peers
-    are fitted here on `train`."""
+        log: Any = print, draws: int = DRAWS) -> Comparison:
+    """Every system on `test`: `ours` maps a name to a fitted serving model (the first is the one the
+    others are measured against); the peers are fitted here on `train`."""
     texts = [e.text for e in test]
-    figures: dict[str, dict[str, Any]] = {}
-    for name, model in ours.items():
-        figures[name] = score_rows(test, *predictions_of(model, texts))
+    predictions = {name: predictions_of(model, texts) for name, model in ours.items()}
     for name, make in PEERS.items():
         t0 = time.perf_counter()
         peer = PeerModel(make).fit(train)
         log(f"{name}: trained in {time.perf_counter() - t0:.0f} s")
-        figures[name] = score_rows(test, *peer.predict(texts))
-    return figures
+        predictions[name] = peer.predict(texts)
+    rows = {name: scored_rows(test, *p) for name, p in predictions.items()}
+    base = next(iter(rows))
+    return Comparison(
+        figures={name: score_rows(test, *p) for name, p in predictions.items()},
+        intervals={name: {register: paired(rows[base][register], by_register[register], draws)
+                          for register in by_register}
+                   for name, by_register in rows.items() if name != base})
 
 
 def _f(v: float | None) -> str:
@@ -93,22 +115,56 @@ def _get(fig: dict[str, Any], head: str, cls: str, key: str) -> float | None:
     return fig.get(head, {}).get("per_class", {}).get(cls, {}).get(key)
 
 
-def shortfalls(figures: dict[str, dict[str, Any]], ours: str) -> list[str]:
-    """Every figure where a peer beats `ours` (accuracy, per-class recall and precision,
-    major, flags): the honest list for the card."""
+def _compared(result: dict[str, Any]) -> dict[Key, float | None]:
+    """The figures the shortfalls compare: each head's accuracy, each class's recall and precision
+    (severity's major among them), each flag's recall and precision."""
+    return {key: value for key, value in flatten(result).items() if key[0] != "major" and key[-1] != "macro_f1"}
+
+
+def _label(key: Key) -> str:
+    return f"{key[1]} flag {key[2]}" if key[0] == "flags" else " ".join(key)
+
+
+def shortfalls(figures: dict[str, dict[str, Any]], ours: str,
+               intervals: dict[str, dict[str, dict[Key, Interval]]] | None = None) -> list[str]:
+    """Every figure where a peer beats `ours` (accuracy, per-class recall and precision, flags):
+    the honest list for the card; with `intervals` (Comparison.intervals), each with the peer's
+    difference from ours and its 95 % paired interval, "beyond noise" when that excludes zero."""
     out = []
-    mine = figures[ours]
     for peer in (s for s in figures if s != ours):
         for register, fig in figures[peer].items():
-            for head in ("business_line", "category", "severity"):
-                if head not in fig or head not in mine.get(register, {}):
+            mine = _compared(figures[ours].get(register, {}))
+            for key, b in _compared(fig).items():
+                a = mine.get(key)
+                if a is None or b is None or b <= a:
                     continue
-                a, b = mine[register][head]["accuracy"], fig[head]["accuracy"]
-                if a is not None and b is not None and b > a:
-                    out.append(f"{register} {head} accuracy: {peer} {b:.3f} > {a:.3f}")
-                for cls, v in fig[head]["per_class"].items():
-                    for k in ("recall", "precision"):
-                        a = _get(mine[register], head, cls, k)
-                        if v[k] is not None and a is not None and v[k] > a:
-                            out.append(f"{register} {head} {cls} {k}: {peer} {v[k]:.3f} > {a:.3f}")
+                line = f"{register} {_label(key)}: {peer} {b:.3f} > {a:.3f}"
+                interval = (intervals or {}).get(peer, {}).get(register, {}).get(key)
+                if interval is not None:
+                    line += f" (difference {interval.text()}{', beyond noise' if interval.clear else ''})"
+                out.append(line)
     return out
+
+
+def clear_leads(comparison: Comparison, ours: str) -> dict[str, dict[str, list[str]]]:
+    """Per peer, the figures where the rows tell the two apart: {"ours": [...], "peer": [...]}, each
+    "register figure difference [interval]" with the difference read as ours minus the peer's."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for peer, by_register in comparison.intervals.items():
+        ahead: dict[str, list[str]] = {"ours": [], "peer": []}
+        for register, by_key in by_register.items():
+            compared = _compared(comparison.figures[ours].get(register, {}))
+            for key, i in sorted(by_key.items()):
+                if key in compared and i.clear:
+                    ours_minus_peer = Interval(-i.difference, -i.high, -i.low)
+                    ahead["peer" if i.difference > 0 else "ours"].append(
+                        f"{register} {_label(key)} {ours_minus_peer.text()}")
+        out[peer] = ahead
+    return out
+
+
+def card_section(comparison: Comparison, ours: str) -> dict[str, Any]:
+    """The model card's "peers" entry (triage.classify.registry.card_markdown renders it)."""
+    return {"table": table(comparison.figures),
+            "shortfalls": shortfalls(comparison.figures, ours, comparison.intervals),
+            "clear": clear_leads(comparison, ours), **comparison.as_json()}

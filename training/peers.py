@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from training import fasttext_export
 from training.dataset import Example
 from triage.classify.bag import tokens_of
+from triage.classify.bootstrap import ScoredRow
 from triage.classify.evaluate import Scorer
 from triage.classify.labels import FLAGS, HEADS
 from triage.text.normalize import normalize
@@ -116,18 +117,24 @@ class PeerModel:
         return heads, [[f for f, ps in fired.items() if ps[i] == "1"] for i in range(len(texts))]
 
 
+def scored_rows(examples: Sequence[Example], heads: dict[str, list[str]], flags: list[list[str]]
+                ) -> dict[str, list[ScoredRow]]:
+    """One set of predictions as Scorer.add rows, per register (a head the system has no
+    predictions for carries no gold)."""
+    out: dict[str, list[ScoredRow]] = {}
+    for i, ex in enumerate(examples):
+        gold = {h: ex.gold.get(h) if h in heads else None for h in HEADS}
+        out.setdefault(ex.register, []).append((gold, _gold_flags(ex), {h: heads[h][i] for h in heads}, flags[i]))
+    return out
+
+
 def score_rows(examples: Sequence[Example], heads: dict[str, list[str]], flags: list[list[str]]) -> dict[str, Any]:
-    """Figures per register (and all together) of one set of predictions."""
+    """Figures per register of one set of predictions."""
     out: dict[str, Any] = {}
-    registers = sorted({e.register for e in examples})
-    for register in registers:
+    for register, rows in sorted(scored_rows(examples, heads, flags).items()):
         s = Scorer()
-        for i, ex in enumerate(examples):
-            if ex.register != register:
-                continue
-            gold_flags = _gold_flags(ex)
-            gold = {h: ex.gold.get(h) if h in heads else None for h in HEADS}
-            s.add(gold, gold_flags, {h: heads[h][i] for h in heads}, flags[i])
+        for row in rows:
+            s.add(*row)
         out[register] = s.result()
     return out
 

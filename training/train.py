@@ -565,9 +565,9 @@ def peer_comparison(model: Any, examples: Sequence[Example], log=print) -> dict[
     from training import compare
 
     real = [e for e in examples if e.source == "real"]
-    figures = compare.run([e for e in real if e.split == "train"], [e for e in real if e.split == "test"],
-                          {"ours": model}, log=log)
-    return {"table": compare.table(figures), "shortfalls": compare.shortfalls(figures, "ours"), "figures": figures}
+    comparison = compare.run([e for e in real if e.split == "train"], [e for e in real if e.split == "test"],
+                             {"ours": model}, log=log)
+    return compare.card_section(comparison, "ours")
 
 
 def _ece(pairs: list[tuple[float, bool]], bins: int = 10) -> float:

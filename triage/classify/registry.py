@@ -92,8 +92,12 @@ def card(name: str | None = None) -> dict[str, Any]:
 def write_card(folder: Path, card: dict[str, Any], make_current: bool = False) -> None:
     """The model card, as JSON for programs and as Markdown for people; the last step of
     writing a model, after which it may be made the served one."""
-    (folder / CARD).write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
-    (folder / "card.md").write_text(card_markdown(card), encoding="utf-8")
+    # Replaced whole: a served model's card may be written again (bench/peer_baseline.py --card)
+    # while a server reloads it.
+    for name, text in ((CARD, json.dumps(card, ensure_ascii=False, indent=1)), ("card.md", card_markdown(card))):
+        tmp = folder / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(folder / name)
     if make_current:
         set_current(folder.name, folder.parent)
 
@@ -121,8 +125,13 @@ def card_markdown(card: dict[str, Any]) -> str:
         parts += ["", f"### {register}: {fig['description']}", "", "```", format_report(fig), "```"]
     if "peers" in ev:
         parts += ["", "## Beside the peers, trained on the same real rows", "", ev["peers"]["table"], "",
-                  "Where a peer is ahead:", ""]
+                  "Where a peer is ahead (with the peer's difference from ours and its 95 % paired bootstrap "
+                  "interval over the test rows, when the card has them):", ""]
         parts += [f"- {line}" for line in ev["peers"]["shortfalls"]] or ["- nowhere"]
+        for peer, ahead in ev["peers"].get("clear", {}).items():
+            parts += ["", f"Told apart from {peer} by the rows (the interval excludes zero): ahead on "
+                          f"{len(ahead['ours'])} figures, behind on {len(ahead['peer'])}.", ""]
+            parts += [f"- ahead: {line}" for line in ahead["ours"]] + [f"- behind: {line}" for line in ahead["peer"]]
     parts += ["", "## Held-out written examples (not real data)", "", ev["written_test"]["description"], "", "```",
               format_report(ev["written_test"]), "```", "", "## How each head was labelled", ""]
     parts += [f"- {k}: {v}" for k, v in card["data"]["how_each_head_was_labelled"].items()]
