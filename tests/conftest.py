@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import replace
 
 import pytest
 
@@ -42,6 +43,14 @@ def small_examples() -> list[Example]:
 @pytest.fixture(scope="session")
 def small_model():
     model, _ = fit(small_examples(), TrainConfig(folds=3), "test-small")
+    return model
+
+
+@pytest.fixture(scope="session")
+def small_examples_refit():
+    """A second small model, on the same rows, regularised harder: two models to compare."""
+    cfg = TrainConfig(folds=3)
+    model, _ = fit(small_examples(), replace(cfg, C={head: c / 8 for head, c in cfg.C.items()}), "test-other")
     return model
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from triage.classify.bootstrap import figures, flatten, paired, resamples
-from triage.classify.evaluate import Scorer
+from triage.classify.evaluate import score
 from triage.classify.labels import FLAGS, HEADS, LABELS
 
 
@@ -28,18 +28,11 @@ def random_rows(seed: int, n: int) -> list[tuple]:
     return rows
 
 
-def scorer_result(rows) -> dict:
-    s = Scorer()
-    for row in rows:
-        s.add(*row)
-    return s.result()
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_figures_of_all_rows_are_the_scorers(seed):
     rows = random_rows(seed, 300)
     mine = figures(rows, np.ones((1, len(rows))))
-    theirs = flatten(scorer_result(rows))
+    theirs = flatten(score(rows))
     assert mine.keys() == theirs.keys()
     assert len(mine) == 3 * 2 + 2 * (2 + 5 + 3) + 2 + 2 * len(FLAGS)  # every figure, none left out
     for key, value in mine.items():
@@ -58,7 +51,7 @@ def test_a_resample_is_scored_as_the_rows_it_drew():
     drawn = figures(rows, weights)
     for d in range(4):
         repeated = [row for row, k in zip(rows, weights[d]) for _ in range(int(k))]
-        theirs = flatten(scorer_result(repeated))
+        theirs = flatten(score(repeated))
         for key in (("category", "accuracy"), ("category", "service", "recall"), ("severity", "macro_f1"),
                     ("major", "precision"), ("flags", "safety", "recall")):
             assert abs(round(float(drawn[key][d]), 4) - theirs[key]) <= (2e-4 if key[-1] == "macro_f1" else 0), (d, key)

@@ -122,6 +122,62 @@ def test_evaluate_json_shape(run, tmp_path):
     assert run("evaluate", str(src), "--json").returncode == 0
 
 
+def _gold_file(path: Path, n: int = 120) -> Path:
+    """Real held-out narratives in the labelled-data format."""
+    import csv
+
+    from training import dataset
+
+    rows = [e for e in dataset.real_examples() if e.split == "test" and e.register == "narrative"][:n]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text", "business_line", "category", "severity", "flags"])
+        for e in rows:
+            flags = "" if any(v is None for v in e.flags.values()) else "|".join(k for k, v in e.flags.items() if v)
+            w.writerow([e.id, e.text, *("|".join(e.gold.get(h) or ()) for h in ("business_line", "category",
+                                                                               "severity")), flags or "none"])
+    return path
+
+
+def test_evaluate_with_intervals_and_against_a_second_model(small_registry, small_examples_refit, tmp_path):
+    """--intervals gives each figure's bootstrap interval; --against scores a second model on the same
+    rows and gives this model minus that one, with its paired interval."""
+    import shutil
+
+    root = tmp_path / "registry"
+    shutil.copytree(small_registry, root)
+    hashes = small_examples_refit.save(root / "test-other")
+    (root / "test-other" / "card.json").write_text(json.dumps({"version": "test-other", "artifacts": hashes}))
+    src = _gold_file(tmp_path / "gold.csv")
+    env = {**os.environ, "TRIAGE_MODELS_DIR": str(root)}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "triage.cli", "evaluate", str(src), *args], capture_output=True,
+                              text=True, env=env, cwd=ROOT, timeout=120)
+
+    r = run("--json", "--intervals", "--against", "test-other")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["rows"] == 120 and res["against"]["model"] == "test-other"
+    assert len(res["intervals"]) > 20
+    bl = res["business_line"]["accuracy"]
+    low, high = res["intervals"]["business_line/accuracy"]
+    assert low <= bl <= high and high - low > 0.02  # 120 rows: a few points either way
+    theirs = res["against"]["figures"]
+    moved = 0
+    for key, d in res["against"]["differences"].items():
+        head, *rest = key.split("/")
+        if rest == ["accuracy"]:
+            assert d["difference"] == pytest.approx(res[head]["accuracy"] - theirs[head]["accuracy"], abs=2e-4), key
+            assert d["low"] <= d["difference"] <= d["high"]
+            moved += d["difference"] != 0
+    assert moved, "the two models should differ somewhere on 120 narratives"
+    r = run("--intervals", "--against", "test-other")
+    assert r.returncode == 0 and "95 % intervals" in r.stdout and "against test-other, on the same 120 rows" in r.stdout
+    r = run("--against", "no-such-model")
+    assert r.returncode == 2 and r.stdout == "" and "no model 'no-such-model'" in r.stderr
+
+
 def test_policy_check(run, tmp_path):
     r = run("policy", "check", str(ROOT / "triage/policy/default.yaml"))
     assert r.returncode == 0 and "OK" in r.stdout

@@ -385,9 +385,7 @@ def test_the_shortfalls_list_flags_too_and_says_which_gaps_the_rows_tell_apart()
 
 
 def _scored(rows) -> dict:
-    from triage.classify.evaluate import Scorer
+    from triage.classify.evaluate import score
 
-    s = Scorer()
-    for gold, flags, predicted, raised in rows:
-        s.add(gold, flags, {"business_line": "sales", "severity": "grumble", **predicted}, raised)
-    return s.result()
+    return score((gold, flags, {"business_line": "sales", "severity": "grumble", **predicted}, raised)
+                 for gold, flags, predicted, raised in rows)

@@ -20,7 +20,7 @@ from training import fasttext_export
 from training.dataset import Example
 from triage.classify.bag import tokens_of
 from triage.classify.bootstrap import ScoredRow
-from triage.classify.evaluate import Scorer
+from triage.classify.evaluate import score
 from triage.classify.labels import FLAGS, HEADS
 from triage.text.normalize import normalize
 
@@ -132,10 +132,7 @@ def score_rows(examples: Sequence[Example], heads: dict[str, list[str]], flags: 
     """Figures per register of one set of predictions."""
     out: dict[str, Any] = {}
     for register, rows in sorted(scored_rows(examples, heads, flags).items()):
-        s = Scorer()
-        for row in rows:
-            s.add(*row)
-        out[register] = s.result()
+        out[register] = score(rows)
     return out
 
 

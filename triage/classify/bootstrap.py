@@ -111,7 +111,7 @@ def paired(base: Sequence[ScoredRow], other: Sequence[ScoredRow], draws: int = D
     weights = resamples(n, draws, seed)
     drawn_base, drawn_other = figures(base, weights), figures(other, weights)
     out = {}
-    for key in point_base.keys() & point_other.keys():
+    for key in (k for k in point_base if k in point_other):  # in the figures' order
         difference = float(point_other[key][0] - point_base[key][0])
         if np.isnan(difference):
             continue
@@ -119,6 +119,20 @@ def paired(base: Sequence[ScoredRow], other: Sequence[ScoredRow], draws: int = D
         diffs = diffs[~np.isnan(diffs)]
         low, high = np.percentile(diffs, [2.5, 97.5]) if len(diffs) else (np.nan, np.nan)
         out[key] = Interval(round(difference, 4), round(float(low), 4), round(float(high), 4))
+    return out
+
+
+def spread(rows: Sequence[ScoredRow], draws: int = DRAWS, seed: int = 7) -> dict[Key, tuple[float, float]]:
+    """Every figure's 95 % bootstrap interval (the 2.5 and 97.5 percentiles over `draws`
+    resamples of the rows), for the figures defined on all the rows."""
+    point = figures(rows, np.ones((1, len(rows))))
+    drawn = figures(rows, resamples(len(rows), draws, seed))
+    out = {}
+    for key, values in drawn.items():
+        values = values[~np.isnan(values)]
+        if not np.isnan(point[key][0]) and len(values):
+            low, high = np.percentile(values, [2.5, 97.5])
+            out[key] = (round(float(low), 4), round(float(high), 4))
     return out
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from triage.classify.bootstrap import ScoredRow
 from triage.classify.labels import FLAGS, HEADS, LabelError, parse_gold, parse_gold_flags
 from triage.classify.tagging import predict_stream
 from triage.io import RowError
@@ -65,12 +66,13 @@ class Scorer:
         return out
 
 
-def score_file(model: Any, path: str, fmt: str | None = None, encoding: str = "utf-8",
-               on_error: Callable[[str], None] = lambda message: None) -> tuple[dict[str, Any], int]:
-    """The figures of `model` on a labelled file (shared/spec/labels-and-data-format.md), and
-    how many rows were skipped: a row that cannot be read or holds an unknown label is
-    reported to `on_error` and left out. Raises InputError for a file that cannot be read."""
-    scorer = Scorer()
+def scored_file(model: Any, path: str, fmt: str | None = None, encoding: str = "utf-8",
+                on_error: Callable[[str], None] = lambda message: None) -> tuple[list[ScoredRow], int]:
+    """Every row of a labelled file (shared/spec/labels-and-data-format.md) as `Scorer.add`
+    takes it, with `model`'s predictions, and how many rows were skipped: a row that cannot be
+    read or holds an unknown label is reported to `on_error` and left out. Raises InputError for
+    a file that cannot be read."""
+    rows: list[ScoredRow] = []
     skipped = 0
     for row, result in predict_stream(model, path, fmt, encoding):
         if isinstance(result, RowError):
@@ -84,8 +86,22 @@ def score_file(model: Any, path: str, fmt: str | None = None, encoding: str = "u
             skipped += 1
             on_error(f"row {row.row}: {exc}")
             continue
-        scorer.add(gold, gold_flags, {h: getattr(result, h) for h in HEADS}, result.flags)
-    return scorer.result(), skipped
+        rows.append((gold, gold_flags, {h: getattr(result, h) for h in HEADS}, result.flags))
+    return rows, skipped
+
+
+def score(rows: Iterable[ScoredRow]) -> dict[str, Any]:
+    scorer = Scorer()
+    for row in rows:
+        scorer.add(*row)
+    return scorer.result()
+
+
+def score_file(model: Any, path: str, fmt: str | None = None, encoding: str = "utf-8",
+               on_error: Callable[[str], None] = lambda message: None) -> tuple[dict[str, Any], int]:
+    """The figures of `model` on a labelled file, and how many rows were skipped (`scored_file`)."""
+    rows, skipped = scored_file(model, path, fmt, encoding, on_error)
+    return score(rows), skipped
 
 
 def _div(a: float, b: float) -> float | None:
@@ -139,4 +155,29 @@ def format_report(result: dict[str, Any]) -> str:
         for f, v in result["flags"]["per_flag"].items():
             lines.append(f"  {f:<12}{_fig(v['precision'], 10)}{_fig(v['recall'], 10)}{_fig(v['f1'], 8)}"
                          f"{v['support']:>9}{v['predicted']:>11}")
+    return "\n".join(lines)
+
+
+def _name(key: tuple[str, ...]) -> str:
+    return f"{key[1]} flag {key[2]}" if key[0] == "flags" else " ".join(key)
+
+
+def format_spread(result: dict[str, Any], spread: dict[tuple[str, ...], tuple[float, float]], draws: int) -> str:
+    """Each figure of `result` with its 95 % bootstrap interval (triage.classify.bootstrap.spread)."""
+    from triage.classify.bootstrap import flatten
+
+    lines = [f"\n95 % intervals (bootstrap, {draws} resamples of the {result['rows']} rows):"]
+    for key, value in flatten(result).items():
+        if key in spread:
+            low, high = spread[key]
+            lines.append(f"  {_name(key):<36}{_fig(value)}  [{low:.4f}, {high:.4f}]")
+    return "\n".join(lines)
+
+
+def format_differences(name: str, rows: int, differences: dict[tuple[str, ...], Any]) -> str:
+    """Paired differences (triage.classify.bootstrap.paired) as a report: this model minus `name`."""
+    lines = [f"\nagainst {name}, on the same {rows} rows: this model minus that one, with the 95 % paired "
+             "bootstrap interval; 'told apart' when it excludes zero:"]
+    for key, interval in differences.items():
+        lines.append(f"  {_name(key):<36}{interval.text()}{'  told apart' if interval.clear else ''}")
     return "\n".join(lines)

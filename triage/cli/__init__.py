@@ -5,9 +5,10 @@ and prints. Importing this package stays cheap: what a command needs is imported
 from __future__ import annotations
 
 import argparse
+import sys
 
 from triage.cli import accounts, cases, classify, policy, service, train
-from triage.cli.common import EXIT_CODES
+from triage.cli.common import EXIT_CODES, EXIT_UNUSABLE
 
 COMMANDS = (
     classify.add_classify, classify.add_predict, classify.add_evaluate,
@@ -29,9 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from triage.classify.registry import ModelError, RegistryError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except (RegistryError, ModelError) as exc:  # an unknown --model or --against; a model folder altered
+        print(f"triage {args.command}: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:

@@ -234,25 +234,46 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
                                   formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("file", help="labelled CSV or JSON Lines file (shared/spec/labels-and-data-format.md)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--intervals", action="store_true",
+                   help="each figure's 95 %% bootstrap interval over the file's rows (how sure it is)")
+    p.add_argument("--against", metavar="MODEL",
+                   help="a second model of the registry scored on the same rows: the differences, each with "
+                        "its 95 %% paired bootstrap interval (is the new model better, or is it noise?)")
     with_input(p)
     p.set_defaults(func=cmd_evaluate)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from triage.classify.evaluate import format_report, score_file
+    from triage.classify.bootstrap import DRAWS, paired, spread
+    from triage.classify.evaluate import format_differences, format_report, format_spread, score, scored_file
     from triage.io import InputError
 
     model = load_model(args.model)
+    other = load_model(args.against) if args.against else None
     try:
-        result, errors = score_file(model, args.file, args.format, args.encoding,
-                                    on_error=lambda message: print(f"triage evaluate: {message}", file=sys.stderr))
+        rows, errors = scored_file(model, args.file, args.format, args.encoding,
+                                   on_error=lambda message: print(f"triage evaluate: {message}", file=sys.stderr))
+        other_rows = scored_file(other, args.file, args.format, args.encoding)[0] if other else []
     except InputError as exc:
         print(f"triage evaluate: {args.file}: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
+    result = score(rows)
+    intervals = spread(rows) if args.intervals and rows else {}
+    differences = paired(other_rows, rows) if other and rows else {}  # this model minus the other
     if args.json:
+        if args.intervals:
+            result["intervals"] = {"/".join(k): list(v) for k, v in intervals.items()}
+        if other:
+            result["against"] = {"model": other.version, "figures": score(other_rows), "differences": {
+                "/".join(k): {"difference": i.difference, "low": i.low, "high": i.high, "clear": i.clear}
+                for k, i in differences.items()}}
         print(json.dumps(result, ensure_ascii=False))
     else:
         print(format_report(result))
+        if args.intervals:
+            print(format_spread(result, intervals, DRAWS))
+        if other:
+            print(format_differences(other.version, len(rows), differences))
     if errors:
         print(f"triage evaluate: {errors} rows skipped (see the errors above)", file=sys.stderr)
     return EXIT_ROWS_FAILED if errors else EXIT_OK
