@@ -14,7 +14,7 @@ from typing import Any
 
 from training.dataset import Example
 from training.peers import PEERS, PeerModel, score_rows, scored_rows
-from triage.classify.bootstrap import DRAWS, Interval, Key, flatten, paired
+from triage.classify.bootstrap import DRAWS, Interval, Key, flatten, label, paired
 from triage.classify.labels import HEADS
 
 REGISTER_NAMES = {"summary": "one-liners (12365auto, 2020-12)", "narrative": "narratives (中国汽车质量网, 2024-03)"}
@@ -103,11 +103,11 @@ def table(figures: dict[str, dict[str, Any]]) -> str:
                     rows.append((f"{flag} {k} (support {v['support']} of {first['flags']['n']})",
                                  [figures[s][register].get("flags", {}).get("per_flag", {}).get(flag, {}).get(k)
                                   for s in systems]))
-        for label, values in rows:
+        for name, values in rows:
             known = [v for v in values if v is not None]
             best = max(known) if known else None
             cells = [f"**{_f(v)}**" if v is not None and v == best and len(known) > 1 else _f(v) for v in values]
-            lines.append(f"| {REGISTER_NAMES.get(register, register)} | {label} | {' | '.join(cells)} |")
+            lines.append(f"| {REGISTER_NAMES.get(register, register)} | {name} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -119,10 +119,6 @@ def _compared(result: dict[str, Any]) -> dict[Key, float | None]:
     """The figures the shortfalls compare: each head's accuracy, each class's recall and precision
     (severity's major among them), each flag's recall and precision."""
     return {key: value for key, value in flatten(result).items() if key[0] != "major" and key[-1] != "macro_f1"}
-
-
-def _label(key: Key) -> str:
-    return f"{key[1]} flag {key[2]}" if key[0] == "flags" else " ".join(key)
 
 
 def shortfalls(figures: dict[str, dict[str, Any]], ours: str,
@@ -138,7 +134,7 @@ def shortfalls(figures: dict[str, dict[str, Any]], ours: str,
                 a = mine.get(key)
                 if a is None or b is None or b <= a:
                     continue
-                line = f"{register} {_label(key)}: {peer} {b:.3f} > {a:.3f}"
+                line = f"{register} {label(key)}: {peer} {b:.3f} > {a:.3f}"
                 interval = (intervals or {}).get(peer, {}).get(register, {}).get(key)
                 if interval is not None:
                     line += f" (difference {interval.text()}{', beyond noise' if interval.clear else ''})"
@@ -158,7 +154,7 @@ def clear_leads(comparison: Comparison, ours: str) -> dict[str, dict[str, list[s
                 if key in compared and i.clear:
                     ours_minus_peer = Interval(-i.difference, -i.high, -i.low)
                     ahead["peer" if i.difference > 0 else "ours"].append(
-                        f"{register} {_label(key)} {ours_minus_peer.text()}")
+                        f"{register} {label(key)} {ours_minus_peer.text()}")
         out[peer] = ahead
     return out
 

@@ -136,6 +136,11 @@ def spread(rows: Sequence[ScoredRow], draws: int = DRAWS, seed: int = 7) -> dict
     return out
 
 
+def label(key: Key) -> str:
+    """A figure's name for a report: "category service recall", "safety flag precision"."""
+    return f"{key[1]} flag {key[2]}" if key[0] == "flags" else " ".join(key)
+
+
 def _resolved(gold: tuple[str, ...], predicted: str) -> tuple[str, str]:
     """Scorer's reading of a row with several gold ids: right when the prediction is any of
     them, else counted under the first."""

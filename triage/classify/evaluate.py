@@ -158,26 +158,24 @@ def format_report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _name(key: tuple[str, ...]) -> str:
-    return f"{key[1]} flag {key[2]}" if key[0] == "flags" else " ".join(key)
-
-
 def format_spread(result: dict[str, Any], spread: dict[tuple[str, ...], tuple[float, float]], draws: int) -> str:
     """Each figure of `result` with its 95 % bootstrap interval (triage.classify.bootstrap.spread)."""
-    from triage.classify.bootstrap import flatten
+    from triage.classify.bootstrap import flatten, label
 
     lines = [f"\n95 % intervals (bootstrap, {draws} resamples of the {result['rows']} rows):"]
     for key, value in flatten(result).items():
         if key in spread:
             low, high = spread[key]
-            lines.append(f"  {_name(key):<36}{_fig(value)}  [{low:.4f}, {high:.4f}]")
+            lines.append(f"  {label(key):<36}{_fig(value)}  [{low:.4f}, {high:.4f}]")
     return "\n".join(lines)
 
 
 def format_differences(name: str, rows: int, differences: dict[tuple[str, ...], Any]) -> str:
     """Paired differences (triage.classify.bootstrap.paired) as a report: this model minus `name`."""
+    from triage.classify.bootstrap import label
+
     lines = [f"\nagainst {name}, on the same {rows} rows: this model minus that one, with the 95 % paired "
              "bootstrap interval; 'told apart' when it excludes zero:"]
     for key, interval in differences.items():
-        lines.append(f"  {_name(key):<36}{interval.text()}{'  told apart' if interval.clear else ''}")
+        lines.append(f"  {label(key):<36}{interval.text()}{'  told apart' if interval.clear else ''}")
     return "\n".join(lines)
