@@ -15,6 +15,7 @@ from typing import Any
 from training.dataset import Example
 from training.peers import PEERS, PeerModel, score_rows, scored_rows
 from triage.classify.bootstrap import DRAWS, Interval, Key, flatten, label, paired
+from triage.classify.evaluate import score
 from triage.classify.labels import HEADS
 
 REGISTER_NAMES = {"summary": "one-liners (12365auto, 2020-12)", "narrative": "narratives (中国汽车质量网, 2024-03)"}
@@ -115,7 +116,7 @@ def _get(fig: dict[str, Any], head: str, cls: str, key: str) -> float | None:
     return fig.get(head, {}).get("per_class", {}).get(cls, {}).get(key)
 
 
-def _compared(result: dict[str, Any]) -> dict[Key, float | None]:
+def compared(result: dict[str, Any]) -> dict[Key, float | None]:
     """The figures the shortfalls compare: each head's accuracy, each class's recall and precision
     (severity's major among them), each flag's recall and precision."""
     return {key: value for key, value in flatten(result).items() if key[0] != "major" and key[-1] != "macro_f1"}
@@ -129,8 +130,8 @@ def shortfalls(figures: dict[str, dict[str, Any]], ours: str,
     out = []
     for peer in (s for s in figures if s != ours):
         for register, fig in figures[peer].items():
-            mine = _compared(figures[ours].get(register, {}))
-            for key, b in _compared(fig).items():
+            mine = compared(figures[ours].get(register, {}))
+            for key, b in compared(fig).items():
                 a = mine.get(key)
                 if a is None or b is None or b <= a:
                     continue
@@ -149,9 +150,9 @@ def clear_leads(comparison: Comparison, ours: str) -> dict[str, dict[str, list[s
     for peer, by_register in comparison.intervals.items():
         ahead: dict[str, list[str]] = {"ours": [], "peer": []}
         for register, by_key in by_register.items():
-            compared = _compared(comparison.figures[ours].get(register, {}))
+            kept = compared(comparison.figures[ours].get(register, {}))
             for key, i in sorted(by_key.items()):
-                if key in compared and i.clear:
+                if key in kept and i.clear:
                     ours_minus_peer = Interval(-i.difference, -i.high, -i.low)
                     ahead["peer" if i.difference > 0 else "ours"].append(
                         f"{register} {label(key)} {ours_minus_peer.text()}")
@@ -164,3 +165,23 @@ def card_section(comparison: Comparison, ours: str) -> dict[str, Any]:
     return {"table": table(comparison.figures),
             "shortfalls": shortfalls(comparison.figures, ours, comparison.intervals),
             "clear": clear_leads(comparison, ours), **comparison.as_json()}
+
+
+def against(model: Any, other: Any, test: Sequence[Example], draws: int = DRAWS) -> dict[str, Any]:
+    """`model` beside `other` (the model it would replace) on the same rows, per register: the other's
+    figures, and every figure's difference (model minus other) with its 95 % paired interval;
+    "better" and "worse" list the figures the rows tell apart (accuracy, per-class recall and
+    precision, flags)."""
+    texts = [e.text for e in test]
+    mine, theirs = scored_rows(test, *predictions_of(model, texts)), scored_rows(test, *predictions_of(other, texts))
+    out: dict[str, Any] = {}
+    for register in sorted(mine):
+        intervals = paired(theirs[register], mine[register], draws)
+        figures = score(theirs[register])
+        kept = compared(figures)
+        out[register] = {
+            "figures": figures,
+            "differences": {"/".join(k): [i.difference, i.low, i.high] for k, i in intervals.items()},
+            "better": [f"{label(k)} {i.text()}" for k, i in intervals.items() if k in kept and i.clear and i.low > 0],
+            "worse": [f"{label(k)} {i.text()}" for k, i in intervals.items() if k in kept and i.clear and i.high < 0]}
+    return out

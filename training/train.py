@@ -570,6 +570,23 @@ def peer_comparison(model: Any, examples: Sequence[Example], log=print) -> dict[
     return compare.card_section(comparison, "ours")
 
 
+def against_current(model: Any, examples: Sequence[Example], root: Path, log=print) -> dict[str, Any] | None:
+    """The new model beside the registry's current one, the model it would replace, on the same
+    held-out real rows (training/compare.py, `against`): so that whoever makes it current sees what
+    it does better and worse by more than noise. None when there is no current model to load."""
+    from training import compare
+    from triage.classify.registry import ModelError, RegistryError, current_name, load_from
+
+    try:
+        name = current_name(root)
+        current = load_from(root, name)
+    except (RegistryError, ModelError, ImportError) as exc:  # none yet; or a transformer without torch
+        log(f"not compared with a current model: {exc}")
+        return None
+    test = [e for e in examples if e.source == "real" and e.split == "test"]
+    return {"model": name, "by_register": compare.against(model, current, test)}
+
+
 def _ece(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
     conf = np.array([p for p, _ in pairs])
     right = np.array([r for _, r in pairs], dtype=float)
@@ -614,6 +631,12 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
     if peers:
         evaluation["peers"] = peer_comparison(model, examples, log=log)
     root = registry or registry_dir()
+    replaced = against_current(model, examples, root, log=log)
+    if replaced:
+        evaluation["against_current"] = replaced
+        for register, r in replaced["by_register"].items():
+            log(f"against {replaced['model']} ({register}): better on {len(r['better'])} figures, worse on "
+                f"{len(r['worse'])}" + "".join(f"\n  worse: {line}" for line in r["worse"]))
     folder = root / version
     artifacts = model.save(folder)
     card = {

@@ -132,6 +132,14 @@ def card_markdown(card: dict[str, Any]) -> str:
             parts += ["", f"Told apart from {peer} by the rows (the interval excludes zero): ahead on "
                           f"{len(ahead['ours'])} figures, behind on {len(ahead['peer'])}.", ""]
             parts += [f"- ahead: {line}" for line in ahead["ours"]] + [f"- behind: {line}" for line in ahead["peer"]]
+    if "against_current" in ev:
+        other = ev["against_current"]
+        parts += ["", f"## Against `{other['model']}`, the model it replaced", "",
+                  "The same held-out real rows; this model minus that one, with the 95 % paired bootstrap interval; "
+                  "only the figures the rows tell apart:"]
+        for register, r in other["by_register"].items():
+            parts += ["", f"{register}: better on {len(r['better'])}, worse on {len(r['worse'])}", ""]
+            parts += [f"- better: {line}" for line in r["better"]] + [f"- worse: {line}" for line in r["worse"]]
     parts += ["", "## Held-out written examples (not real data)", "", ev["written_test"]["description"], "", "```",
               format_report(ev["written_test"]), "```", "", "## How each head was labelled", ""]
     parts += [f"- {k}: {v}" for k, v in card["data"]["how_each_head_was_labelled"].items()]
