@@ -46,7 +46,7 @@ def test_the_figures_of_all_rows_are_the_scorers(seed):
 
 def test_a_resample_is_scored_as_the_rows_it_drew():
     rows = random_rows(3, 120)
-    weights = resamples(len(rows), draws=4, seed=11)
+    weights = np.vstack(list(resamples(len(rows), draws=4, seed=11)))
     assert weights.shape == (4, 120) and (weights.sum(axis=1) == 120).all()
     drawn = figures(rows, weights)
     for d in range(4):
@@ -93,3 +93,18 @@ def test_pairs_must_score_the_same_rows():
     shuffled = rows[1:] + rows[:1]
     with pytest.raises(ValueError, match="same gold"):
         paired(rows, shuffled)
+
+
+def test_resamples_come_in_blocks_and_give_the_same_intervals(monkeypatch):
+    """A year's rows by a thousand draws would be 800 MB of counts at once: they come in blocks, and
+    the blocks are the same draws."""
+    from triage.classify import bootstrap
+
+    rows = random_rows(7, 300)
+    other = random_rows(8, 300)
+    other = [(g, f, p, r) for (g, f, _, _), (_, _, p, r) in zip(rows, other)]
+    whole = paired(rows, other, draws=50)
+    monkeypatch.setattr(bootstrap, "_CELLS", 300 * 7)
+    blocks = list(resamples(300, draws=50))
+    assert [len(b) for b in blocks] == [7] * 7 + [1]
+    assert paired(rows, other, draws=50) == whole and any(i.clear for i in whole.values())

@@ -42,7 +42,7 @@ def test_train_with_feedback_writes_a_loadable_model(tmp_path, small_model):
     assert abs(difference - (new - one_liners["figures"]["category"]["accuracy"])) <= 2e-4
     assert 0 < low <= difference <= high  # 400 rows against twenty thousand: better, by more than noise
     assert any(line.startswith("category accuracy +") for line in one_liners["better"])
-    assert "## Against `test-small`, the model it replaced" in (folder / "card.md").read_text()
+    assert "## Against `test-small`, the model served when this one was trained" in (folder / "card.md").read_text()
     assert "against test-small (summary): better on" in r.stderr
 
     env = {**os.environ, "TRIAGE_MODELS_DIR": str(registry)}

@@ -12,7 +12,7 @@ the interval.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,54 +47,92 @@ class Interval:
         return f"{self.difference:+.3f} [{self.low:+.3f}, {self.high:+.3f}]"
 
 
-def resamples(n: int, draws: int = DRAWS, seed: int = 7) -> np.ndarray:
-    """(draws, n) counts: how often each of n rows is drawn in each resample of n rows."""
+def resamples(n: int, draws: int = DRAWS, seed: int = 7) -> Iterator[np.ndarray]:
+    """(k, n) counts, k draws at a time until `draws`: how often each of n rows is drawn in each
+    resample of n rows. In blocks, so that a year's rows (100,000 by 1,000 draws) never sit in
+    memory at once."""
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=draws).astype(np.float64)
+    block = max(1, _CELLS // max(n, 1))
+    for start in range(0, draws, block):
+        yield rng.multinomial(n, np.full(n, 1.0 / n), size=min(block, draws - start)).astype(np.float64)
+
+
+_CELLS = 4_000_000
+"""Counts held at once: draws x rows."""
+
+
+class Counted:
+    """The rows as what each figure counts: per figure, a numerator and a denominator column over
+    the rows (Scorer's rules: a row with several gold ids is right when the prediction is one of
+    them and counts under it, else under its first id), so that any weighting of the rows scores
+    every figure at once."""
+
+    def __init__(self, rows: Sequence[ScoredRow]) -> None:
+        self.n = len(rows)
+        columns: dict[Key, tuple[np.ndarray, np.ndarray]] = {}
+        self.classes: dict[str, list[str]] = {}
+        for head in HEADS:
+            labelled = np.array([bool(gold.get(head)) for gold, _, _, _ in rows], dtype=bool)
+            if not labelled.any():
+                continue
+            resolved = [_resolved(gold[head], predicted[head]) if gold.get(head) else ("", "")
+                        for gold, _, predicted, _ in rows]
+            gold = np.array([g for g, _ in resolved])
+            pred = np.array([p for _, p in resolved])
+            columns[(head, "accuracy")] = (labelled & (gold == pred), labelled)
+            self.classes[head] = sorted(set(gold[labelled]) | set(pred[labelled]))
+            for c in self.classes[head]:
+                tp = labelled & (gold == c) & (pred == c)
+                columns[(head, c, "recall")] = (tp, labelled & (gold == c))
+                columns[(head, c, "precision")] = (tp, labelled & (pred == c))
+            if head == "severity":
+                columns[("major", "recall")] = columns.get((head, "major", "recall"), (labelled & False,) * 2)
+                columns[("major", "precision")] = columns.get((head, "major", "precision"), (labelled & False,) * 2)
+        annotated = np.array([gold_flags is not None for _, gold_flags, _, _ in rows], dtype=bool)
+        if annotated.any():
+            for f in FLAGS:
+                has = np.array([gold_flags is not None and f in gold_flags for _, gold_flags, _, _ in rows])
+                raised = annotated & np.array([f in set(flags) for _, _, _, flags in rows])
+                columns[("flags", f, "recall")] = (has & raised, has)
+                columns[("flags", f, "precision")] = (has & raised, raised)
+        self.keys = list(columns)
+        self.numerators = np.column_stack([columns[k][0] for k in self.keys]).astype(np.float64) if columns else None
+        self.denominators = np.column_stack([columns[k][1] for k in self.keys]).astype(np.float64) if columns else None
+
+    def under(self, weights: np.ndarray) -> dict[Key, np.ndarray]:
+        """Every figure under each row of `weights` ((k, n) counts), NaN where it is undefined."""
+        if self.numerators is None:
+            return {}
+        ratios = _ratio(weights @ self.numerators, weights @ self.denominators)
+        out = {k: ratios[:, j] for j, k in enumerate(self.keys)}
+        supports = weights @ self.denominators
+        index = {k: j for j, k in enumerate(self.keys)}
+        for head, classes in self.classes.items():
+            f1s, supported = [], []
+            for c in classes:
+                recall, precision = out[(head, c, "recall")], out[(head, c, "precision")]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    f1 = np.where(np.isnan(precision), 0.0, 2 * precision * recall / (precision + recall))
+                f1s.append(np.nan_to_num(f1, nan=0.0))  # p + r == 0: F1 0, as Scorer
+                supported.append(supports[:, index[(head, c, "recall")]] > 0)
+            out[(head, "macro_f1")] = _ratio(np.sum(np.where(supported, f1s, 0.0), axis=0),
+                                             np.sum(supported, axis=0))
+        return out
 
 
 def figures(rows: Sequence[ScoredRow], weights: np.ndarray) -> dict[Key, np.ndarray]:
     """Every figure of `Scorer.result()` under each row of `weights` ((draws, len(rows)) counts;
     np.ones((1, len(rows))) gives the figures of the rows themselves)."""
-    out: dict[Key, np.ndarray] = {}
-    for head in HEADS:
-        pairs = [(i, _resolved(gold[head], predicted[head])) for i, (gold, _, predicted, _) in enumerate(rows)
-                 if gold.get(head)]
-        if not pairs:
-            continue
-        index = np.array([i for i, _ in pairs])
-        w = weights[:, index]
-        gold = np.array([g for _, (g, _) in pairs])
-        pred = np.array([p for _, (_, p) in pairs])
-        total = w.sum(axis=1)
-        out[(head, "accuracy")] = _ratio(w @ (gold == pred), total)
-        f1s, supported = [], []
-        for c in sorted(set(gold) | set(pred)):
-            tp = w @ ((gold == c) & (pred == c))
-            n, predicted_n = w @ (gold == c), w @ (pred == c)
-            recall, precision = _ratio(tp, n), _ratio(tp, predicted_n)
-            out[(head, c, "recall")], out[(head, c, "precision")] = recall, precision
-            with np.errstate(invalid="ignore", divide="ignore"):
-                f1 = np.where(np.isnan(precision), 0.0, 2 * precision * recall / (precision + recall))
-            f1s.append(np.nan_to_num(f1, nan=0.0))  # p + r == 0: F1 0, as Scorer
-            supported.append(n > 0)
-        if head == "severity":
-            tp = w @ ((gold == "major") & (pred == "major"))
-            out[("major", "recall")] = _ratio(tp, w @ (gold == "major"))
-            out[("major", "precision")] = _ratio(tp, w @ (pred == "major"))
-        f1_sum = np.sum(np.where(supported, f1s, 0.0), axis=0)
-        out[(head, "macro_f1")] = _ratio(f1_sum, np.sum(supported, axis=0))
-    annotated = [(i, gold_flags, set(flags)) for i, (_, gold_flags, _, flags) in enumerate(rows)
-                 if gold_flags is not None]
-    if annotated:
-        w = weights[:, [i for i, _, _ in annotated]]
-        for f in FLAGS:
-            has = np.array([f in g for _, g, _ in annotated])
-            raised = np.array([f in p for _, _, p in annotated])
-            tp = w @ (has & raised)
-            out[("flags", f, "recall")] = _ratio(tp, w @ has)
-            out[("flags", f, "precision")] = _ratio(tp, w @ raised)
-    return out
+    return Counted(rows).under(weights)
+
+
+def _drawn(counted: Sequence[Counted], draws: int, seed: int) -> list[dict[Key, np.ndarray]]:
+    """Each counted set's figures over the same resamples."""
+    parts: list[list[dict[Key, np.ndarray]]] = [[] for _ in counted]
+    for weights in resamples(counted[0].n, draws, seed):
+        for part, c in zip(parts, counted):
+            part.append(c.under(weights))
+    return [{k: np.concatenate([p[k] for p in part]) for k in part[0]} if part else {} for part in parts]
 
 
 def paired(base: Sequence[ScoredRow], other: Sequence[ScoredRow], draws: int = DRAWS,
@@ -105,11 +143,10 @@ def paired(base: Sequence[ScoredRow], other: Sequence[ScoredRow], draws: int = D
         raise ValueError(f"paired rows differ in number: {len(base)} and {len(other)}")
     if any(b[0] != o[0] or b[1] != o[1] for b, o in zip(base, other)):
         raise ValueError("paired rows must carry the same gold in the same order")
-    n = len(base)
-    whole = np.ones((1, n))
-    point_base, point_other = figures(base, whole), figures(other, whole)
-    weights = resamples(n, draws, seed)
-    drawn_base, drawn_other = figures(base, weights), figures(other, weights)
+    counted = [Counted(base), Counted(other)]
+    whole = np.ones((1, len(base)))
+    point_base, point_other = (c.under(whole) for c in counted)
+    drawn_base, drawn_other = _drawn(counted, draws, seed)
     out = {}
     for key in (k for k in point_base if k in point_other):  # in the figures' order
         difference = float(point_other[key][0] - point_base[key][0])
@@ -125,8 +162,9 @@ def paired(base: Sequence[ScoredRow], other: Sequence[ScoredRow], draws: int = D
 def spread(rows: Sequence[ScoredRow], draws: int = DRAWS, seed: int = 7) -> dict[Key, tuple[float, float]]:
     """Every figure's 95 % bootstrap interval (the 2.5 and 97.5 percentiles over `draws`
     resamples of the rows), for the figures defined on all the rows."""
-    point = figures(rows, np.ones((1, len(rows))))
-    drawn = figures(rows, resamples(len(rows), draws, seed))
+    counted = Counted(rows)
+    point = counted.under(np.ones((1, len(rows))))
+    (drawn,) = _drawn([counted], draws, seed)
     out = {}
     for key, values in drawn.items():
         values = values[~np.isnan(values)]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from triage.classify.bootstrap import ScoredRow
+from triage.classify.bootstrap import ScoredRow, flatten, label
 from triage.classify.labels import FLAGS, HEADS, LabelError, parse_gold, parse_gold_flags
 from triage.classify.tagging import predict_stream
 from triage.io import RowError
@@ -160,8 +160,6 @@ def format_report(result: dict[str, Any]) -> str:
 
 def format_spread(result: dict[str, Any], spread: dict[tuple[str, ...], tuple[float, float]], draws: int) -> str:
     """Each figure of `result` with its 95 % bootstrap interval (triage.classify.bootstrap.spread)."""
-    from triage.classify.bootstrap import flatten, label
-
     lines = [f"\n95 % intervals (bootstrap, {draws} resamples of the {result['rows']} rows):"]
     for key, value in flatten(result).items():
         if key in spread:
@@ -172,8 +170,6 @@ def format_spread(result: dict[str, Any], spread: dict[tuple[str, ...], tuple[fl
 
 def format_differences(name: str, rows: int, differences: dict[tuple[str, ...], Any]) -> str:
     """Paired differences (triage.classify.bootstrap.paired) as a report: this model minus `name`."""
-    from triage.classify.bootstrap import label
-
     lines = [f"\nagainst {name}, on the same {rows} rows: this model minus that one, with the 95 % paired "
              "bootstrap interval; 'told apart' when it excludes zero:"]
     for key, interval in differences.items():

@@ -134,7 +134,7 @@ def card_markdown(card: dict[str, Any]) -> str:
             parts += [f"- ahead: {line}" for line in ahead["ours"]] + [f"- behind: {line}" for line in ahead["peer"]]
     if "against_current" in ev:
         other = ev["against_current"]
-        parts += ["", f"## Against `{other['model']}`, the model it replaced", "",
+        parts += ["", f"## Against `{other['model']}`, the model served when this one was trained", "",
                   "The same held-out real rows; this model minus that one, with the 95 % paired bootstrap interval; "
                   "only the figures the rows tell apart:"]
         for register, r in other["by_register"].items():
