@@ -378,6 +378,29 @@ not hold on the test month before; not looked at there); `charhead05_real` 0.959
 `charhead05_blreal` (the business-line head without the written rows) 0.9599 / 0.86, one-liners
 0.9887 / 0.92 against 0.9876 / 0.94; its cost on the written letters and transcripts was not
 measured (the real-rows long member lost their sales: letters 122 -> 103 of 131).
+
+Ranking on both folds (2026-12-02; a scratch script over `probability_lines`, each fold's heads fitted
+without it): how well each line orders the development rows by p(sales), on the rows with one gold
+business line (ROC AUC and average precision, free of any bias), and category accuracy at the argmax.
+The test month's narratives had shown the char peer's accuracy above ours at every sales bias.
+
+| line (fold 0 / fold 1) | one-liners BL AUC/AP | cat. | narratives BL AUC/AP | cat. |
+|---|---|---|---|---|
+| charhead05 (served) | 0.9912/0.9363, 0.9969/0.9442 | 0.9834, 0.9857 | 0.9790/0.9221, 0.9562/0.8751 | 0.8988, 0.8566 |
+| charhead05_real | 0.9912/0.9382, 0.9966/0.9406 | 0.9836, 0.9843 | 0.9790/0.9280, 0.9589/0.8890 | 0.9160, 0.8832 |
+| charhead05_blreal | 0.9910/0.9372, 0.9957/0.9335 | 0.9834, 0.9857 | 0.9751/0.9241, 0.9615/0.8947 | 0.8988, 0.8566 |
+| written0 | 0.9909/0.9355, 0.9953/0.9319 | 0.9834, 0.9845 | 0.9753/0.9304, 0.9609/0.8954 | 0.9160, 0.8873 |
+| C8 | 0.9910/0.9333, 0.9966/0.9425 | 0.9825, 0.9843 | 0.9820/0.9355, 0.9581/0.8891 | 0.8938, 0.8525 |
+| peer: char | 0.9914/0.9437, 0.9949/0.9464 | 0.9829, 0.9849 | 0.9790/0.9494, 0.9631/0.8940 | 0.9235, 0.8730 |
+| peer: fastText | 0.9889/0.9275, 0.9901/0.9327 | 0.9798, 0.9819 | 0.9649/0.9376, 0.9496/0.8564 | 0.9160, 0.8873 |
+
+Fewer written rows (`charhead05_real`, `written0`) order the narratives at least as well on both folds
+and lift their category at the argmax by 1.7 to 3.1 points; so does the char peer, which sees none.
+What they cost was measured before (tables above): at the rule's biases a third or more of the
+narratives' service recall (0.42 -> 0.24 on fold 0), where ours leads both peers on the test month
+(0.27 against 0.22-0.23), and a real-rows fastText member lost the written letters' and transcripts' sales
+(122 -> 103 of 131 letters), the register the hotline teams send. Not kept. On the one-liners no line
+orders the rows better than the served one on both folds.
 """
 
 from __future__ import annotations
