@@ -87,6 +87,37 @@ class Context:
             last -= 1
         return first, last
 
+    def clause_index(self, pos: int) -> int:
+        """Which clause of the text holds position `pos` (0 for the first)."""
+        if self._clauses is None:
+            self._clauses = self._cut(_CLAUSE_END, self.text)
+        return bisect_left(self._clauses[0], pos + 1)
+
+    def clause_indices(self) -> list[int]:
+        """`clause_index` of every position of the text, at once."""
+        if self._clauses is None:
+            self._clauses = self._cut(_CLAUSE_END, self.text)
+        out: list[int] = []
+        previous = 0
+        for clause, start in enumerate(self._clauses[0]):  # positions before the clause's end mark
+            out += [clause] * (start - previous)
+            previous = start
+        out += [len(self._clauses[0])] * (len(self.text) - previous)
+        return out
+
+    def clause_span(self, index: int) -> tuple[int, int]:
+        """[start, end) of clause `index` (`clause_index`), as `clause` gives it."""
+        if self._clauses is None:
+            self._clauses = self._cut(_CLAUSE_END, self.text)
+        starts, ends = self._clauses
+        first = ends[index - 1] if index > 0 else 0
+        last = starts[index] if index < len(starts) else len(self.text)
+        while first < last and self.text[first].isspace():
+            first += 1
+        while last > first and self.text[last - 1].isspace():
+            last -= 1
+        return first, last
+
     def sentence(self, start: int, end: int) -> tuple[int, int]:
         if self._sentences is None:
             self._sentences = self._cut(_SENTENCE_END, self.text)

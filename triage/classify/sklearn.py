@@ -8,6 +8,7 @@ here as plain arrays: `model.npz` (no pickles; loading runs no code from the fil
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ import numpy as np
 
 from triage.classify.bag import MeanBagHead, tokens_of
 from triage.classify.base import Decoder, ServingModel
+from triage.classify.clauses import Context
 from triage.classify.cues import Cue, find_cues_batch
 from triage.classify.features import FeatureSpace
 from triage.classify.labels import HEADS
@@ -28,6 +30,12 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 ARTIFACT = "model.npz"
+
+CLAUSE_FEATURES = 12
+"""How many of a long text's strongest features its deciding clause is read from (per head)."""
+CLAUSE_MAX_SHARE = 0.6
+"""A deciding clause longer than this share of the text is not shown: an owner who writes without
+punctuation has one clause, and it would point at everything."""
 
 
 @dataclass
@@ -189,11 +197,84 @@ class SklearnModel(ServingModel):
 
     def spans(self, texts: list[str], cues: list[list[Cue]], X: SparseRows, chosen: dict[str, np.ndarray]
               ) -> dict[str, list[list[tuple[int, int, str, float]]]]:
-        """Per head and row, where the two features that pushed hardest toward the chosen label are."""
+        """Per head and row, where the two features that pushed hardest toward the chosen label are;
+        on a text longer than a one-line summary, first the clause that pushed hardest
+        (`_deciding_clauses`)."""
         rows_of_entries = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        return {head: self._spans_at(texts, cues, *self._top_features(X, self.heads[head], chosen[head],
-                                                                         rows=rows_of_entries))
-                for head in HEADS}
+        out = {head: self._spans_at(texts, cues, *self._top_features(X, self.heads[head], chosen[head],
+                                                                        rows=rows_of_entries))
+               for head in HEADS}
+        long = [r for r, text in enumerate(texts) if len(text) > self._decoder.short_max_chars]
+        for r, head, clause in self._deciding_clauses(texts, cues, X, chosen, long, rows_of_entries):
+            out[head][r].insert(0, clause)
+        return out
+
+    def _deciding_clauses(self, texts: list[str], cues: list[list[Cue]], X: SparseRows,
+                          chosen: dict[str, np.ndarray], long: list[int], rows: np.ndarray,
+                          k: int = CLAUSE_FEATURES) -> Iterator[tuple[int, str, tuple[int, int, str, float]]]:
+        """For each long row and head, the clause that holds the largest part of the push toward the
+        chosen label: the row's k strongest pushing features, each push shared among the places the
+        feature occurs, summed per clause (clauses.Context). Its weight is that clause's share of the
+        push found in the text. A row whose best clause is most of the text has none: it would point
+        at everything. The strongest features of every row are picked at once per head (one sort),
+        and where a feature occurs is found once per row, for every head."""
+        if not long:
+            return
+        is_long = np.zeros(X.shape[0], dtype=bool)
+        is_long[long] = True
+        entries = np.flatnonzero(is_long[rows])
+        contexts: dict[int, tuple[Context, list[int], dict[int, list[int]]]] = {}
+        for head in HEADS:
+            h = self.heads[head]
+            sign, row_of_coef = h.class_weights(chosen[head])
+            coef = h.coef if h.evidence_coef is None else h.evidence_coef
+            push = self._pushes(X.data[entries], X.indices[entries], h, coef, sign, row_of_coef, rows[entries])
+            pushing = push > 0
+            at, push, row = entries[pushing], push[pushing], rows[entries][pushing]
+            order = np.lexsort((-push, row))  # row by row, the strongest first
+            at, push, row = at[order], push[order], row[order]
+            first = np.flatnonzero(np.concatenate([[True], row[1:] != row[:-1]]))
+            rank = np.arange(len(row)) - np.repeat(first, np.diff(np.append(first, len(row))))
+            top = rank < k
+            columns, values, row_list = X.indices[at[top]].tolist(), push[top].tolist(), row[top].tolist()
+            for r, group in _runs(row_list):
+                if r not in contexts:
+                    context = Context(texts[r])
+                    contexts[r] = (context, context.clause_indices(), {})
+                context, clause_of, places = contexts[r]  # places: column -> the clause of each place
+                by_clause: dict[int, float] = {}
+                total = 0.0
+                for i in group:
+                    column, value = columns[i], values[i]
+                    where = places.get(column)
+                    if where is None:
+                        where = places[column] = [clause_of[p] for p in self._places(texts[r], column, cues[r])]
+                    if where:
+                        share = value / len(where)
+                        total += value
+                        for clause in where:
+                            by_clause[clause] = by_clause.get(clause, 0.0) + share
+                if by_clause:
+                    best = max(by_clause, key=by_clause.__getitem__)
+                    start, end = context.clause_span(best)
+                    if end - start <= CLAUSE_MAX_SHARE * len(texts[r]):
+                        yield r, head, (start, end, "clause", round(by_clause[best] / total, 4))
+
+    def _places(self, text: str, column: int, cues: list[Cue]) -> list[int]:
+        """Where a feature starts in the text, every time (a cue: where it was found)."""
+        feature = self._features.get(column)
+        if feature is None:
+            name = self.space.feature_name(column)
+            feature = self._features[column] = (name, self._needle(name))
+        name, needle = feature
+        if not needle:
+            key = name.partition(":")[2]
+            return [cue.start for cue in cues if cue.key == key]
+        places, pos = [], text.find(needle)
+        while pos >= 0:
+            places.append(pos)
+            pos = text.find(needle, pos + 1)
+        return places
 
     def _spans_at(self, texts: list[str], cues: list[list[Cue]], rows: list[int], columns: list[int],
                   weights: list[float]) -> list[list[tuple[int, int, str, float]]]:
@@ -287,3 +368,12 @@ class SklearnModel(ServingModel):
         needle = body.replace(" ", "") if kind == "w" else body
         pos = text.find(needle)
         return (pos, pos + len(needle)) if pos >= 0 else None
+
+
+def _runs(values: list[int]) -> Iterator[tuple[int, range]]:
+    """(value, the positions of its run) of each run of equal values."""
+    start = 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or values[i] != values[start]:
+            yield values[start], range(start, i)
+            start = i
