@@ -20,7 +20,10 @@ class Evidence:
     text: str
     """The original characters at [start, end), each personal datum replaced by its kind ([车牌])."""
     feature: str
+    """What the span is: a word ("w:销售"), characters ("c:漏油"), a flag cue ("cue:safety:brakes"), or,
+    first on a long text, "clause": the clause that decided the head."""
     weight: float
+    """The feature's push toward the label; for a clause, its share of the push (0 to 1)."""
 
 
 @dataclass(slots=True)
