@@ -87,14 +87,9 @@ class Context:
             last -= 1
         return first, last
 
-    def clause_index(self, pos: int) -> int:
-        """Which clause of the text holds position `pos` (0 for the first)."""
-        if self._clauses is None:
-            self._clauses = self._cut(_CLAUSE_END, self.text)
-        return bisect_left(self._clauses[0], pos + 1)
-
     def clause_indices(self) -> list[int]:
-        """`clause_index` of every position of the text, at once."""
+        """Which clause holds each position of the text (0 for the first; a clause's end mark belongs
+        to the next)."""
         if self._clauses is None:
             self._clauses = self._cut(_CLAUSE_END, self.text)
         out: list[int] = []
@@ -106,7 +101,7 @@ class Context:
         return out
 
     def clause_span(self, index: int) -> tuple[int, int]:
-        """[start, end) of clause `index` (`clause_index`), as `clause` gives it."""
+        """[start, end) of clause `index` (`clause_indices`), as `clause` gives it."""
         if self._clauses is None:
             self._clauses = self._cut(_CLAUSE_END, self.text)
         starts, ends = self._clauses
