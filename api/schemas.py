@@ -190,6 +190,21 @@ class Alternatives(BaseModel):
     severity: list[Alternative]
 
 
+class EvidenceOut(BaseModel):
+    """Where in the text a label comes from (triage.classify.prediction.Evidence)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    head: str = Field(description="business_line, category, severity, or flags.<flag>")
+    label: str
+    start: int = Field(description="offset into the original text, in characters")
+    end: int = Field(description="end offset, exclusive")
+    text: str = Field(description="the original characters at [start, end), personal data named by kind ([车牌])")
+    feature: str = Field(description='a word ("w:销售"), characters ("c:漏油"), a flag cue ("cue:safety:brakes"), '
+                                     'or "clause": on a long text, the clause that decided the head (shown first)')
+    weight: float = Field(description="the feature's push toward the label; a clause's: its share of the push, 0 to 1")
+
+
 class Classification(BaseModel):
     """What the model says about one text (triage.classify.prediction.Prediction)."""
 
@@ -202,7 +217,7 @@ class Classification(BaseModel):
     flags: list[str]
     confidence: dict[str, Any]
     alternatives: Alternatives
-    evidence: list[dict[str, Any]]
+    evidence: list[EvidenceOut]
     low_confidence: list[str]
     rules: list[str]
     model: str
@@ -225,7 +240,7 @@ class SuggestionOut(BaseModel):
     alternatives: Alternatives
     display: dict[str, Display]
     low_confidence: list[str]
-    evidence: list[dict[str, Any]]
+    evidence: list[EvidenceOut]
     rules: list[str]
     routing: dict[str, Any]
 

@@ -51,6 +51,22 @@ def test_stateless_triage_and_batch(server):
         assert "classification" in results[0] and "empty" in results[1]["error"]
 
 
+def test_a_long_complaint_answers_its_deciding_clauses_as_typed_evidence(server, small_model):
+    text = ("本人去年年底在本市一家店里看中了这款车，和家人商量后才决定购买，"
+            "提车前销售承诺送三次保养，到现在一次都没有兑现，我已经打了12315。")
+    with client(server, "handler") as c:
+        evidence = c.post("/v1/triage", json={"text": text}).json()["classification"]["evidence"]
+    assert evidence == _json(small_model.predict([text])[0].to_dict()["evidence"])
+    clauses = [e for e in evidence if e["feature"] == "clause"]
+    assert {e["head"] for e in clauses} <= {"business_line", "category", "severity"} and len(clauses) >= 2
+    for e in clauses:
+        assert text[e["start"]:e["end"]] == e["text"] and "，" not in e["text"] and 0 < e["weight"] <= 1
+    doc = httpx.get(f"{server[0]}/openapi.json").json()["components"]["schemas"]
+    assert doc["Classification"]["properties"]["evidence"]["items"] == {"$ref": "#/components/schemas/EvidenceOut"}
+    assert "clause" in doc["EvidenceOut"]["properties"]["feature"]["description"]
+    assert set(doc["EvidenceOut"]["required"]) == {"head", "label", "start", "end", "text", "feature", "weight"}
+
+
 def test_auth_and_problem_json(server):
     base, _, _ = server
     r = httpx.get(f"{base}/v1/cases")
