@@ -201,16 +201,23 @@ class SklearnModel(ServingModel):
         on a text longer than a one-line summary, first the clause that pushed hardest
         (`_deciding_clauses`)."""
         rows_of_entries = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        pushes = {head: self._pushes_toward(X, self.heads[head], chosen[head], rows_of_entries) for head in HEADS}
         out = {head: self._spans_at(texts, cues, *self._top_features(X, self.heads[head], chosen[head],
-                                                                        rows=rows_of_entries))
+                                                                        rows=rows_of_entries, push=pushes[head]))
                for head in HEADS}
         long = [r for r, text in enumerate(texts) if len(text) > self._decoder.short_max_chars]
-        for r, head, clause in self._deciding_clauses(texts, cues, X, chosen, long, rows_of_entries):
+        for r, head, clause in self._deciding_clauses(texts, cues, X, pushes, long, rows_of_entries):
             out[head][r].insert(0, clause)
         return out
 
+    def _pushes_toward(self, X: SparseRows, head: LinearHead, chosen: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Each entry's push toward its row's chosen label (`_pushes` with the head's weights)."""
+        sign, row_of_coef = head.class_weights(chosen)
+        coef = head.coef if head.evidence_coef is None else head.evidence_coef
+        return self._pushes(X.data, X.indices, head, coef, sign, row_of_coef, rows)
+
     def _deciding_clauses(self, texts: list[str], cues: list[list[Cue]], X: SparseRows,
-                          chosen: dict[str, np.ndarray], long: list[int], rows: np.ndarray,
+                          pushes: dict[str, np.ndarray], long: list[int], rows: np.ndarray,
                           k: int = CLAUSE_FEATURES) -> Iterator[tuple[int, str, tuple[int, int, str, float]]]:
         """For each long row and head, the clause that holds the largest part of the push toward the
         chosen label: the row's k strongest pushing features, each push shared among the places the
@@ -225,10 +232,7 @@ class SklearnModel(ServingModel):
         entries = np.flatnonzero(is_long[rows])
         contexts: dict[int, tuple[Context, list[int], dict[int, list[int]]]] = {}
         for head in HEADS:
-            h = self.heads[head]
-            sign, row_of_coef = h.class_weights(chosen[head])
-            coef = h.coef if h.evidence_coef is None else h.evidence_coef
-            push = self._pushes(X.data[entries], X.indices[entries], h, coef, sign, row_of_coef, rows[entries])
+            push = pushes[head][entries]
             pushing = push > 0
             at, push, row = entries[pushing], push[pushing], rows[entries][pushing]
             order = np.lexsort((-push, row))  # row by row, the strongest first
@@ -260,13 +264,17 @@ class SklearnModel(ServingModel):
                     if end - start <= CLAUSE_MAX_SHARE * len(texts[r]):
                         yield r, head, (start, end, "clause", round(by_clause[best] / total, 4))
 
-    def _places(self, text: str, column: int, cues: list[Cue]) -> list[int]:
-        """Where a feature starts in the text, every time (a cue: where it was found)."""
+    def _feature(self, column: int) -> tuple[str, str]:
+        """A column's name and needle (`_needle`), kept once asked for."""
         feature = self._features.get(column)
         if feature is None:
             name = self.space.feature_name(column)
             feature = self._features[column] = (name, self._needle(name))
-        name, needle = feature
+        return feature
+
+    def _places(self, text: str, column: int, cues: list[Cue]) -> list[int]:
+        """Where a feature starts in the text, every time (a cue: where it was found)."""
+        name, needle = self._feature(column)
         if not needle:
             key = name.partition(":")[2]
             return [cue.start for cue in cues if cue.key == key]
@@ -281,13 +289,8 @@ class SklearnModel(ServingModel):
         """Per row, the spans (`Span`s as plain tuples) of the features (rows[i], columns[i],
         weights[i]) found in its text."""
         found: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
-        features = self._features
         for r, column, weight in zip(rows, columns, weights):
-            feature = features.get(column)
-            if feature is None:
-                name = self.space.feature_name(column)
-                feature = features[column] = (name, self._needle(name))
-            name, needle = feature
+            name, needle = self._feature(column)
             if needle:  # the common case, a word or characters: as _locate, without its parsing
                 pos = texts[r].find(needle)
                 if pos >= 0:
@@ -305,20 +308,22 @@ class SklearnModel(ServingModel):
         return self._decoder.decode(items, probs, cues, lambda chosen: self.spans(texts, cues, X, chosen))
 
     def _top_features(self, X: SparseRows, head: LinearHead, chosen: np.ndarray, k: int = 2,
-                      rows: np.ndarray | None = None) -> tuple[list[int], list[int], list[float]]:
+                      rows: np.ndarray | None = None, push: np.ndarray | None = None
+                      ) -> tuple[list[int], list[int], list[float]]:
         """For each row, the k features that pushed hardest toward the chosen label (the first
         of equal ones), as (row, feature, weight rounded) lists, row by row, the strongest first;
-        `rows`, the row of each stored entry of X, if known.
+        `rows`, the row of each stored entry of X, and `push`, each entry's push
+        (`_pushes_toward`), if known.
 
         Linear in the number of non-zeros (k passes of a segmented max), since sorting
         every row's features cost more than the whole prediction."""
-        sign, row_of_coef = head.class_weights(chosen)
-        coef = head.coef if head.evidence_coef is None else head.evidence_coef
         n = X.shape[0]
         counts = np.diff(X.indptr)
         if rows is None:
             rows = np.repeat(np.arange(n), counts)
-        contrib = self._pushes(X.data, X.indices, head, coef, sign, row_of_coef, rows)
+        if push is None:
+            push = self._pushes_toward(X, head, chosen, rows)
+        contrib = push.copy()
         nonempty = np.flatnonzero(counts)
         picked: list[np.ndarray] = []
         for _ in range(k if len(nonempty) else 0):
@@ -337,8 +342,7 @@ class SklearnModel(ServingModel):
             return [], [], []
         pos = np.concatenate(picked)
         pos = pos[np.argsort(rows[pos], kind="stable")]  # row by row, each row's rounds in order
-        weight = self._pushes(X.data[pos], X.indices[pos], head, coef, sign, row_of_coef, rows[pos])
-        return rows[pos].tolist(), X.indices[pos].tolist(), np.round(weight, 4).tolist()
+        return rows[pos].tolist(), X.indices[pos].tolist(), np.round(push[pos], 4).tolist()
 
     @staticmethod
     def _pushes(data: np.ndarray, columns: np.ndarray, head: LinearHead, coef: np.ndarray, sign: np.ndarray,
