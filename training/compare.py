@@ -182,6 +182,6 @@ def against(model: Any, other: Any, test: Sequence[Example], draws: int = DRAWS)
         out[register] = {
             "figures": figures,
             "differences": {"/".join(k): [i.difference, i.low, i.high] for k, i in intervals.items()},
-            "better": [f"{label(k)} {i.text()}" for k, i in intervals.items() if k in kept and i.clear and i.low > 0],
-            "worse": [f"{label(k)} {i.text()}" for k, i in intervals.items() if k in kept and i.clear and i.high < 0]}
+            "better": [f"{label(k)} {i.text()}" for k, i in intervals.items() if k in kept and i.low > 0],
+            "worse": [f"{label(k)} {i.text()}" for k, i in intervals.items() if k in kept and i.high < 0]}
     return out
