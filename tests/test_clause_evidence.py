@@ -33,16 +33,18 @@ def test_the_deciding_clause_comes_first_and_is_a_clause_of_the_text(shipped):
     assert first.text == text[first.start:first.end]
     assert Context(text).clause(first.start, first.end) == (first.start, first.end)
     assert "销售" in first.text and first.start >= len(PREAMBLE)  # not the preamble's words
-    # the clause holds the strongest pushes: the features shown after it sit inside clauses too
-    assert len(clause_evidence(p, "business_line")) == 1
+    assert len(clause_evidence(p, "business_line")) == 1  # one clause per head
 
 
 def test_short_texts_and_unpunctuated_ones_have_no_clause(shipped):
-    (short,) = shipped.predict(["4S店销售承诺送保养没有兑现"])
-    assert not any(e.feature == "clause" for e in short.evidence)
+    (short,) = shipped.predict(["4S店销售承诺送保养，到现在没有兑现，客服也不回电话"])  # three clauses
+    # evidence there is (each head's strongest features), only no clause among it
+    assert {e.head for e in short.evidence} == set(HEADS)
+    assert [e.feature for e in short.evidence if e.feature == "clause"] == []
     run_on = "本人去年在店里买车时销售承诺送三次保养到现在一次都没有兑现销售经理一直推脱客服也不回电话厂家也不管"
     (p,) = shipped.predict([run_on])
-    assert len(run_on) > 40 and not any(e.feature == "clause" for e in p.evidence)
+    assert len(run_on) > 40 and {e.head for e in p.evidence} == set(HEADS)
+    assert [e.feature for e in p.evidence if e.feature == "clause"] == []
 
 
 def test_personal_data_in_a_deciding_clause_is_named_not_shown(shipped):

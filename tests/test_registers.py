@@ -377,7 +377,9 @@ def test_the_shortfalls_list_flags_too_and_says_which_gaps_the_rows_tell_apart()
     behind = f"summary safety flag precision -{1 - ours_precision:.3f}"  # ours minus the peer's
     assert [line.split(" [")[0] for line in leads["peer"]] == [behind]
     # two rows of four hundred: the peer is behind on category, but not so the rows can tell
-    assert all("category" not in line for line in leads["ours"] + leads["peer"])
+    category = comparison.intervals["peer"]["summary"][("category", "accuracy")]
+    assert category.difference == -0.005 and category.low < 0 <= category.high and not category.clear
+    assert not [line for line in leads["ours"] + leads["peer"] if "category" in line]
     assert any(line.startswith("summary category service recall") for line in compare.shortfalls(
         {"ours": comparison.figures["peer"], "peer": comparison.figures["ours"]}, "ours"))
     assert "intervals" in comparison.as_json() and "flags/safety/precision" in comparison.as_json()["intervals"][
