@@ -13,13 +13,13 @@ F1 is None only when both are, and 0 when one of them is (nothing found, or all 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from triage.classify.bootstrap import ScoredRow, flatten, label
 from triage.classify.labels import FLAGS, HEADS, LabelError, parse_gold, parse_gold_flags
-from triage.classify.tagging import predict_stream
+from triage.classify.tagging import predict_stream_by
 from triage.io import RowError
 
 
@@ -67,17 +67,19 @@ class Scorer:
 
 
 def scored_file(model: Any, path: str, fmt: str | None = None, encoding: str = "utf-8",
-                on_error: Callable[[str], None] = lambda message: None) -> tuple[list[ScoredRow], int]:
+                on_error: Callable[[str], None] = lambda message: None, others: Sequence[Any] = ()
+                ) -> tuple[list[list[ScoredRow]], int]:
     """Every row of a labelled file (shared/spec/labels-and-data-format.md) as `Scorer.add`
-    takes it, with `model`'s predictions, and how many rows were skipped: a row that cannot be
-    read or holds an unknown label is reported to `on_error` and left out. Raises InputError for
-    a file that cannot be read."""
-    rows: list[ScoredRow] = []
+    takes it, once with `model`'s predictions and once with each of `others`' (the file read
+    once), and how many rows were skipped: a row that cannot be read or holds an unknown label
+    is reported to `on_error` and left out. Raises InputError for a file that cannot be read."""
+    rows: list[list[ScoredRow]] = [[] for _ in range(1 + len(others))]
     skipped = 0
-    for row, result in predict_stream(model, path, fmt, encoding):
-        if isinstance(result, RowError):
+    for row, results in predict_stream_by([model, *others], path, fmt, encoding):
+        error = next((r for r in results if isinstance(r, RowError)), None)
+        if error is not None:
             skipped += 1
-            on_error(result.error)
+            on_error(error.error)
             continue
         try:
             gold = {h: parse_gold(h, row.fields.get(h)) for h in HEADS}
@@ -86,7 +88,8 @@ def scored_file(model: Any, path: str, fmt: str | None = None, encoding: str = "
             skipped += 1
             on_error(f"row {row.row}: {exc}")
             continue
-        rows.append((gold, gold_flags, {h: getattr(result, h) for h in HEADS}, result.flags))
+        for scored, result in zip(rows, results):
+            scored.append((gold, gold_flags, {h: getattr(result, h) for h in HEADS}, result.flags))
     return rows, skipped
 
 
@@ -100,7 +103,7 @@ def score(rows: Iterable[ScoredRow]) -> dict[str, Any]:
 def score_file(model: Any, path: str, fmt: str | None = None, encoding: str = "utf-8",
                on_error: Callable[[str], None] = lambda message: None) -> tuple[dict[str, Any], int]:
     """The figures of `model` on a labelled file, and how many rows were skipped (`scored_file`)."""
-    rows, skipped = scored_file(model, path, fmt, encoding, on_error)
+    (rows,), skipped = scored_file(model, path, fmt, encoding, on_error)
     return score(rows), skipped
 
 

@@ -205,7 +205,8 @@ class SklearnModel(ServingModel):
         out = {head: self._spans_at(texts, cues, *self._top_features(X, self.heads[head], chosen[head],
                                                                         rows=rows_of_entries, push=pushes[head]))
                for head in HEADS}
-        long = [r for r, text in enumerate(texts) if len(text) > self._decoder.short_max_chars]
+        # By length: a short text has a clause or two, whichever register the head reads it in.
+        long = np.flatnonzero(~self._decoder.short(texts)).tolist()
         for r, head, clause in self._deciding_clauses(texts, cues, X, pushes, long, rows_of_entries):
             out[head][r].insert(0, clause)
         return out

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from triage.classify.prediction import Prediction
@@ -43,14 +43,24 @@ def predict_stream(model: Any, path: str, fmt: str | None, encoding: str = "utf-
                    progress: ReadProgress | None = None
                    ) -> Iterator[tuple[InputRow | RowError, Prediction | RowError]]:
     """(input row or error, prediction or error) for every row of the file, in order."""
+    for row, (prediction,) in predict_stream_by([model], path, fmt, encoding, progress):
+        yield row, prediction
+
+
+def predict_stream_by(models: Sequence[Any], path: str, fmt: str | None, encoding: str = "utf-8",
+                      progress: ReadProgress | None = None
+                      ) -> Iterator[tuple[InputRow | RowError, list[Prediction | RowError]]]:
+    """(input row or error, each model's prediction or error) for every row of the file, in order:
+    the file read once for all of them."""
     for batch in batches(read_rows(path, fmt, encoding, progress), BATCH, BATCH_CHARS, _chars):
-        good = [r for r in batch if not isinstance(r, RowError)]
-        preds = iter(model.predict_rows([(r.id, r.text) for r in good]))
+        good = [(r.id, r.text) for r in batch if not isinstance(r, RowError)]
+        predicted = [iter(model.predict_rows(good)) for model in models]
         for r in batch:
             if isinstance(r, RowError):
-                yield r, r
+                yield r, [r] * len(models)
                 continue
-            p = next(preds)
-            if isinstance(p, RowError):
-                p = RowError(r.id, r.row, f"row {r.row}: {p.error}")
-            yield r, p
+            out = []
+            for each in predicted:
+                p = next(each)
+                out.append(RowError(r.id, r.row, f"row {r.row}: {p.error}") if isinstance(p, RowError) else p)
+            yield r, out

@@ -251,20 +251,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     other = load_model(args.against) if args.against else None
     try:
-        rows, errors = scored_file(model, args.file, args.format, args.encoding,
-                                   on_error=lambda message: print(f"triage evaluate: {message}", file=sys.stderr))
-        other_rows = scored_file(other, args.file, args.format, args.encoding)[0] if other else []
+        (rows, *other_rows), errors = scored_file(  # one reading of the file for both models
+            model, args.file, args.format, args.encoding, others=[other] if other else [],
+            on_error=lambda message: print(f"triage evaluate: {message}", file=sys.stderr))
     except InputError as exc:
         print(f"triage evaluate: {args.file}: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     result = score(rows)
     intervals = spread(rows) if args.intervals and rows else {}
-    differences = paired(other_rows, rows) if other and rows else {}  # this model minus the other
+    differences = paired(other_rows[0], rows) if other and rows else {}  # this model minus the other
     if args.json:
         if args.intervals:
             result["intervals"] = {"/".join(k): list(v) for k, v in intervals.items()}
         if other:
-            result["against"] = {"model": other.version, "figures": score(other_rows), "differences": {
+            result["against"] = {"model": other.version, "figures": score(other_rows[0]), "differences": {
                 "/".join(k): {"difference": i.difference, "low": i.low, "high": i.high, "clear": i.clear}
                 for k, i in differences.items()}}
         print(json.dumps(result, ensure_ascii=False))
