@@ -44,6 +44,10 @@ def test_train_with_feedback_writes_a_loadable_model(tmp_path, small_model):
     assert any(line.startswith("category accuracy +") for line in one_liners["better"])
     assert "## Against `test-small`, the model served when this one was trained" in (folder / "card.md").read_text()
     assert "against test-small (summary): better on" in r.stderr
+    # Better than the model it replaces on every guarded figure: the gate makes it current.
+    assert card["evaluation"]["promotion"] == {"made_current": True, "decided_by": "gate", "held_back_by": [],
+                                               "against": "test-small"}
+    assert "## Made current?\n\nYes, by the gate" in (folder / "card.md").read_text()
 
     env = {**os.environ, "TRIAGE_MODELS_DIR": str(registry)}
     r = subprocess.run([sys.executable, "-m", "triage.cli", "classify", "行驶中刹车失灵", "--json"],

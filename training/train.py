@@ -22,7 +22,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from training import dataset, fasttext_export
+from training import dataset, fasttext_export, promotion
 from training.dataset import Example
 from training.peers import expand as peer_rows
 from triage.classify.evaluate import Scorer
@@ -587,6 +587,32 @@ def against_current(model: Any, examples: Sequence[Example], root: Path, log=pri
     return {"model": name, "by_register": compare.against(model, current, test)}
 
 
+def evaluate_new_model(model: Any, examples: Sequence[Example], root: Path, make_current: bool | None = None,
+                       peers: bool = False, log=print) -> dict[str, Any]:
+    """The new model card's "evaluation": the held-out rows' figures, the peers beside it (with
+    `peers`), the current model of the registry at `root` beside it, and whether the new model is
+    made current (training.promotion; `make_current` as `train` takes it)."""
+    evaluation = held_out_evaluation(
+        model, examples, f"real complaints of the test months ({', '.join(dataset.TEST_MONTHS.values())}), never "
+                         "trained on; business line and category from the sites' codes, severity and flags by the "
+                         "team's annotators")
+    if peers:
+        evaluation["peers"] = peer_comparison(model, examples, log=log)
+    replaced = against_current(model, examples, root, log=log)
+    if replaced:
+        evaluation["against_current"] = replaced
+        for register, r in replaced["by_register"].items():
+            log(f"against {replaced['model']} ({register}): better on {len(r['better'])} figures, worse on "
+                f"{len(r['worse'])}" + "".join(f"\n  worse: {line}" for line in r["worse"]))
+    decision = evaluation["promotion"] = promotion.decide(make_current, replaced)
+    if decision["held_back_by"]:
+        log(f"worse than {decision['against']} beyond noise on a guarded figure: "
+            + "; ".join(decision["held_back_by"])
+            + ("\n  made current all the same (--current)" if decision["made_current"] else
+               f"\n  not made current; `triage models use {model.version}` serves it anyway"))
+    return evaluation
+
+
 def _ece(pairs: list[tuple[float, bool]], bins: int = 10) -> float:
     conf = np.array([p for p, _ in pairs])
     right = np.array([r for _, r in pairs], dtype=float)
@@ -610,10 +636,14 @@ def _versions() -> dict[str, str]:
 
 
 def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (),
-          cfg: TrainConfig | None = None, registry: Path | None = None, make_current: bool = True,
+          cfg: TrainConfig | None = None, registry: Path | None = None, make_current: bool | None = None,
           log=print, peers: bool = False) -> Path:
     """Build the labelled set, train on everything but the held-out rows, evaluate on those,
-    and write the model folder with its card. Returns the folder."""
+    and write the model folder with its card. Returns the folder.
+
+    `make_current`: None (the default) makes the new model current unless the held-out rows tell
+    it apart as worse than the current one on a guarded figure (training.promotion); True always,
+    False never. The card's "promotion" says what was decided and why."""
     cfg = cfg or TrainConfig()
     started = time.perf_counter()
     examples = dataset.build(feedback)
@@ -624,19 +654,9 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
     model, counts = fit(train_set, cfg, version)
     train_seconds = time.perf_counter() - started
 
-    evaluation = held_out_evaluation(
-        model, examples, f"real complaints of the test months ({', '.join(dataset.TEST_MONTHS.values())}), never "
-                         "trained on; business line and category from the sites' codes, severity and flags by the "
-                         "team's annotators")
-    if peers:
-        evaluation["peers"] = peer_comparison(model, examples, log=log)
     root = registry or registry_dir()
-    replaced = against_current(model, examples, root, log=log)
-    if replaced:
-        evaluation["against_current"] = replaced
-        for register, r in replaced["by_register"].items():
-            log(f"against {replaced['model']} ({register}): better on {len(r['better'])} figures, worse on "
-                f"{len(r['worse'])}" + "".join(f"\n  worse: {line}" for line in r["worse"]))
+    evaluation = evaluate_new_model(model, examples, root, make_current, peers=peers, log=log)
+    decision = evaluation["promotion"]
     folder = root / version
     artifacts = model.save(folder)
     card = {
@@ -678,6 +698,6 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
         "libraries": _versions(),
         "evaluation": evaluation,
     }
-    write_card(folder, card, make_current=make_current)
+    write_card(folder, card, make_current=decision["made_current"])
     log(f"wrote {folder} in {time.perf_counter() - started:.1f}s")
     return folder

@@ -85,8 +85,64 @@ def set_current(name: str, root: Path | None = None) -> None:
     tmp.replace(root / CURRENT)
 
 
-def card(name: str | None = None) -> dict[str, Any]:
-    return json.loads((model_dir(name) / CARD).read_text(encoding="utf-8"))
+def card(name: str | None = None, root: Path | None = None) -> dict[str, Any]:
+    return json.loads((model_dir(name, root) / CARD).read_text(encoding="utf-8"))
+
+
+SMOKE_TEXT = "行驶中刹车失灵，4S店修了三次还没修好"
+
+
+def use(name: str, root: Path | None = None) -> str | None:
+    """Serve `name` from now on (a server takes it up within ModelLoader.recheck seconds), or roll
+    back to it. It is loaded first, its files checked against its card, and one complaint is
+    classified with it, so that a model that cannot serve here is never named current. Returns the
+    model served before (None when there was none)."""
+    root = root or registry_dir()
+    try:
+        load_from(root, name).predict([SMOKE_TEXT])
+    except (RuntimeError, ImportError) as exc:  # ModelError is a RuntimeError; torch or onnxruntime missing
+        raise ModelError(f"{name} cannot be served here: {exc}") from exc
+    try:
+        before: str | None = current_name(root)
+    except RegistryError:
+        before = None
+    set_current(name, root)
+    return before
+
+
+MODEL_FIGURES = (("business_line", "accuracy"), ("category", "accuracy"), ("severity", "accuracy"),
+                 ("major", "recall"))
+"""The figures `summaries` gives of each model's held-out real rows, per register."""
+
+
+def summaries(root: Path | None = None) -> list[dict[str, Any]]:
+    """Every model of the registry, oldest first: its name, backend, when it was trained, whether it
+    is current, whether `triage train` made it current (its card's promotion), and the held-out
+    figures of its card per register (None where the card has none: cards older than the
+    registers)."""
+    root = root or registry_dir()
+    try:
+        current: str | None = current_name(root)
+    except RegistryError:
+        current = None
+    out = []
+    for name in list_models(root):
+        try:
+            c = card(name, root)
+        except (OSError, ValueError) as exc:
+            out.append({"name": name, "current": name == current, "error": f"unreadable card: {exc}"})
+            continue
+        ev = c.get("evaluation", {})
+        figures = {register: {"/".join(key): _figure(result, key) for key in MODEL_FIGURES}
+                   for register, result in ev.get("real_test_by_register", {}).items()}
+        out.append({"name": name, "current": name == current, "backend": c.get("backend"),
+                    "created": c.get("created"), "promotion": ev.get("promotion"), "held_out": figures})
+    return sorted(out, key=lambda m: (m.get("created") or "", m["name"]))
+
+
+def _figure(result: dict[str, Any], key: tuple[str, str]) -> float | None:
+    value = result.get(key[0], {})
+    return value.get(key[1]) if isinstance(value, dict) else None
 
 
 def write_card(folder: Path, card: dict[str, Any], make_current: bool = False) -> None:
@@ -140,6 +196,16 @@ def card_markdown(card: dict[str, Any]) -> str:
         for register, r in other["by_register"].items():
             parts += ["", f"{register}: better on {len(r['better'])}, worse on {len(r['worse'])}", ""]
             parts += [f"- better: {line}" for line in r["better"]] + [f"- worse: {line}" for line in r["worse"]]
+    if "promotion" in ev:
+        decision = ev["promotion"]
+        how = {"gate": "by the gate: made current unless worse than the current model beyond noise on an accuracy, "
+                       "major recall or a flag's recall (training/promotion.py)",
+               "--current": "by a person (--current)", "--no-current": "by a person (--no-current)"}
+        decided = how.get(decision["decided_by"], decision["decided_by"])
+        parts += ["", "## Made current?", "", f"{'Yes' if decision['made_current'] else 'No'}, {decided}."]
+        if decision["held_back_by"]:
+            parts += ["", f"Worse than `{decision['against']}` beyond noise on:", ""]
+            parts += [f"- {line}" for line in decision["held_back_by"]]
     parts += ["", "## Held-out written examples (not real data)", "", ev["written_test"]["description"], "", "```",
               format_report(ev["written_test"]), "```", "", "## How each head was labelled", ""]
     parts += [f"- {k}: {v}" for k, v in card["data"]["how_each_head_was_labelled"].items()]

@@ -7,12 +7,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from triage.cli import accounts, cases, classify, policy, service, train
+from triage.cli import accounts, cases, classify, models, policy, service, train
 from triage.cli.common import EXIT_CODES, EXIT_UNUSABLE
 
 COMMANDS = (
     classify.add_classify, classify.add_predict, classify.add_evaluate,
-    train.add_train, train.add_export_feedback,
+    train.add_train, models.add_models, train.add_export_feedback,
     accounts.add_token, cases.add_intake, accounts.add_user,
     service.add_worker, service.add_serve,
     policy.add_policy, policy.add_route,

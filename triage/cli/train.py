@@ -14,10 +14,13 @@ from triage.cli.common import with_db
 
 # ---- train ---------------------------------------------------------------------------------
 def add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model from the labelled set and make it current")
+    p = sub.add_parser("train", help="train a model from the labelled set; made current unless it is worse than the "
+                                     "current one")
     p.add_argument("--backend", choices=["sklearn", "transformer", "ensemble"], default="sklearn",
-                   help="sklearn (default; made current), transformer (needs the transformer extra) or ensemble "
-                        "(of --members); the last two are made current only with --current")
+                   help="sklearn (default; made current unless the held-out rows tell it apart as worse than the "
+                        "current model on an accuracy, major recall or a flag's recall), transformer (needs the "
+                        "transformer extra) or ensemble (of --members); the last two are made current only with "
+                        "--current")
     p.add_argument("--base-model", metavar="PATH",
                    help="transformer: fine-tune this local checkpoint folder (a Chinese BERT or RoBERTa) instead "
                         "of pre-training a character BERT here")
@@ -27,11 +30,13 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tune-on-dev", action="store_true",
                    help="ensemble: choose its decision biases and long-text flag thresholds on the development rows "
                         "(only honest when no member was fitted on them)")
-    p.add_argument("--current", action="store_true", help="transformer/ensemble: make the new model current")
+    current = p.add_mutually_exclusive_group()
+    current.add_argument("--current", action="store_true",
+                         help="make the new model current (sklearn: even when it is worse than the current one)")
+    current.add_argument("--no-current", action="store_true", help="write the model but keep serving the current one")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("--with-feedback", nargs="+", metavar="FILE",
                    help="also train on these labelled files (reviewers' corrections)")
-    p.add_argument("--no-current", action="store_true", help="write the model but keep serving the current one")
     p.add_argument("--registry", help="model registry folder (default: models/)")
     p.add_argument("--compare-peers", action="store_true",
                    help="sklearn: also train the peers (char TF-IDF + LR, fastText) on the same real rows and put "
@@ -51,8 +56,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_transformer(args, feedback, sources)
     from training.train import train
 
-    print(train(feedback, sources, make_current=not args.no_current, registry=_registry(args), log=_log,
-                peers=args.compare_peers))
+    print(train(feedback, sources, make_current=True if args.current else False if args.no_current else None,
+                registry=_registry(args), log=_log, peers=args.compare_peers))
     return 0
 
 
