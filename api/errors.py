@@ -24,8 +24,9 @@ _WHEN = {
     400: "The request cannot be carried out as given (an unreadable text, an unknown channel, a bad period…)",
     401: "No API token, or not one the service knows (send `Authorization: Bearer <token>`)",
     403: "The token's role may not do this",
-    404: "No such case (or not one the caller may see), or no such action",
-    409: "The case changed meanwhile (another version) or its state does not allow this",
+    404: "No such case (or not one the caller may see), no such action, or no such model",
+    409: "The case changed meanwhile (another version) or its state does not allow this; or a model that cannot "
+         "be served here",
     413: "The request body is over the size limit",
     422: "The request does not match its schema (a missing or unknown field, a value out of range)",
 }

@@ -444,6 +444,47 @@ class ModelOut(BaseModel):
     """None for a model that is not in the registry (loaded by hand)."""
 
 
+class ModelSummaryOut(BaseModel):
+    """A model of the registry (triage.classify.registry.summaries)."""
+
+    name: str
+    current: bool
+    backend: str | None = None
+    created: str | None = None
+    promotion: dict[str, Any] | None = Field(
+        default=None, description="What `triage train` decided: made_current, decided_by (gate, --current, "
+                                  "--no-current), held_back_by (the guarded figures worse beyond noise), against")
+    held_out: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict, description="Per register (summary, narrative), the card's held-out figures: "
+                                          "business_line/accuracy, category/accuracy, severity/accuracy, major/recall")
+    error: str | None = Field(default=None, description="Set when the model's card cannot be read")
+
+
+class ModelChangeOut(BaseModel):
+    """One change of the served model, from the registry's history."""
+
+    at: str
+    model: str
+    before: str | None
+    by: str
+    reason: str
+
+
+class ModelsOut(BaseModel):
+    serving: str = Field(description="The model this server answers with now")
+    follows_current: bool = Field(description="False when the server was started with a model named "
+                                              "(`triage serve --model`): a change of the current model does "
+                                              "not reach it")
+    current: str | None = Field(description="The registry's current model (null: none)")
+    models: list[ModelSummaryOut]
+    history: list[ModelChangeOut] = Field(description="The latest changes of the served model, newest first")
+
+
+class ModelChoiceIn(StrictIn):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                      description="The model to serve, as `GET /v1/models` names it")
+
+
 # ---- responses: the suggestions' online accuracy -------------------------------------------------
 class KeptShare(BaseModel):
     reviews: int

@@ -259,7 +259,8 @@ def test_every_route_documents_its_problems(api):
     problem = doc["components"]["schemas"]["Problem"]
     assert set(problem["required"]) == {"type", "title", "status", "detail"}
     operations = [(m, p, op) for p, ops in doc["paths"].items() if p.startswith("/v1/") for m, op in ops.items()]
-    assert len(operations) == 22  # 13; relabelling, the suggestions report, the notifications; the record's steps
+    assert len(operations) == 24  # 13; relabelling, the suggestions report, the notifications; the record's steps;
+    # the registry's models and the choice of the served one
     for method, path, op in operations:
         codes = {int(c) for c in op["responses"] if int(c) >= 400}
         expected = {401}
@@ -270,10 +271,12 @@ def test_every_route_documents_its_problems(api):
         if "{case_id}" in path or "{notification_id}" in path:
             expected.add(404)
         if (method == "post" and path.startswith("/v1/cases")) or path.startswith(("/v1/queue", "/v1/reports",
-                                                                                    "/v1/notifications")):
+                                                                                    "/v1/notifications", "/v1/models")):
             expected.add(403)
         if path.endswith("/retry"):
             expected.add(409)
+        if path == "/v1/models/current":
+            expected |= {404, 409}
         if path.endswith(("/review", "/assign", "/actions/{action}", "/resolve", "/opinion-review", "/callback")):
             expected |= {400, 409}
         assert expected <= codes, f"{method} {path}: {sorted(codes)} lacks {sorted(expected - codes)}"

@@ -121,6 +121,9 @@ def test_models_use_switches_the_served_model_and_rolls_back(tmp_path, small_mod
 
     r = _models("--registry", str(root), "use", "test-small")  # the roll-back
     assert r.returncode == 0 and registry.current_name(root) == "test-small"
+    changes = [json.loads(line) for line in _models("--registry", str(root), "history", "--json").stdout.splitlines()]
+    assert [(c["before"], c["model"]) for c in changes] == [("test-small", "test-other"), ("test-other", "test-small")]
+    assert " test-other -> test-small  by " in _models("--registry", str(root), "history").stdout
 
 
 def test_models_use_refuses_a_model_that_cannot_serve(tmp_path, small_model, small_examples_refit):

@@ -51,3 +51,13 @@ def decide(make_current: bool | None, replaced: dict[str, Any] | None) -> dict[s
                 "against": replaced["model"] if replaced else None}
     return {"made_current": make_current, "decided_by": "--current" if make_current else "--no-current",
             "held_back_by": held, "against": replaced["model"] if replaced else None}
+
+
+def reason(decision: dict[str, Any]) -> str:
+    """Why `triage train` made its model current, for the registry's history."""
+    if decision["decided_by"] == "--current":
+        return "triage train --current" + (f", although worse than {decision['against']}" if decision["held_back_by"]
+                                           else "")
+    if decision["against"] is None:
+        return "triage train: the first model of the registry"
+    return f"triage train: the gate found no guarded figure worse than {decision['against']}"

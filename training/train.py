@@ -698,6 +698,6 @@ def train(feedback: Sequence[Example] = (), feedback_sources: Sequence[Path] = (
         "libraries": _versions(),
         "evaluation": evaluation,
     }
-    write_card(folder, card, make_current=decision["made_current"])
+    write_card(folder, card, make_current=decision["made_current"], reason=promotion.reason(decision))
     log(f"wrote {folder} in {time.perf_counter() - started:.1f}s")
     return folder

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.web import admin, auth, bulk, cases, dashboard, queue, records
+from api.web import admin, auth, bulk, cases, dashboard, models, queue, records
 from api.web.deps import HERE, Refused, SignInRequired, refusal_page, safe_next
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -35,7 +35,7 @@ def mount(app: FastAPI) -> None:
     app.exception_handler(SignInRequired)(_to_sign_in)
     app.exception_handler(Refused)(_refused)
     app.add_middleware(_SecurityHeaders)
-    for module in (auth, queue, cases, dashboard, bulk, admin, records):
+    for module in (auth, queue, cases, dashboard, bulk, admin, models, records):
         app.include_router(module.router)
 
 

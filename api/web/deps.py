@@ -32,7 +32,7 @@ COOKIE = "triage_session"
 DONE_MESSAGES = {"accepted": "已确认并分派", "corrected": "已修改并分派", "assigned": "已指派处理人",
                  "acted": "已记录", "relabeled": "已修改分类，时限已随之调整", "uploaded": "文件已上传，正在标注",
                  "test_sent": "测试消息已送达", "test_failed": "测试消息未能送达，原因见下方记录",
-                 "retried": "已重新发送",
+                 "retried": "已重新发送", "model_used": "已改用所选模型，各服务进程数秒内生效",
                  "retry_failed": "重新发送未成功，稍后自动重试或见下方记录"}
 
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))

@@ -13,12 +13,14 @@ The registry is a folder of data: `$TRIAGE_MODELS_DIR`, else the folder a wheel 
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import os
 import re
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from typing import Any
 CARD = "card.json"
 CONFIG = "model.json"
 CURRENT = "CURRENT"
+HISTORY = "HISTORY.jsonl"
 BACKENDS = ("sklearn", "transformer", "onnx", "ensemble")
 CHECKOUT_REGISTRY = Path(__file__).resolve().parents[2] / "models"
 WHEEL_REGISTRY = Path(__file__).resolve().parent / "shipped"
@@ -75,14 +78,48 @@ def model_dir(name: str | None = None, root: Path | None = None) -> Path:
     return folder
 
 
-def set_current(name: str, root: Path | None = None) -> None:
+def set_current(name: str, root: Path | None = None, by: str | None = None, reason: str = "") -> None:
     """Make `name` the served model: CURRENT is replaced atomically, so a reader sees the old
-    name or the new one, never a half-written file."""
+    name or the new one, never a half-written file. The change is kept in HISTORY (`history`):
+    when, which model before and after, who (`by`; default: the operating-system user) and why."""
     root = root or registry_dir()
     model_dir(name, root)
-    tmp = root / f".{CURRENT}.tmp"
+    try:
+        before: str | None = current_name(root)
+    except RegistryError:
+        before = None
+    tmp = root / f".{CURRENT}.{os.getpid()}.tmp"  # one per process: two switches at once do not share it
     tmp.write_text(name + "\n", encoding="utf-8")
     tmp.replace(root / CURRENT)
+    record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "model": name, "before": before,
+              "by": by or _os_user(), "reason": reason}
+    # One write of one line in append mode: lines of processes switching at once do not interleave.
+    with (root / HISTORY).open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def history(root: Path | None = None) -> list[dict[str, Any]]:
+    """Every change of the served model kept in HISTORY, oldest first (a line that cannot be read
+    is skipped: the file is a record, not something the service depends on)."""
+    path = (root or registry_dir()) / HISTORY
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        return f"uid {os.getuid()}"
 
 
 def card(name: str | None = None, root: Path | None = None) -> dict[str, Any]:
@@ -92,7 +129,7 @@ def card(name: str | None = None, root: Path | None = None) -> dict[str, Any]:
 SMOKE_TEXT = "行驶中刹车失灵，4S店修了三次还没修好"
 
 
-def use(name: str, root: Path | None = None) -> str | None:
+def use(name: str, root: Path | None = None, by: str | None = None) -> str | None:
     """Serve `name` from now on (a server takes it up within ModelLoader.recheck seconds), or roll
     back to it. It is loaded first, its files checked against its card, and one complaint is
     classified with it, so that a model that cannot serve here is never named current. Returns the
@@ -106,7 +143,8 @@ def use(name: str, root: Path | None = None) -> str | None:
         before: str | None = current_name(root)
     except RegistryError:
         before = None
-    set_current(name, root)
+    if before != name:
+        set_current(name, root, by=by, reason="checked and made current by a person")
     return before
 
 
@@ -140,12 +178,24 @@ def summaries(root: Path | None = None) -> list[dict[str, Any]]:
     return sorted(out, key=lambda m: (m.get("created") or "", m["name"]))
 
 
+def overview(root: Path | None = None, changes: int = 50) -> dict[str, Any]:
+    """The registry for a person choosing a model: the current one, every model (`summaries`)
+    newest first, and the latest `changes` of the served model newest first."""
+    root = root or registry_dir()
+    try:
+        current: str | None = current_name(root)
+    except RegistryError:
+        current = None
+    return {"current": current, "models": summaries(root)[::-1], "history": history(root)[::-1][:changes]}
+
+
 def _figure(result: dict[str, Any], key: tuple[str, str]) -> float | None:
     value = result.get(key[0], {})
     return value.get(key[1]) if isinstance(value, dict) else None
 
 
-def write_card(folder: Path, card: dict[str, Any], make_current: bool = False) -> None:
+def write_card(folder: Path, card: dict[str, Any], make_current: bool = False,
+               reason: str = "trained and made current") -> None:
     """The model card, as JSON for programs and as Markdown for people; the last step of
     writing a model, after which it may be made the served one."""
     # Replaced whole: a served model's card may be written again (bench/peer_baseline.py --card)
@@ -155,7 +205,7 @@ def write_card(folder: Path, card: dict[str, Any], make_current: bool = False) -
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(folder / name)
     if make_current:
-        set_current(folder.name, folder.parent)
+        set_current(folder.name, folder.parent, reason=reason)
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -324,3 +374,19 @@ class ModelLoader:
             self._model = load(self.name)  # raises, as `load` does, for a model that cannot be served
             self._checked = now
         return self._model
+
+    @property
+    def follows_current(self) -> bool:
+        """True unless the server was started with a model named (`triage serve --model`)."""
+        return self.name is None
+
+    def use(self, name: str, by: str | None = None) -> Any:
+        """Make `name` current (`use`, in the registry in use) and serve it from this process at
+        once, not at the next recheck; the model now served. A loader started with a model named
+        refuses (ModelError), since the change would not reach it."""
+        if not self.follows_current:
+            raise ModelError(f"this server serves {self.name}, named when it was started (triage serve --model): "
+                             "a change of the current model would not reach it")
+        use(name, by=by)
+        self._model = None
+        return self()

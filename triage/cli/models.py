@@ -1,5 +1,5 @@
-"""`triage models`: the registry's models, one model's card, and which one is served (to make a
-model `triage train` held back current, or to roll back)."""
+"""`triage models`: the registry's models, one model's card, which one is served (to make a
+model `triage train` held back current, or to roll back), and the history of that choice."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def add_models(sub: argparse._SubParsersAction) -> None:
                                          "up within seconds)")
     use.add_argument("name", help="the model's name, as `triage models list` gives it")
     use.set_defaults(func=cmd_use)
+    changes = actions.add_parser("history", help="every change of the served model: when, from which, who and why")
+    changes.add_argument("--json", action="store_true", help="one JSON object per change, one per line")
+    changes.set_defaults(func=cmd_history)
 
 
 def _root(args: argparse.Namespace) -> Path | None:
@@ -78,4 +81,13 @@ def cmd_use(args: argparse.Namespace) -> int:
     print(f"{args.name} is already current" if before == args.name else f"serving {args.name} (was {before or 'none'})",
           file=sys.stderr)
     print(args.name)
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from triage.classify.registry import history
+
+    for change in history(_root(args)):
+        print(dump(change) if args.json else
+              f"{change['at']}  {change['before'] or '-'} -> {change['model']}  by {change['by']}: {change['reason']}")
     return EXIT_OK
