@@ -134,11 +134,16 @@ def test_models_use_refuses_a_model_that_cannot_serve(tmp_path, small_model, sma
     with (altered / "model.npz").open("ab") as f:
         f.write(b"\0")
     (root / "CURRENT").write_text("test-small\n")
+    (root / "test-broken").mkdir()
+    (root / "test-broken" / "card.json").write_text("{not json")
     for name, says in (("test-other", "SHA-256 does not match"), ("no-such-model", "no model 'no-such-model'"),
-                       ("../test-small", "is not a model name")):
+                       ("../test-small", "is not a model name"), ("test-broken", "test-broken cannot be served here")):
         r = _models("--registry", str(root), "use", name)
         assert r.returncode == 2 and says in r.stderr and r.stdout == "", (name, r.stderr)
         assert (root / "CURRENT").read_text() == "test-small\n"
+    assert not (root / "HISTORY.jsonl").exists()
+    listed = _models("--registry", str(root), "list")
+    assert listed.returncode == 0 and "  test-broken" in listed.stdout and "unreadable card" in listed.stdout
 
 
 def test_models_show_prints_the_card(tmp_path):
@@ -196,3 +201,27 @@ def test_a_running_server_serves_the_model_made_current(tmp_path, small_model, s
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
+
+
+def test_several_switches_at_once_leave_one_current_model_and_every_change_recorded(tmp_path, small_model,
+                                                                                      small_examples_refit):
+    root = tmp_path / "reg"
+    root.mkdir()
+    names = ["test-a", "test-b", "test-c", "test-d"]
+    for name, model in zip(names, [small_model, small_examples_refit] * 2):
+        _save(model, root / name)
+    (root / "CURRENT").write_text("test-a\n")
+    procs = [subprocess.Popen([sys.executable, "-m", "triage.cli", "models", "--registry", str(root), "use", name],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in names[1:] * 2]
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    assert [rc for _, _, rc in results] == [0] * 6, results
+    assert registry.current_name(root) in names[1:]
+    lines = (root / "HISTORY.jsonl").read_text().splitlines()
+    changes = [json.loads(line) for line in lines]  # every line whole
+    # Each switch that found another model current recorded one change, in the order they were
+    # made: each change starts from the model the one before it left current, the last names CURRENT.
+    assert 3 <= len(changes) <= 6
+    assert [c["before"] for c in changes] == ["test-a"] + [c["model"] for c in changes[:-1]]
+    assert changes[-1]["model"] == registry.current_name(root)
+    assert not list(root.glob(".CURRENT*.tmp"))  # no temporary file left behind

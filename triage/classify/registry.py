@@ -13,6 +13,7 @@ The registry is a folder of data: `$TRIAGE_MODELS_DIR`, else the folder a wheel 
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import hashlib
 import json
@@ -67,6 +68,14 @@ def current_name(root: Path | None = None) -> str:
     return name
 
 
+def current_or_none(root: Path | None = None) -> str | None:
+    """The current model's name, or None when the registry has none (yet)."""
+    try:
+        return current_name(root)
+    except RegistryError:
+        return None
+
+
 def model_dir(name: str | None = None, root: Path | None = None) -> Path:
     root = root or registry_dir()
     name = name or current_name(root)
@@ -78,24 +87,29 @@ def model_dir(name: str | None = None, root: Path | None = None) -> Path:
     return folder
 
 
-def set_current(name: str, root: Path | None = None, by: str | None = None, reason: str = "") -> None:
+def set_current(name: str, root: Path | None = None, by: str | None = None, reason: str = "",
+                unless_current: bool = False) -> str | None:
     """Make `name` the served model: CURRENT is replaced atomically, so a reader sees the old
     name or the new one, never a half-written file. The change is kept in HISTORY (`history`):
-    when, which model before and after, who (`by`; default: the operating-system user) and why."""
+    when, which model before and after, who (`by`; default: the operating-system user) and why.
+    Switches are serialised by a lock on the registry, so each history line's "before" is the
+    line above's model. With `unless_current`, nothing changes (nor is recorded) when `name` is
+    already current. Returns the model current before."""
     root = root or registry_dir()
     model_dir(name, root)
-    try:
-        before: str | None = current_name(root)
-    except RegistryError:
-        before = None
-    tmp = root / f".{CURRENT}.{os.getpid()}.tmp"  # one per process: two switches at once do not share it
-    tmp.write_text(name + "\n", encoding="utf-8")
-    tmp.replace(root / CURRENT)
-    record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "model": name, "before": before,
-              "by": by or _os_user(), "reason": reason}
-    # One write of one line in append mode: lines of processes switching at once do not interleave.
-    with (root / HISTORY).open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    with (root / ".CURRENT.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        before = current_or_none(root)
+        if unless_current and before == name:
+            return before
+        tmp = root / f".{CURRENT}.{os.getpid()}.tmp"
+        tmp.write_text(name + "\n", encoding="utf-8")
+        tmp.replace(root / CURRENT)
+        record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "model": name, "before": before,
+                  "by": by or _os_user(), "reason": reason}
+        with (root / HISTORY).open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return before
 
 
 def history(root: Path | None = None) -> list[dict[str, Any]]:
@@ -135,17 +149,12 @@ def use(name: str, root: Path | None = None, by: str | None = None) -> str | Non
     classified with it, so that a model that cannot serve here is never named current. Returns the
     model served before (None when there was none)."""
     root = root or registry_dir()
+    model_dir(name, root)  # an unknown name is a RegistryError, not "cannot be served"
     try:
         load_from(root, name).predict([SMOKE_TEXT])
-    except (RuntimeError, ImportError) as exc:  # ModelError is a RuntimeError; torch or onnxruntime missing
+    except Exception as exc:  # whatever stops it (files altered, torch missing, a card that is not JSON)
         raise ModelError(f"{name} cannot be served here: {exc}") from exc
-    try:
-        before: str | None = current_name(root)
-    except RegistryError:
-        before = None
-    if before != name:
-        set_current(name, root, by=by, reason="checked and made current by a person")
-    return before
+    return set_current(name, root, by=by, reason="checked and made current by a person", unless_current=True)
 
 
 MODEL_FIGURES = (("business_line", "accuracy"), ("category", "accuracy"), ("severity", "accuracy"),
@@ -159,10 +168,7 @@ def summaries(root: Path | None = None) -> list[dict[str, Any]]:
     figures of its card per register (None where the card has none: cards older than the
     registers)."""
     root = root or registry_dir()
-    try:
-        current: str | None = current_name(root)
-    except RegistryError:
-        current = None
+    current = current_or_none(root)
     out = []
     for name in list_models(root):
         try:
@@ -182,10 +188,7 @@ def overview(root: Path | None = None, changes: int = 50) -> dict[str, Any]:
     """The registry for a person choosing a model: the current one, every model (`summaries`)
     newest first, and the latest `changes` of the served model newest first."""
     root = root or registry_dir()
-    try:
-        current: str | None = current_name(root)
-    except RegistryError:
-        current = None
+    current = current_or_none(root)
     return {"current": current, "models": summaries(root)[::-1], "history": history(root)[::-1][:changes]}
 
 
