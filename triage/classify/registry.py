@@ -1,4 +1,5 @@
-"""The model registry: one folder per trained model, and CURRENT naming the one to serve.
+"""The model registry: one folder per trained model, CURRENT naming the one to serve, and
+HISTORY.jsonl recording every change of CURRENT (when, from which model, who, why).
 
 Each folder holds its artifact files, `model.json` and the model card (`card.json`, with
 the SHA-256 of every artifact file, checked at load; `card.md` for people). The card's
