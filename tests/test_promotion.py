@@ -146,7 +146,7 @@ def test_models_use_refuses_a_model_that_cannot_serve(tmp_path, small_model, sma
     assert listed.returncode == 0 and "  test-broken" in listed.stdout and "unreadable card" in listed.stdout
 
 
-def test_models_show_prints_the_card(tmp_path):
+def test_models_show_prints_the_card():
     r = _models("show")
     assert r.returncode == 0, r.stderr
     assert r.stdout == (registry.model_dir() / "card.md").read_text(encoding="utf-8")
