@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -29,7 +28,7 @@ from triage.auth.tokens import create as create_token
 from triage.db import init_db, make_engine
 from triage.policy.calendar import TZ
 
-from .live import LiveServer
+from .live import LiveServer, ServeProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
@@ -492,29 +491,9 @@ def test_the_serving_model_rechecks_the_registry_every_few_seconds(small_registr
 def test_serve_with_two_workers_has_one_sla_worker(small_registry, tmp_path):
     """`triage serve --workers 2`: two server processes answer, and the SLA worker runs once,
     in the supervising process (it flags a case that is long overdue)."""
-    db = f"sqlite:///{tmp_path / 'served.db'}"
-    engine = make_engine(db)
-    init_db(engine)
-    with Session(engine) as s:
-        token = create_token(db_session=s, name="care-1", role="customer_care", now=datetime.now(UTC))
-        s.commit()
-    engine.dispose()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "TRIAGE_MODELS_DIR": str(small_registry), "TRIAGE_DB_URL": db}
-    proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "serve", "--port", str(port), "--workers", "2",
-                             "--interval", "0.5"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/v1/model", headers=headers).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        servers = [p for p in _children(proc.pid) if "spawn_main" in _cmdline(p)]
+    with ServeProcess(tmp_path, small_registry, "--workers", "2", "--interval", "0.5") as served:
+        base, headers = served.url, served.headers
+        servers = [p for p in _children(served.proc.pid) if "spawn_main" in _cmdline(p)]
         assert len(servers) == 2
         received = (datetime.now(TZ) - timedelta(days=20)).replace(microsecond=0).isoformat()
         r = httpx.post(f"{base}/v1/cases", headers=headers, json={
@@ -527,10 +506,7 @@ def test_serve_with_two_workers_has_one_sla_worker(small_registry, tmp_path):
                 break
             time.sleep(0.2)
         assert "sla_breach" in kinds
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=20)
-    assert err.count("the SLA worker") == 1 and "2 server process(es)" in err
+    assert served.stderr.count("the SLA worker") == 1 and "2 server process(es)" in served.stderr
 
 
 def _children(pid: int) -> list[int]:

@@ -136,8 +136,9 @@ def test_the_administrators_model_page_serves_another_model_and_rolls_back(engin
         assert page.locator("#models tr.model.current").get_attribute("data-model") == "test-other"
         assert "admin (console)" in page.locator("#history tr").nth(1).inner_text()
         assert registry.current_name(two_models) == "test-other"
-        if os.environ.get("TRIAGE_SCREENSHOTS"):
-            page.screenshot(path=str(Path(os.environ["TRIAGE_SCREENSHOTS"]) / "models.png"), full_page=True)
+        shot = Path(os.environ.get("TRIAGE_SCREENSHOTS", tmp_path)) / "models.png"  # the page as drawn
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
         # A model that cannot serve is refused on the error page, and the served one stays.
         page.locator("#models tr[data-model=test-altered] button.use").click()
         assert "该模型不能在此使用" in page.locator("main").inner_text()

@@ -5,21 +5,21 @@ registry and makes a model current (or rolls back) after checking that it serves
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from training import dataset, promotion
 from training.train import evaluate_new_model
 from triage.classify import registry
 from triage.classify.bootstrap import label
+
+from .live import ServeProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,12 +55,12 @@ def test_a_model_worse_than_the_served_one_is_not_made_current(tmp_path, small_m
     assert decision["made_current"] is False and decision["decided_by"] == "gate" and decision["against"] == served
     # Each reason is a guarded figure, worse beyond noise, and its difference is the card's own.
     differences = {register: r["differences"] for register, r in evaluation["against_current"]["by_register"].items()}
+    assert len(decision["held_back_by"]) >= 3
     assert any(line.startswith("narrative major recall -") for line in decision["held_back_by"])
     for line in decision["held_back_by"]:
         register, rest = line.split(" ", 1)
         key = next(k for k in promotion.GUARDED if rest.startswith(label(k) + " "))
         assert differences[register]["/".join(key)][2] < 0
-    assert len(decision["held_back_by"]) >= 3
     assert any("not made current; `triage models use test-small` serves it anyway" in m for m in log)
     # A person's --current overrides the gate, and the card still says what the gate found.
     forced = promotion.decide(True, evaluation["against_current"])
@@ -156,51 +156,24 @@ def test_models_show_prints_the_card():
 def test_a_running_server_serves_the_model_made_current(tmp_path, small_model, small_examples_refit):
     """`triage models use` reaches `triage serve --workers 2` without a restart: both server
     processes answer with the new model within their recheck of the registry (2 s)."""
-    import httpx
-    from sqlalchemy.orm import Session
-
-    from triage.auth.tokens import create as create_token
-    from triage.db import init_db, make_engine
-
     root = tmp_path / "reg"
     root.mkdir()
     _save(small_model, root / "test-small")
     _save(small_examples_refit, root / "test-other")
     (root / "CURRENT").write_text("test-small\n")
-    db = f"sqlite:///{tmp_path / 'served.db'}"
-    engine = make_engine(db)
-    init_db(engine)
-    with Session(engine) as s:
-        token = create_token(db_session=s, name="care-1", role="customer_care", now=datetime.now(UTC))
-        s.commit()
-    engine.dispose()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "TRIAGE_MODELS_DIR": str(root), "TRIAGE_DB_URL": db}
-    proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "serve", "--port", str(port), "--workers", "2"],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
 
-    def models_answering(n: int) -> set[str]:
-        with httpx.Client(headers=headers) as client:  # new connections, so both workers answer
-            return {client.post(f"{base}/v1/triage", json={"text": "行驶中刹车失灵"},
-                                headers={"Connection": "close"}).json()["classification"]["model"] for _ in range(n)}
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/v1/model", headers=headers).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with ServeProcess(tmp_path, root, "--workers", "2") as served:
+        def models_answering(n: int) -> set[str]:
+            with httpx.Client(headers=served.headers) as client:  # new connections, so both workers answer
+                return {client.post(f"{served.url}/v1/triage", json={"text": "行驶中刹车失灵"},
+                                    headers={"Connection": "close"}).json()["classification"]["model"]
+                        for _ in range(n)}
+
         assert models_answering(10) == {"test-small"}
         r = _models("--registry", str(root), "use", "test-other")
         assert r.returncode == 0, r.stderr
         time.sleep(2.5)
         assert models_answering(20) == {"test-other"}
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=20)
 
 
 def test_several_switches_at_once_leave_one_current_model_and_every_change_recorded(tmp_path, small_model,
