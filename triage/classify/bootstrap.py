@@ -191,16 +191,18 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def flatten(result: dict) -> dict[Key, float | None]:
-    """`Scorer.result()` as {key: figure}, the keys of `figures`."""
+    """`Scorer.result()` as {key: figure}, the keys of `figures`; a figure a result (a model card's,
+    of any age) lacks is None."""
     out: dict[Key, float | None] = {}
     for head in HEADS:
         if head in result:
-            out[(head, "accuracy")] = result[head]["accuracy"]
+            out[(head, "accuracy")] = result[head].get("accuracy")
             out[(head, "macro_f1")] = result[head].get("macro_f1")
-            for c, v in result[head]["per_class"].items():
+            for c, v in result[head].get("per_class", {}).items():
                 out[(head, c, "recall")], out[(head, c, "precision")] = v["recall"], v["precision"]
     if "major" in result:
-        out[("major", "recall")], out[("major", "precision")] = result["major"]["recall"], result["major"]["precision"]
+        out[("major", "recall")], out[("major", "precision")] = result["major"].get("recall"), result["major"].get(
+            "precision")
     for f, v in result.get("flags", {}).get("per_flag", {}).items():
         out[("flags", f, "recall")], out[("flags", f, "precision")] = v["recall"], v["precision"]
     return out

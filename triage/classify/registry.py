@@ -98,7 +98,7 @@ def set_current(name: str, root: Path | None = None, by: str | None = None, reas
     already current. Returns the model current before."""
     root = root or registry_dir()
     model_dir(name, root)
-    with (root / ".CURRENT.lock").open("a") as lock:
+    with (root / f".{CURRENT}.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         before = current_or_none(root)
         if unless_current and before == name:
@@ -168,6 +168,8 @@ def summaries(root: Path | None = None) -> list[dict[str, Any]]:
     is current, whether `triage train` made it current (its card's promotion), and the held-out
     figures of its card per register (None where the card has none: cards older than the
     registers)."""
+    from triage.classify.bootstrap import flatten  # numpy: not on the path of a bare `triage --help`
+
     root = root or registry_dir()
     current = current_or_none(root)
     out = []
@@ -178,8 +180,10 @@ def summaries(root: Path | None = None) -> list[dict[str, Any]]:
             out.append({"name": name, "current": name == current, "error": f"unreadable card: {exc}"})
             continue
         ev = c.get("evaluation", {})
-        figures = {register: {"/".join(key): _figure(result, key) for key in MODEL_FIGURES}
-                   for register, result in ev.get("real_test_by_register", {}).items()}
+        figures = {}
+        for register, result in ev.get("real_test_by_register", {}).items():
+            flat = flatten(result)
+            figures[register] = {"/".join(key): flat.get(key) for key in MODEL_FIGURES}
         out.append({"name": name, "current": name == current, "backend": c.get("backend"),
                     "created": c.get("created"), "promotion": ev.get("promotion"), "held_out": figures})
     return sorted(out, key=lambda m: (m.get("created") or "", m["name"]))
@@ -191,11 +195,6 @@ def overview(root: Path | None = None, changes: int = 50) -> dict[str, Any]:
     root = root or registry_dir()
     current = current_or_none(root)
     return {"current": current, "models": summaries(root)[::-1], "history": history(root)[::-1][:changes]}
-
-
-def _figure(result: dict[str, Any], key: tuple[str, str]) -> float | None:
-    value = result.get(key[0], {})
-    return value.get(key[1]) if isinstance(value, dict) else None
 
 
 def write_card(folder: Path, card: dict[str, Any], make_current: bool = False,
