@@ -30,6 +30,8 @@ def flags(text: str) -> set[str]:
     "4S店拒不退还定金，我们选择了报警",
     "如果厂家再推诿，我将用法律维护自己的权益",
     "再不解决就拿起法律武器",
+    "我已经报案了，派出所受理了",
+    "争执不下，双方报警",
 ])
 def test_legal_fires_when_the_customer_goes_to_police_or_court(text):
     assert "legal" in flags(text)
@@ -61,6 +63,17 @@ def test_legal_does_not_fire_on_warning_lights_accident_records_or_the_dealer(te
     "不解决我就去论坛发帖",
     "我会去网上维权，让大家都看看",
     "再拖下去准备上热搜",
+    # Told in full or on the phone (issue 12: the letters and transcripts the hotline sends).
+    "我已经把视频发到了抖音和懂车帝",
+    "维修单的照片我发了微博，还@了你们官方账号",
+    "本地晚报的记者已经联系了我，下周来店里采访",
+    "材料我已经提供给了市电视台的维权栏目",
+    "不给说法我就开直播，让全网的人都看看",
+    "剪好的视频明天就发出去",
+    "我也跟本地的电视台说了这件事",
+    "我把他玩手机的照片发朋友圈了",
+    "我在车友群和头条上发了，图片都有",
+    "客户扬言要发微博曝光门店",
 ])
 def test_media_fires_on_posting_and_exposure(text):
     assert "media" in flags(text)
@@ -75,6 +88,11 @@ def test_media_fires_on_posting_and_exposure(text):
     "本人在提车前就看到网上发布新款的消息",
     "WEY VV7车机媒体格式不兼容地图无法更新",
     "天天在媒体标榜不降价，转头就降两万",
+    "通过车机换个频道就黑屏",
+    "在直播间下单买的车，到店又要加价",
+    "看到新闻里记者采访了几个车主，说的就是这个问题",
+    "网上有人发到论坛说是通病",
+    "销售扬言要发微博曝光我",
 ])
 def test_media_does_not_fire_on_news_read_photos_or_the_dealer(text):
     assert "media" not in flags(text)
@@ -114,6 +132,15 @@ def test_government_does_not_fire_on_subsidies_citations_dates_or_the_dealer(tex
 @pytest.mark.parametrize("text", [
     "再不退车就去堵4S店大门",
     "逼急了我跟他们拼了",
+    "不给退车我就把车横在4S店大门口",
+    "你告诉那个经理，让他下班路上小心点",
+    "别让我在店里碰见他",
+    "今天不给说法，谁也别想从车间出去",
+    "客户扬言要来店里拉横幅",
+    "我刚才把前挡风玻璃给砸了",
+    "我多问了两句，销售经理就动手推我",
+    "再不解决我就从楼顶跳下去",
+    "我明天就坐在你们前台，一直坐到修好为止",
 ])
 def test_extreme_fires_on_blocking_and_threats(text):
     assert "extreme" in flags(text)
@@ -129,6 +156,9 @@ def test_extreme_fires_on_blocking_and_threats(text):
     "按手册自己动手更换了空调滤芯",
     "跳楼价清库存，刚买就降两万",
     "是不是过保的车你们给砸了都不用管啊",
+    "我坐在休息区等了三个小时也没人管",
+    "车停在店门口两天没人修",
+    "电量从百分之八十一下跳下去到二十",
 ])
 def test_extreme_does_not_fire_on_hazards_vandalism_or_idioms(text):
     assert "extreme" not in flags(text)

@@ -93,3 +93,20 @@ def test_severity_rule_holds_for_every_prediction(shipped):
         assert p.severity == "major" and any("002-C 四" in r for r in p.rules), (p.flags, p.severity, p.rules)
     for p in preds:
         assert all(0.0 <= p.confidence[h] <= 1.0 for h in HEADS)
+
+
+def test_media_and_extreme_are_found_in_held_out_letters_and_transcripts(shipped):
+    """Issue 12's register the hotline teams send: the held-out written letters and transcripts
+    (never trained on). Until 2026-12-02 the cues missed half their media (晚报的记者联系了我,
+    发到了抖音, @了官方账号) and a third of their extreme (把车横在大门口, 让他小心点)."""
+    from training.dataset import written_examples
+
+    rows = [e for e in written_examples() if e.split == "test" and e.register in ("letter", "transcript")]
+    predictions = shipped.predict([e.text for e in rows])
+    for flag, recall_at_least in (("media", 0.9), ("extreme", 0.7)):
+        gold = [e.flags.get(flag) is True for e in rows]
+        raised = [flag in p.flags for p in predictions]
+        support, hits = sum(gold), sum(g and r for g, r in zip(gold, raised))
+        assert support >= 15, (flag, support)
+        assert hits / support >= recall_at_least, (flag, hits, support)
+        assert hits / max(sum(raised), 1) >= 0.9, (flag, hits, sum(raised))

@@ -26,14 +26,16 @@ _SENTENCE_END = re.compile(r"[!?;。！？；\n]|(?<!\d)\.(?!\d)")
 _OTHER = (r"(?:4[Ss]店|四[Ss]店|经销商|厂家|厂方|厂商|主机厂|销售(?:顾问|经理|人员)?|售后(?:经理|主管|人员|总监)?|客服"
           r"|店长|服务(?:经理|顾问|站)|工作人员|店方|店家|商家|对方|门店|店里|公司|技师|师傅|主管|经理|总监|老板"
           r"|他们|他|她)")
-_OBJECT_MARK = r"(?<![跟和对向给与找问被让叫请求])"
+_OBJECT_MARK = r"(?<![跟和对向给与找问被让叫请求把将])"
 # "X said / threatened / told me …": what follows is X's, not the customer's.
 _SPEECH = re.compile(
     _OBJECT_MARK + _OTHER + r"(?:的人|人员)?"
     r"(?:都|也|还|却|竟然|居然|就|直接|则|又|更是|一直|反而|当时|口头|明确|电话|当场|甚至|再次|竟|还是)?"
     r"(?:说|称|讲|表示|告知|告诉|回复|答复|回应|威胁|扬言|声称|要求|让|叫|建议|提出|警告|宣称|恐吓|反问|解释|通知)"
     # A speech verb with the subject left out, followed by what it says of the customer.
-    r"|(?<![我们人])(?:还|又|却|竟然|居然|甚至|反而)(?:说|称|扬言|声称|威胁|恐吓)|说什么|扬言|声称"
+    r"|(?<![我们人])(?:还|又|却|竟然|居然|甚至|反而)(?:说|称|扬言|声称|威胁|恐吓)|说什么"
+    # 扬言 alone is the other side's, unless the customer is named as its subject (客户扬言拉横幅).
+    r"|(?<!客户|车主|用户|顾客|买家|本人|家属|家人)(?<![我])(?:扬言|声称)"
     # Someone else's words about the customer: 说我闹事, 诬陷我敲诈.
     r"|(?<![我们])(?:说|称|污蔑|诬陷|诬告|指责|骂)(?=我|本人)")
 # The customer taking the word back after the other side's speech, or a condition only the

@@ -61,13 +61,27 @@ _TO_WHOM = r"(?:(?:与|和|跟|向|给|找|对|通过|在|去|到|打|拨打|用
 _NTH = "第" + r"(?:[二三四五六七八九十两]+|[2-9]|[1-9][0-9])次"
 _COMPLAIN = r"(?:投诉|反映|反应|反馈|联系|沟通|致电|打电话|电话|要求|催促|询问|交涉|协商|申诉|找)"
 
+# Media: the press by name (a newspaper, a channel, a column) and the places a customer posts to.
+_PRESS = (r"媒体|记者|电视台|报社|报纸|央视|315晚会|舆论|网媒|上电视|上新闻|上报纸|上央视|上头条|新闻媒体|电视新闻"
+          r"|晚报|日报|都市报|快报|早报|商报|栏目|都市频道|新闻频道|民生频道|公共频道|法制频道|经济频道|生活频道|小编|新闻号")
+_PLATFORMS = ("网上|网络|微博|抖音|快手|今日头条|头条|朋友圈|小红书|论坛|贴吧|视频号|B站|哔哩哔哩|公众号|懂车帝|汽车之家"
+              "|易车|车友群|YouTube|脸书|Facebook|知乎|生活号|百家号")
+# Whose page it goes on: 发布于本人微博, 发到本地的生活号, 同步发到各大汽车论坛.
+_OWNER = r"(?:本人|我的|我|自己的?|个人|本地的?|当地的?|各大|几个|多个|多家)?(?:的)?(?:汽车|车友)?"
+
 # (flag, cue name, pattern). Cue names are stable: they are feature names of the model.
 _CUES: list[tuple[str, str, str]] = [
     # media (媒体): the press and exposure; _media_ok reads who does it.
-    ("media", "press", r"媒体|记者|电视台|报社|报纸|央视|315晚会|舆论|网媒|上电视|上新闻|上报纸|上央视|上头条|新闻媒体|电视新闻"),
-    ("media", "expose", r"曝光|发帖|发文曝光|上热搜|直播维权|视频维权"
-                        r"|发(?:到|在|上)?(?:网上|网络|微博|抖音|快手|头条|朋友圈|小红书|论坛|贴吧|视频号|B站)|"
-                        + _each("微博|抖音|快手|小红书|头条|朋友圈|贴吧|论坛|网上|网络", r"上?(?:曝光|发帖|发文|发视频|维权|直播)")),
+    ("media", "press", _PRESS),
+    ("media", "expose", r"曝光|发帖|发文曝光|上热搜|直播维权|视频维权|报料|爆料|"
+                        + _each("发|发布|发表|上传|放|贴|晒|转发|分享|公布",
+                                r"(?:了|到|在|上|于|至)*" + _OWNER + r"(?:" + _PLATFORMS + ")") + "|"
+                        + _each(_PLATFORMS, r"上?(?:也)?(?:曝光|发帖|发文|发视频|发了|维权|直播|晒|@)") + "|"
+                        + _each("全程|开|开个|开启|现场|进行|搞|在", r"直播(?!间|带货|下单|购|买|卖|活动|价|平台|里|中|上看)") + "|"
+                        + _each("播放量|阅读量|浏览量|点击量|转发量|万播放|万的播放|条评论|评论区", "")
+                        + r"|@了|@(?:你们|贵|官方|当地|本地)|艾特了?"
+                        + r"|" + _each("让全网|让全市|让全国|让全城|让所有人|让更多人|让更多的人|让网友", NP + r"{0,8}?(?:看|知道|了解|认清)")
+                        + r"|" + _each("视频|稿子|文章|长文|帖子", NP + r"{0,6}?(?:发出去|发出来|就发|发布|公开)")),
     # legal (公检法): the police and the courts; _police_ok and _court_ok read who goes there.
     ("legal", "police", r"报了警|报警|" + _each("打|拨打|拨|致电|报", r"了?110(?![0-9A-Za-z])")
                         + r"|警察|民警|警方|出警(?!示|告)|派出所|公安|报案"),
@@ -113,13 +127,28 @@ _CUES: list[tuple[str, str, str]] = [
     ("safety", "hazard", r"隐患|影响" + _NO_STOP + r"{0,4}安全|危及" + _NO_STOP + r"{0,4}安全|生命安全|人身安全|安全问题"
                          r"|存在安全|安全性能差|危险|险些|差点出事|吓死|命都差点"),
     # extreme (过激行为): what the customer does or threatens to do.
-    ("extreme", "protest", r"横幅|条幅|围堵|静坐|睡在店|住在店|赖着不走|赖在店|闹事|大闹|闹到底"
-                           r"|堵(?:住|在)?(?:4[Ss]店|店|门|大门|店门|门口|路口|出口|入口|展厅)|"
-                           + _each("我|我们|本人|家人|一家人", NP + r"{0,6}?不走了")),
-    ("extreme", "violence", r"砸(?:车|店|展厅|门|玻璃|烂|坏|了)|打人|殴打|打伤|动起手|大打出手|动手"
+    ("extreme", "protest", r"横幅|条幅|围堵|静坐|睡在店|住在店|赖着不走|赖在店|闹事|大闹|闹到底|红漆"
+                           r"|堵(?:住|在)?(?:你们的?|贵)?(?:4[Ss]店|店|门|大门|店门|门口|路口|出口|入口|展厅)|"
+                           + _each("我|我们|本人|家人|一家人", NP + r"{0,6}?不走(?:了)?(?!路|动|道)") + "|"
+                           # The car put across the gate: 把车横在4S店大门口, 一直横在这, 拖到你们店大门口横着放.
+                           + _each("横在|横着|堵在|挡在|拦在", NP + r"{0,8}?(?:门口|大门|店门|展厅|出口|入口|路口)")
+                           + r"|横在这|横着放|" + _each("谁也别想|谁都别想|谁也不许|不让任何|不让其他", NP + r"{0,4}?(?:进|出|走)")
+                           # Sitting or lying in, or chained to the car: 就坐在你们售后接待台前面, 躺在举升机下面.
+                           + r"|" + _each("就坐在|一直坐|天天坐|每天坐|就住在|躺在", NP + r"{0,10}?(?:店|展厅|接待|车间|举升机|前台"
+                                                                                    r"|这儿|这里|门口)")
+                           + r"|锁在一起"),
+    ("extreme", "violence", r"砸(?:车|店|展厅|门|玻璃|烂|坏|了)|打砸|打人|殴打|打伤|动起手|大打出手|动手"
                             r"|泼油漆|泼漆|放火|烧了你|同归于尽|弄死|" + _each("跟|和|与", NP + r"{0,6}?拼(?:命|了)")
-                            + r"|拿刀|持刀|报复(?!性)|以暴制暴"),
-    ("extreme", "self_harm", r"跳楼(?!价|甩卖|大甩卖)|自杀(?!式)|喝药|喝农药|轻生|以死|不想活|不活了|死给你看|割腕"),
+                            + r"|拿刀|持刀|报复(?!性)|以暴制暴|揪住|推了我|见一次打一次|饶不了|浇上汽油|浇汽油|泼汽油"
+                            + r"|" + _each("撞", r"(?:你们的?)?(?:店门|店|展厅|大门)")
+                            # Threats to a person: 让他小心点, 别让我碰见他, 我知道他住哪, 不保证能控制住自己.
+                            + r"|" + _each("让他|叫他|告诉他|让她|叫她|告诉她", NP + r"{0,8}?小心(?:点|些)")
+                            + r"|" + _each("别让我|不要让我", NP + r"{0,8}?(?:碰见|碰上|碰到|遇见|遇到|看见)")
+                            + r"|" + _each("知道他|知道她", r"住(?:哪|在)")
+                            + r"|" + _each("不保证", NP + r"{0,4}?(?:控制|做出|干出)")),
+    ("extreme", "self_harm", r"跳楼(?!价|甩卖|大甩卖)|自杀(?!式)|喝药|喝农药|轻生|以死|不想活|不活了|死给你看|割腕|自残"
+                             r"|" + _each("从", r"(?:这里|这儿|楼上|楼顶|顶楼|天台|桥上|窗户|窗口)跳")
+                             + r"|" + _each("站在", NP + r"{0,8}?(?:楼顶|天台|顶楼)")),
     # repeat (重复): a history of repairs (repaired_again) or of complaints (raised_again).
     ("repeat", "repaired_again", _each(_MANY, _AT_PLACE + _FIX) + r"|频繁(?:维修|返修|更换|返厂|进店|进站)|"
                                  + _each(_MANY, r"(?:去|到|前往|往返|跑|进|回)" + NP + r"{0,6}?" + _PLACE) + "|"
@@ -207,17 +236,23 @@ def _starts(pattern: str) -> Callable[[str], re.Match[str] | None]:
 _INFO_BEFORE = _search(r"(?:看到|看见|得知|听说|了解到|刷到|据|新闻上|报道|网上看|查到|搜到|查询|在网上看)" + NP + "{0,12}")
 _INFO_AFTER = _starts(NP + r"{0,6}?(?:报道中|报道称|文章|曝出|曝光的|上看到|得知|看到|了解到|获悉|知道|标榜|宣传|拆车|评测"
                       r"|格式|文件|播放|中心|系统|功能|音量|屏|界面)")
-_PRESS_ACT_BEFORE = _search(r"(?:找|联系|求助|投诉|诉诸|曝光|告知|通知|反映|向|交给|请|让|叫|到|寻求|借助|通过|发给|接受|求|去)"
-                            + NP + "{0,8}")
+_PRESS_ACT_BEFORE = _search(r"(?:找|联系|联络|求助|投诉|诉诸|曝光|告知|通知|反映|向|交给|请|让|叫|到|寻求|借助|通过|发给|接受|求|去"
+                            r"|提供给|报给|写给|寄给|递给|打给|@|艾特|约了?|投稿|爆料给|报料给)" + NP + "{0,12}")
 _THREAT_BEFORE = _search(r"(?:就|将|会|要|准备|打算|否则|不然|要不|必要时|直至|直到|一定|立即|马上|我|本人|继续|持续)" + NP + "{0,30}")
 _PRESS_ACT_AFTER = _starts(NP + r"{0,4}?(?:曝光|介入|采访|报道|维权|投诉|反映|求助|来|到场)")
+# The press at work on this case: 记者也联系了我, 媒体已介入, 记者已到店采访, 小编也来了, 栏目联系我做了采访.
+_PRESS_ENGAGED = _starts(r"(?:也|都|还|已|已经|正在|马上|明天|下午|今天|会|要|就)*"
+                         r"(?:联系了?我|找了?我|跟我|和我|私信我?|约了?我|采访我|到店|到场|到现场|来店|过来|来了|要来|会来|来拍"
+                         r"|介入|跟进|在跟|说要做|准备做|要做)")
+# Told to the press: 也跟本地的电视台说了.
+_PRESS_TOLD = (_search(r"(?:跟|和|同)" + NP + "{0,8}"), _starts(r"(?:说|讲|反映|爆料|报料|联系|沟通)"))
 _PASSIVE = _search(r"被(?!迫|逼)" + NP + "{0,6}")
 _PHOTO_BEFORE = _search(r"(?:照|拍|相机|摄像|镜头|照片|图片|画面)" + NP + "{0,4}")
 _PHOTO_AFTER = _starts(r"(?:过度|不足|补偿|时间|度|值|参数)")
 # The press as the subject of the exposure (央视曝光了…): news, not the customer's act.
 _MEDIA_SUBJECT = _search(r"(?:央视|媒体|电视台|记者|新闻|晚会|网友|报道|节目|电视)(?:都|也|已|已经|多次|相继|纷纷|曾|曾经|又)?")
 # Other people posting (有人投诉后发帖, 车友发帖说是通病): not the customer exposing anything.
-_OTHERS_POST = _search(r"(?:有人|别人|车友|网友|大家|其他车主|很多人|不少人|好多人)" + NP + "{0,5}")
+_OTHERS_POST = _search(r"(?:有人|别人|车友(?!群|会)|网友|大家|其他车主|很多人|不少人|好多人)" + NP + "{0,5}")
 _TO_CUSTOMER = _starts(r"给(?:用户|客户|车主|我|顾客)")
 
 
@@ -233,14 +268,16 @@ def _media_ok(ctx: Context, start: int, end: int) -> bool:
             return True
         if _INFO_AFTER(after):
             return False
-        return bool(_PRESS_ACT_BEFORE(before) or (_THREAT_BEFORE(before) and _PRESS_ACT_AFTER(after)))
-    if _PASSIVE(before) or _PHOTO_BEFORE(before) or _PHOTO_AFTER(after) or _TO_CUSTOMER(after) or _OTHERS_POST(before):
+        return bool(_PRESS_ACT_BEFORE(before) or (_THREAT_BEFORE(before) and _PRESS_ACT_AFTER(after))
+                    or _PRESS_ENGAGED(after) or (_PRESS_TOLD[0](before) and _PRESS_TOLD[1](after)))
+    # A photo's 曝光 is its exposure; a photo posted (照片发朋友圈) is still posted.
+    photo = "曝光" in word and (_PHOTO_BEFORE(before) or _PHOTO_AFTER(after))
+    if _PASSIVE(before) or photo or _TO_CUSTOMER(after) or _OTHERS_POST(before):
         return False
     return not (_MEDIA_SUBJECT(before) and not _PRESS_ACT_BEFORE(before))
 
 
-_PRESS_WORDS = frozenset(("媒体", "记者", "电视台", "报社", "报纸", "央视", "315晚会", "舆论", "网媒", "上电视", "上新闻", "上报纸",
-                          "上央视", "上头条", "新闻媒体", "电视新闻"))
+_PRESS_WORDS = frozenset(_PRESS.split("|"))
 """What media:press matches (the rest of media is media:expose); 上电视 and the like are acts already."""
 
 # 报警 of a warning light: a part or a reading before it, or the light, a count or a chime after.
@@ -250,14 +287,14 @@ _DEVICE_BEFORE = _search(r"(?:灯|故障|系统|仪表|发动机|胎压|雷达|�
 _DEVICE_ADVERB = _search(r"(?:再次|继续|频繁|经常|时常|乱|误|不停|又|偶尔|同时|自动|突然|总是|老是|一直)")
 _DEVICE_AFTER = _starts(r"(?:灯|线|器|声|音|提示|信息|系统|亮|显示|代码|码|次数|一次|了?[0-9一两二三四五六七八九十几多]+次|了?[0-9])")
 # Someone acting: 我报警, 只能报警, 当场报警, 选择了报警; or what follows: 报警处理, 报警了.
-_POLICE_AGENT = _search(r"(?:我|我们|本人|车主|家人|家属|客户|只能|只好|只有|选择|准备|打算|立即|马上|当场|当即|直接|就|已|已经"
+_POLICE_AGENT = _search(r"(?:我|我们|本人|车主|家人|家属|客户|双方|只能|只好|只有|选择|准备|打算|立即|马上|当场|当即|直接|就|已|已经"
                         r"|才|并|于是|随即|无奈|然后|后来|遂|要|会|将|去|便|必须|决定|不得不|只得)了?")
 _POLICE_AFTER = _starts(r"(?:了|处理|求助|立案|解决|抓)")
 # A report for the insurer, a damage record, an accident: a formality, not the dispute.
 _FORMALITY = re.compile(r"保险|理赔|定损|报损|出险|证明|开具|备案|登记")
 _ACCIDENT = re.compile(r"事故|追尾|相撞|撞车|交通|被盗|被偷|丢失|划伤|刮伤|剐蹭|被划|被刮|被人划")
 _GO_BEFORE = _search(r"(?:去|到|找|报|向|请|叫|让|求助|联系|前往|打电话给)" + NP + "{0,3}")
-_POLICE_ACT_AFTER = _starts(r"(?:机关|局|分局)?(?:调解|出警|处理|介入|民警|立案|报案|举报|报警|来人|协调)")
+_POLICE_ACT_AFTER = _starts(r"(?:机关|局|分局)?(?:已|已经|也)?(?:调解|出警|处理|介入|民警|立案|受理|报案|举报|报警|来人|协调)")
 
 
 def _police_ok(ctx: Context, start: int, end: int) -> bool:
@@ -359,14 +396,16 @@ def _agency_ok(ctx: Context, start: int, end: int) -> bool:
 _DIY_BEFORE = _search(r"自己|亲自|自行|自")
 _DIY_AFTER = _starts(r"(?:刹|能力|改|修|换|拆|装|处理|做|操作|解决|DIY|保养|清洗|调)")
 _BLOW_AFTER = _starts(r"打|推|了|伤")
-_BLOW_BEFORE = _search(r"(?:对|跟|和|与)" + NP + r"{0,6}|还|竟然|居然|先|直接")
+_BLOW_BEFORE = _search(r"(?:对|跟|和|与)" + NP + r"{0,6}|还|竟然|居然|先|直接|就|差点|险些|要|想")
 
 
 def _violence_ok(ctx: Context, start: int, end: int) -> bool:
     word = ctx.text[start:end]
     before, after = ctx.before(start, end, 10), ctx.after(start, end, 4)
     if word.startswith("砸"):
-        # 玻璃被砸烂 (vandals), 你们给砸了 (the workshop): not the customer smashing.
+        # 玻璃被砸烂 (vandals), 你们给砸了 (the workshop): not the customer smashing; 我把前挡风给砸了 is.
+        if re.search(r"把" + NP + "{0,12}给$", before):
+            return True
         return not re.search(r"(?:被|给)" + NP + "{0,4}$", before)
     if word == "动手":
         # 自己动手换灯泡 is doing it yourself; 动手打人, 对我动手, 竟然动手 is violence.
