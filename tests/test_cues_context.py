@@ -159,6 +159,11 @@ def test_extreme_fires_on_blocking_and_threats(text):
     "我坐在休息区等了三个小时也没人管",
     "车停在店门口两天没人修",
     "电量从百分之八十一下跳下去到二十",
+    "车在店里躺了一个月，车躺在店里没人管",
+    "我就坐在店里等结果，等了一下午",
+    "4S店不让任何人进车间看车",
+    "店里揪住这个小问题不放，不给保修",
+    "引擎盖上的红漆起泡脱落",
 ])
 def test_extreme_does_not_fire_on_hazards_vandalism_or_idioms(text):
     assert "extreme" not in flags(text)

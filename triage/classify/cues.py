@@ -127,20 +127,20 @@ _CUES: list[tuple[str, str, str]] = [
     ("safety", "hazard", r"隐患|影响" + _NO_STOP + r"{0,4}安全|危及" + _NO_STOP + r"{0,4}安全|生命安全|人身安全|安全问题"
                          r"|存在安全|安全性能差|危险|险些|差点出事|吓死|命都差点"),
     # extreme (过激行为): what the customer does or threatens to do.
-    ("extreme", "protest", r"横幅|条幅|围堵|静坐|睡在店|住在店|赖着不走|赖在店|闹事|大闹|闹到底|红漆"
+    ("extreme", "protest", r"横幅|条幅|围堵|静坐|睡在店|住在店|赖着不走|赖在店|闹事|大闹|闹到底|用红漆|拿红漆|喷红漆|泼红漆"
                            r"|堵(?:住|在)?(?:你们的?|贵)?(?:4[Ss]店|店|门|大门|店门|门口|路口|出口|入口|展厅)|"
                            + _each("我|我们|本人|家人|一家人", NP + r"{0,6}?不走(?:了)?(?!路|动|道)") + "|"
                            # The car put across the gate: 把车横在4S店大门口, 一直横在这, 拖到你们店大门口横着放.
                            + _each("横在|横着|堵在|挡在|拦在", NP + r"{0,8}?(?:门口|大门|店门|展厅|出口|入口|路口)")
-                           + r"|横在这|横着放|" + _each("谁也别想|谁都别想|谁也不许|不让任何|不让其他", NP + r"{0,4}?(?:进|出|走)")
+                           + r"|横在这|横着放|" + _each("谁也别想|谁都别想|谁也不许", NP + r"{0,4}?(?:进|出|走)")
                            # Sitting or lying in, or chained to the car: 就坐在你们售后接待台前面, 躺在举升机下面.
-                           + r"|" + _each("就坐在|一直坐|天天坐|每天坐|就住在|躺在", NP + r"{0,10}?(?:店|展厅|接待|车间|举升机|前台"
-                                                                                    r"|这儿|这里|门口)")
+                           + r"|" + _each("就坐在|天天坐在|每天坐在|就住在|就睡在", NP + r"{0,10}?(?:店|展厅|接待|车间|前台|这儿|这里|门口)")
+                           + r"|" + _each("躺在", NP + r"{0,10}?(?:举升机|车底|车前|地上)")
                            + r"|锁在一起"),
     ("extreme", "violence", r"砸(?:车|店|展厅|门|玻璃|烂|坏|了)|打砸|打人|殴打|打伤|动起手|大打出手|动手"
                             r"|泼油漆|泼漆|放火|烧了你|同归于尽|弄死|" + _each("跟|和|与", NP + r"{0,6}?拼(?:命|了)")
-                            + r"|拿刀|持刀|报复(?!性)|以暴制暴|揪住|推了我|见一次打一次|饶不了|浇上汽油|浇汽油|泼汽油"
-                            + r"|" + _each("撞", r"(?:你们的?)?(?:店门|店|展厅|大门)")
+                            + r"|拿刀|持刀|报复(?!性)|以暴制暴|揪住了?(?:他|她|我|衣领|领子)|推了我|见一次打一次|饶不了|浇上汽油|浇汽油|泼汽油"
+                            + r"|" + _each("撞", r"(?:你们的?)?(?:店门|展厅|大门)")
                             # Threats to a person: 让他小心点, 别让我碰见他, 我知道他住哪, 不保证能控制住自己.
                             + r"|" + _each("让他|叫他|告诉他|让她|叫她|告诉她", NP + r"{0,8}?小心(?:点|些)")
                             + r"|" + _each("别让我|不要让我", NP + r"{0,8}?(?:碰见|碰上|碰到|遇见|遇到|看见)")
@@ -245,7 +245,8 @@ _PRESS_ENGAGED = _starts(r"(?:也|都|还|已|已经|正在|马上|明天|下午
                          r"(?:联系了?我|找了?我|跟我|和我|私信我?|约了?我|采访我|到店|到场|到现场|来店|过来|来了|要来|会来|来拍"
                          r"|介入|跟进|在跟|说要做|准备做|要做)")
 # Told to the press: 也跟本地的电视台说了.
-_PRESS_TOLD = (_search(r"(?:跟|和|同)" + NP + "{0,8}"), _starts(r"(?:说|讲|反映|爆料|报料|联系|沟通)"))
+_TOLD_BEFORE = _search(r"(?:跟|和|同)" + NP + "{0,8}")
+_TOLD_AFTER = _starts(r"(?:说|讲|反映|爆料|报料|联系|沟通)")
 _PASSIVE = _search(r"被(?!迫|逼)" + NP + "{0,6}")
 _PHOTO_BEFORE = _search(r"(?:照|拍|相机|摄像|镜头|照片|图片|画面)" + NP + "{0,4}")
 _PHOTO_AFTER = _starts(r"(?:过度|不足|补偿|时间|度|值|参数)")
@@ -269,7 +270,7 @@ def _media_ok(ctx: Context, start: int, end: int) -> bool:
         if _INFO_AFTER(after):
             return False
         return bool(_PRESS_ACT_BEFORE(before) or (_THREAT_BEFORE(before) and _PRESS_ACT_AFTER(after))
-                    or _PRESS_ENGAGED(after) or (_PRESS_TOLD[0](before) and _PRESS_TOLD[1](after)))
+                    or _PRESS_ENGAGED(after) or (_TOLD_BEFORE(before) and _TOLD_AFTER(after)))
     # A photo's 曝光 is its exposure; a photo posted (照片发朋友圈) is still posted.
     photo = "曝光" in word and (_PHOTO_BEFORE(before) or _PHOTO_AFTER(after))
     if _PASSIVE(before) or photo or _TO_CUSTOMER(after) or _OTHERS_POST(before):
@@ -416,7 +417,12 @@ def _violence_ok(ctx: Context, start: int, end: int) -> bool:
 
 
 def _protest_ok(ctx: Context, start: int, end: int) -> bool:
+    if _WAITING(ctx.text[start:end]) and "等" in ctx.after(start, end, 10):
+        return False  # 就坐在店里等结果: waiting, not a sit-in
     return not ctx.said_by_other(start, end)  # 店长说我闹事
+
+
+_WAITING = re.compile(r"(?:就|天天|每天)坐在").match
 
 
 def _as_written(ctx: Context, start: int, end: int) -> bool:
