@@ -19,7 +19,7 @@ COMPLAINTS = {
     "routine": ("phone", "销售顾问态度很差，问了几次都爱答不理，交车时也没有讲解功能"),
     "safety": ("oem_ticket", "高速上刹车突然失灵，差点追尾，太危险了，要求彻底检查"),
     # The served model must be unsure of one head of "quality" (test_console_e2e's choices test):
-    # sklearn-20261202T072139Z reads it as sales at 0.42 (a new car: sold so, or a defect?). It reads
+    # sklearn-20261202T081629Z reads it as sales at 0.42 (a new car: sold so, or a defect?). It reads
     # "新车刚提两个月空调就不制冷了，来店检测说是压缩机问题", told by the customer, as after-sales at 0.69.
     "quality": ("walk_in", "刚提的新车空调不制冷，店里说要等配件"),
     "xss": ("web", "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">发动机异响，"

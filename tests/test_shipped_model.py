@@ -110,3 +110,20 @@ def test_media_and_extreme_are_found_in_held_out_letters_and_transcripts(shipped
         assert support >= 15, (flag, support)
         assert hits / support >= recall_at_least, (flag, hits, support)
         assert hits / max(sum(raised), 1) >= 0.9, (flag, hits, sum(raised))
+
+
+def test_the_customers_own_misuse_is_read_as_a_customer_issue_in_held_out_written_rows(shipped):
+    """The sites' codes have no customer issue (用户问题: misuse, misunderstanding), so the head
+    sees it in the written rows alone and chose it for a third of the held-out ones; the bias
+    of TrainConfig (chosen on the written training rows, training.experiments --customer-issue)
+    takes it to a half, at a precision of 0.75."""
+    from training.dataset import written_examples
+
+    rows = [e for e in written_examples() if e.split == "test" and e.gold.get("category")]
+    predictions = shipped.predict([e.text for e in rows])
+    gold = ["customer_issue" in e.gold["category"] for e in rows]
+    chosen = [p.category == "customer_issue" for p in predictions]
+    support, hits = sum(gold), sum(g and c for g, c in zip(gold, chosen))
+    assert support >= 30
+    assert hits / support >= 0.45, (hits, support)
+    assert hits / sum(chosen) >= 0.7, (hits, sum(chosen))

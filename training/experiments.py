@@ -16,6 +16,7 @@ probabilities on the held-out rows of those folds together decide:
     python -m training.experiments --heads  # the decision biases alone (no flag is fitted)
     python -m training.experiments --folds=2  # on both folds together
     python -m training.experiments --register  # TrainConfig.register_head, both folds
+    python -m training.experiments --customer-issue  # its bias, on the written rows (customer_issue_bias)
 
 The served settings (TrainConfig) are fold 0's. Both folds together (2026-12-01) chose the
 one-liners' biases and thresholds alike, and on longer texts a lower sales bias and lower flag
@@ -190,6 +191,51 @@ def tune(cfg: TrainConfig, log: Any = print, flags: Sequence[str] = tuple(FLAGS)
     return chosen
 
 
+CUSTOMER_ISSUE_GRID = {"category": {"customer_issue": (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)}}
+
+
+def customer_issue_bias(cfg: TrainConfig | None = None, log: Any = print) -> dict[str, float]:
+    """TrainConfig's customer_issue bias: the sites' codes have no customer issue, so only the
+    written rows can choose it. The written training rows in three parts by a hash of their id,
+    each scored by a model fitted without it and without fold 0's development rows, with the
+    served category biases of each row's register beneath; the rule of `choose_bias` over the
+    grid. The development rows (fold 0, scored by the first part's model) say what the bias
+    costs the real complaints, where no row is a customer issue."""
+    cfg = cfg or TrainConfig()
+    # The served biases of the other classes stay beneath; the customer issue's own is the grid's.
+    cfg = replace(cfg, **{key: {h: {c: b for c, b in table.items() if c != "customer_issue"}
+                                for h, table in getattr(cfg, key).items()}
+                          for key in ("decision_bias", "decision_bias_long")})
+    fit_rows, dev = dev_split(0)
+    written = [e for e in fit_rows if e.source == "written" and e.gold.get("category")]
+    part = {e.id: int(hashlib.sha256(e.id.encode()).hexdigest()[:8], 16) % 3 for e in written}
+    rows: list[Example] = []
+    shifted: list[np.ndarray] = []
+    for k in range(3):
+        model, _ = fit([e for e in fit_rows if part.get(e.id) != k], cfg, f"customer-issue-{k}")
+        scored = [e for e in written if part[e.id] == k]
+        if k == 0:
+            scored += [e for e in dev if e.gold.get("category")]
+        texts = [normalize(e.text).text for e in scored]
+        probs, _ = model.head_probabilities(texts, find_cues_batch(texts))
+        short = model._decoder.short(texts, probs)[:, None]
+        decoder = model._decoder
+        # The served biases folded into the probabilities: the grid's bias is added on top of them.
+        p = probs["category"] * np.exp(np.where(short, decoder.bias["category"], decoder.bias_long["category"]))
+        shifted.append(p / p.sum(axis=1, keepdims=True))
+        rows += scored
+    classes = model.heads["category"].classes
+    probs_all = np.vstack(shifted)
+    is_written = np.array([e.source == "written" for e in rows])
+    bias = choose_bias([e for e in rows if e.source == "written"], probs_all[is_written], classes, "category",
+                       log=lambda line: log(f"written {line}"), grids=CUSTOMER_ISSUE_GRID)
+    real = [e for e in rows if e.source != "written"]
+    for b in CUSTOMER_ISSUE_GRID["category"]["customer_issue"]:
+        log("real development " + json.dumps({"bias": b, **head_figures(real, probs_all[~is_written], classes,
+                                                                      "category", {"customer_issue": b})}))
+    return bias
+
+
 def compact(result: dict[str, Any]) -> dict[str, Any]:
     """The figures of a `training.train.score` result that the levers here are judged on."""
     out: dict[str, Any] = {}
@@ -239,6 +285,9 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if "--register" in args:
         register_comparison()
+        sys.exit(0)
+    if "--customer-issue" in args:
+        print(json.dumps(customer_issue_bias(log=lambda line: print(line, file=sys.stderr))))
         sys.exit(0)
     settings = tune(TrainConfig(), log=lambda line: print(line, file=sys.stderr),
                     flags=() if "--heads" in args else tuple(FLAGS),
