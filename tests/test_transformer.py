@@ -109,13 +109,16 @@ def test_the_major_rule_applies_to_the_transformer_too(tiny_model):
 
 
 def test_tampered_files_are_refused(tiny_model, tmp_path):
+    refused = []
     for name in ("model.safetensors", "vocab.json", "model.json"):
         folder = _save(tiny_model, tmp_path / name)
         data = bytearray((folder / name).read_bytes())
         data[len(data) // 2] ^= 0x01
         (folder / name).write_bytes(bytes(data))
-        with pytest.raises(ModelError, match="SHA-256"):
+        with pytest.raises(ModelError, match="SHA-256") as refusal:
             TransformerModel.load(folder)
+        refused.append(name if name in str(refusal.value) else str(refusal.value))
+    assert refused == ["model.safetensors", "vocab.json", "model.json"]
 
 
 def test_a_card_without_the_vocabulary_is_refused(tiny_model, tmp_path):
@@ -409,14 +412,18 @@ def test_a_tampered_onnx_file_is_refused(onnx_folder, tmp_path):
 
     from triage.classify.transformer.onnx_backend import FILES, OnnxTransformerModel
 
+    assert "model.onnx" in FILES and len(FILES) >= 2, FILES  # every file the model loads is checked below
+    refused = []
     for name in FILES:
         folder = tmp_path / name
         shutil.copytree(onnx_folder, folder)
         data = bytearray((folder / name).read_bytes())
         data[len(data) // 2] ^= 0x01
         (folder / name).write_bytes(bytes(data))
-        with pytest.raises(ModelError, match="SHA-256"):
+        with pytest.raises(ModelError, match="SHA-256") as refusal:
             OnnxTransformerModel.load(folder)
+        refused.append(name if name in str(refusal.value) else str(refusal.value))
+    assert refused == list(FILES)
 
 
 def test_an_ensemble_with_the_onnx_member(onnx_folder, small_model, monkeypatch):
