@@ -95,14 +95,20 @@ def test_severity_rule_holds_for_every_prediction(shipped):
         assert all(0.0 <= p.confidence[h] <= 1.0 for h in HEADS)
 
 
-def test_media_and_extreme_are_found_in_held_out_letters_and_transcripts(shipped):
+@pytest.fixture(scope="module")
+def written_test(shipped):
+    """The held-out written rows (never trained on) and the shipped model's predictions of them."""
+    from training.dataset import written_examples
+
+    rows = [e for e in written_examples() if e.split == "test"]
+    return rows, shipped.predict([e.text for e in rows])
+
+
+def test_media_and_extreme_are_found_in_held_out_letters_and_transcripts(written_test):
     """Issue 12's register the hotline teams send: the held-out written letters and transcripts
     (never trained on). Until 2026-12-02 the cues missed half their media (晚报的记者联系了我,
     发到了抖音, @了官方账号) and a third of their extreme (把车横在大门口, 让他小心点)."""
-    from training.dataset import written_examples
-
-    rows = [e for e in written_examples() if e.split == "test" and e.register in ("letter", "transcript")]
-    predictions = shipped.predict([e.text for e in rows])
+    rows, predictions = zip(*((e, p) for e, p in zip(*written_test) if e.register in ("letter", "transcript")))
     found = {}
     for flag in ("media", "extreme"):
         gold = [e.flags.get(flag) is True for e in rows]
@@ -115,15 +121,12 @@ def test_media_and_extreme_are_found_in_held_out_letters_and_transcripts(shipped
     assert media >= 0.9 * media_raised and extreme >= 0.9 * extreme_raised, found
 
 
-def test_the_customers_own_misuse_is_read_as_a_customer_issue_in_held_out_written_rows(shipped):
+def test_the_customers_own_misuse_is_read_as_a_customer_issue_in_held_out_written_rows(written_test):
     """The sites' codes have no customer issue (用户问题: misuse, misunderstanding), so the head
     sees it in the written rows alone and chose it for a third of the held-out ones; the bias
     of TrainConfig (chosen on the written training rows, training.experiments --customer-issue)
     takes it to a half, at a precision of 0.75."""
-    from training.dataset import written_examples
-
-    rows = [e for e in written_examples() if e.split == "test" and e.gold.get("category")]
-    predictions = shipped.predict([e.text for e in rows])
+    rows, predictions = zip(*((e, p) for e, p in zip(*written_test) if e.gold.get("category")))
     gold = ["customer_issue" in e.gold["category"] for e in rows]
     chosen = [p.category == "customer_issue" for p in predictions]
     support, hits = sum(gold), sum(g and c for g, c in zip(gold, chosen))

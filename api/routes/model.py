@@ -43,12 +43,18 @@ def list_models(_: Managers, context: Context, model: Model) -> dict[str, Any]:
                                           "within seconds)", response_model=ModelsOut,
             responses=problems(401, 403, 404, 409, 413, 422))
 def use_model(body: ModelChoiceIn, user: Admin, context: Context) -> dict[str, Any]:
+    return models_overview(context, serve_model(context, body.name, by=f"{user.name} (API)"))
+
+
+def serve_model(context: Any, name: str, by: str) -> Any:
+    """Serve `name` from this server's registry (ModelLoader.use); the model now served. A ProblemError
+    404 for an unknown model, 409 for one that cannot be served here or a server that serves a
+    model loaded by hand or named at its start. The API's route and the console's page both call it."""
     if not hasattr(context.model_loader, "use"):
         raise ProblemError(409, "Conflict", "this server serves a model loaded by hand, not the registry's")
     try:
-        model = context.model_loader.use(body.name, by=f"{user.name} (API)")
+        return context.model_loader.use(name, by=by)
     except registry.RegistryError as exc:
         raise ProblemError(404, "Not found", str(exc)) from None
     except registry.ModelError as exc:
         raise ProblemError(409, "Conflict", str(exc)) from None
-    return models_overview(context, model)

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import Context, Model
-from api.routes.model import models_overview
+from api.errors import ProblemError
+from api.routes.model import models_overview, serve_model
 from api.web.deps import Refused, RoleRequired, Viewer, check_csrf, render
 from triage.auth.permissions import ADMIN
 from triage.classify import registry
@@ -29,12 +30,9 @@ def models_page(request: Request, context: Context, model: Model, viewer: AdminV
 def use_model(context: Context, viewer: AdminViewer, csrf: Annotated[str, Form()],
               name: Annotated[str, Form(max_length=100)]) -> Response:
     check_csrf(viewer, csrf)
-    if not hasattr(context.model_loader, "use"):
-        raise Refused(409, "此服务器使用手动载入的模型，不能切换 (a model loaded by hand)")
     try:
-        context.model_loader.use(name, by=f"{viewer.user.name} (console)")
-    except registry.RegistryError as exc:
-        raise Refused(404, f"没有这个模型 ({exc})") from None
-    except registry.ModelError as exc:
-        raise Refused(409, f"该模型不能在此使用 ({exc})") from None
+        serve_model(context, name, by=f"{viewer.user.name} (console)")
+    except ProblemError as exc:
+        said = "没有这个模型" if exc.status == 404 else "该模型不能在此使用"
+        raise Refused(exc.status, f"{said} ({exc.detail})") from None
     return RedirectResponse("/admin/models?done=model_used", status_code=303)
