@@ -39,7 +39,7 @@ def test_traps_raise_no_safety(text):
 
 
 @pytest.mark.parametrize(("text", "cue"), [
-    ("进口宝马X5传动轴断裂导致变速箱壳体破损", "轴断"),
+    ("进口宝马X5传动轴断裂导致变速箱壳体破损", "传动轴断裂"),
     ("车辆在高速上行驶中烧毁", "烧毁"),
     ("行驶中被撞伤住院", "撞伤"),
     ("一汽丰田卡罗拉音响线路高温熔化", "线路高温熔化"),
@@ -49,6 +49,40 @@ def test_traps_raise_no_safety(text):
 ])
 def test_the_traps_of_parts_leave_the_car_on_fire_and_its_running_gear(text, cue):
     assert cue in {text[c.start:c.end] for c in find_cues(text) if c.flag == "safety"}
+
+
+@pytest.mark.parametrize(("text", "cue"), [
+    # The guide's failures the patterns had no word for (docs/annotation-guide.md, safety).
+    ("车子停在坡上手刹失灵溜了下去", "手刹失灵"),
+    ("跑了两万公里左后轮毂开裂", "轮毂开裂"),
+    ("正常行驶中传动轴脱落", "传动轴脱落"),
+    ("底盘副车架断了要求赔偿", "副车架断了"),
+    ("碰撞测试中B柱断裂", "B柱断裂"),
+    ("方向助力故障 方向很沉", "方向助力故障"),
+    ("转向横拉杆故障希望处理", "横拉杆故障"),
+    ("雨天方向难以操控", "难以操控"),
+    ("新车方向无助力", "无助力"),
+    ("油门失灵踩下去没反应", "油门失灵"),
+    ("高速上车辆突然降速", "突然降速"),
+    ("后排安全带扣不上", "安全带扣不上"),
+    ("前轮抱死拖着走", "前轮抱死"),
+    ("轮胎无故爆胎", "爆胎"),  # 无故 is "for no reason", not a negation
+])
+def test_failures_the_guide_counts_as_safety(text, cue):
+    assert cue in {text[c.start:c.end] for c in find_cues(text) if c.flag == "safety"}
+
+
+@pytest.mark.parametrize("text", [
+    "A柱异响 蓝牙断开",  # A柱 breaks only when it is the pillar that breaks
+    "轮毂有划痕要求补漆",
+    "手刹异响",
+    "方向助力故障灯亮",  # a warning light alone
+    "安全带提示音一直响",
+    "没有爆胎，只是胎压低",
+    "油门踏板异响",
+])
+def test_near_misses_of_the_new_failures_raise_no_safety(text):
+    assert "safety" not in flags(text)
 
 
 @pytest.mark.parametrize(("text", "flag"), [

@@ -222,6 +222,17 @@ def test_each_register_has_its_own_flag_thresholds(small_model):
     assert "repeat" in m.predict([LONG])[0].flags
 
 
+def test_a_one_liners_cue_of_a_flag_lowers_its_threshold_there_only(small_model):
+    never = {**small_model.config["flag_thresholds"], "safety": 1.1}
+    plain = _with(small_model, flag_thresholds=never, flag_thresholds_long=never, flag_thresholds_cued={},
+                  decision_bias_max_chars=40)
+    cued = _with(plain, flag_thresholds_cued={"safety": 1e-9})
+    texts = ["行驶中刹车失灵", "发动机异响", LONG + "行驶中刹车失灵"]
+    assert ["safety" in p.flags for p in plain.predict(texts)] == [False, False, False]
+    # Only a one-liner with a safety cue: the one without is at the plain threshold, the long text at its own.
+    assert ["safety" in p.flags for p in cued.predict(texts)] == [True, False, False]
+
+
 def _reading_every_text(model: SklearnModel, register: str) -> SklearnModel:
     """`model` with a register head that reads every text as `register` (p = 0.993)."""
     width = model.space.n_features_

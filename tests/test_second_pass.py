@@ -78,10 +78,16 @@ def test_the_one_liner_second_pass_is_blind_stratified_and_not_gold():
     first = {r["id"]: r for r in csv.DictReader(second_pass.SUMMARIES_FIRST.open(encoding="utf-8"))}
     # Recomputed with the model that drew them and today's cues, the strata are the drawn ones but
     # for the rows a later change of the cues moved: a camshaft's breaking is no safety cue since
-    # 2026-12-01, and the model no longer flags it.
+    # 2026-12-01, and the model no longer flags it; since 2026-12-02 a cracked rim (轮毂开裂), a wheel
+    # locking (车轮抱死), a broken frame (大架断裂) and power steering failing (助力转向故障) are cues,
+    # and the model flags them.
     now = second_pass.recomputed_strata(second_pass.SAMPLED_WITH)
     assert {i: (drawn[i], now[i]) for i in drawn if drawn[i] != now[i]} == {
-        "12365auto:551871": ("safety_model_not_first", "neither_filter")}
+        "12365auto:551871": ("safety_model_not_first", "neither_filter"),
+        "12365auto:551068": ("safety_first_not_model", "repeat_first"),
+        "12365auto:555463": ("safety_first_not_model", "safety_both"),
+        "12365auto:556727": ("safety_first_not_model", "safety_both"),
+        "12365auto:558501": ("neither_filter", "safety_model_not_first")}
     # The draw is reproducible: the same rows, in the order they were shown.
     assert second_pass.draw() == [r["id"] for r in rows]
     # Training reads the first pass: where the passes differ, the example carries the first's flags.

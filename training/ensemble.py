@@ -20,8 +20,8 @@ from triage.classify.ensemble import EnsembleModel
 from triage.classify.registry import CARD, load_from, registry_dir, write_card
 from triage.text.normalize import normalize
 
-POSTPROCESSING = ("low_confidence", "flag_thresholds", "flag_thresholds_long", "flags_need_cue", "decision_bias",
-                  "decision_bias_long", "decision_bias_max_chars")
+POSTPROCESSING = ("low_confidence", "flag_thresholds", "flag_thresholds_long", "flag_thresholds_cued", "flags_need_cue",
+                  "decision_bias", "decision_bias_long", "decision_bias_max_chars")
 
 
 def build_ensemble(members: Sequence[str], weights: Sequence[float] | None = None, registry: Path | None = None,

@@ -17,6 +17,7 @@ probabilities on the held-out rows of those folds together decide:
     python -m training.experiments --folds=2  # on both folds together
     python -m training.experiments --register  # TrainConfig.register_head, both folds
     python -m training.experiments --customer-issue  # its bias, on the written rows (customer_issue_bias)
+    python -m training.experiments --cued  # one-liners' flag thresholds where a cue is read (cued_thresholds)
 
 The served settings (TrainConfig) are fold 0's. Both folds together (2026-12-01) chose the
 one-liners' biases and thresholds alike, and on longer texts a lower sales bias and lower flag
@@ -236,6 +237,59 @@ def customer_issue_bias(cfg: TrainConfig | None = None, log: Any = print) -> dic
     return bias
 
 
+CUED_GRID = (0.05, 0.1, 0.2, 0.3)
+
+
+def choose_cued_thresholds(rows: Sequence[Example], probs: dict[str, np.ndarray], cued: dict[str, np.ndarray],
+                           plain: dict[str, float], log: Any = print) -> dict[str, float]:
+    """Per flag of `cued` (row has a cue of it), the threshold of its cued rows: the grid point of
+    the highest F2 over all `rows`, the rest at the `plain` threshold; none when the plain threshold
+    for every row is as good (a tie keeps the plain one)."""
+    out = {}
+    for flag, has_cue in cued.items():
+        known = np.array([e.flags.get(flag) is not None for e in rows])
+        gold = np.array([e.flags.get(flag) is True for e in rows])
+        p = probs[f"flags.{flag}"][:, 1]
+        best: tuple[float, float | None] | None = None
+        for t in (None, *CUED_GRID):
+            hit = (p >= (plain[flag] if t is None else np.where(has_cue, min(t, plain[flag]), plain[flag]))) & known
+            tp = int((hit & gold).sum())
+            precision, recall = tp / max(int(hit.sum()), 1), tp / max(int(gold.sum()), 1)
+            f2 = 5 * precision * recall / (4 * precision + recall) if tp else 0.0
+            log(json.dumps({"flag": flag, "cued threshold": t, "precision": round(precision, 3),
+                            "recall": round(recall, 3), "f2": round(f2, 4), "support": int(gold.sum())}))
+            if best is None or f2 > best[0]:
+                best = (f2, t)
+        if best is not None and best[1] is not None:
+            out[flag] = best[1]
+    return out
+
+
+def cued_thresholds(cfg: TrainConfig | None = None, flags: Sequence[str] = ("safety",), folds: int = 2,
+                    log: Any = print) -> dict[str, float]:
+    """TrainConfig.flag_thresholds_cued: the one-liners of `folds` development folds together, each
+    scored by the flags' heads fitted without them, the served plain thresholds beneath."""
+    cfg = cfg or TrainConfig()
+    examples = dataset.build()
+    dev: list[Example] = []
+    parts: list[dict[str, np.ndarray]] = []
+    cued: list[np.ndarray] = []
+    for fold in range(folds):
+        fit_rows, held = dev_split(fold, examples)
+        held = [e for e in held if e.register == "summary" and any(e.flags.get(f) is not None for f in flags)]
+        model, _ = fit(fit_rows, cfg, "development", flags)
+        texts = [normalize(e.text).text for e in held]
+        cues = find_cues_batch(texts)
+        probs, _ = model.head_probabilities(texts, cues)
+        parts.append(probs)
+        cued.append(np.array([[any(c.flag == f for c in row) for f in flags] for row in cues]).reshape(-1, len(flags)))
+        dev += held
+    probs = {name: np.vstack([p[name] for p in parts]) for name in parts[0]}
+    has_cue = np.vstack(cued)
+    return choose_cued_thresholds(dev, probs, {f: has_cue[:, j] for j, f in enumerate(flags)},
+                                  {f: cfg.flag_thresholds.get(f, 0.5) for f in flags}, log=log)
+
+
 def compact(result: dict[str, Any]) -> dict[str, Any]:
     """The figures of a `training.train.score` result that the levers here are judged on."""
     out: dict[str, Any] = {}
@@ -285,6 +339,9 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if "--register" in args:
         register_comparison()
+        sys.exit(0)
+    if "--cued" in args:
+        print(json.dumps(cued_thresholds(log=lambda line: print(line, file=sys.stderr))))
         sys.exit(0)
     if "--customer-issue" in args:
         print(json.dumps(customer_issue_bias(log=lambda line: print(line, file=sys.stderr))))

@@ -62,6 +62,9 @@ class Decoder:
         self.bias = self._biases(classes, config.get("decision_bias", {}))
         self.bias_long = self._biases(classes, config.get("decision_bias_long", {}))
         self._names = {name: np.array(cls, dtype=object) for name, cls in classes.items()}
+        self.flag_thresholds_cued: dict[str, float] = config.get("flag_thresholds_cued", {})
+        """On one-line texts, a flag's threshold where its row has a cue of it (a lower one: 自燃
+        scores 0.96 alone and 0.17 in 质保期内自燃希望厂家索赔, a plain cue read weaker in a longer line)."""
         self.flags_need_cue = frozenset(config.get("flags_need_cue", ()))
         """Flags raised only with a cue of theirs in the text: the model's weights for a rare
         flag lean on other cues, and a media flag with no word of the press is no media case."""
@@ -177,17 +180,19 @@ class Decoder:
         n = len(short)
         flag_names = [f for f in FLAGS if f"flags.{f}" in probs]
         fp = np.column_stack([probs[f"flags.{f}"][:, 1] for f in flag_names]) if flag_names else np.zeros((n, 0))
-        if self.flags_need_cue & set(flag_names):
-            # A gated flag stays where its row has a cue of it; any other flag stays everywhere.
-            keep = np.array([[f not in self.flags_need_cue for f in flag_names]] * n)
+        thresholds = np.where(short[:, None], [self.flag_thresholds.get(f, 0.5) for f in flag_names],
+                              [self.flag_thresholds_long.get(f, 0.5) for f in flag_names])
+        if (self.flags_need_cue | self.flag_thresholds_cued.keys()) & set(flag_names):
+            cued = np.zeros((n, len(flag_names)), dtype=bool)
             column = {f: j for j, f in enumerate(flag_names)}
             for r, row in enumerate(cues):
                 for c in row:
                     if c.flag in column:
-                        keep[r, column[c.flag]] = True
-            fp *= keep
-        thresholds = np.where(short[:, None], [self.flag_thresholds.get(f, 0.5) for f in flag_names],
-                              [self.flag_thresholds_long.get(f, 0.5) for f in flag_names])
+                        cued[r, column[c.flag]] = True
+            # A gated flag stays where its row has a cue of it; any other flag stays everywhere.
+            fp *= cued | [f not in self.flags_need_cue for f in flag_names]
+            lower = [self.flag_thresholds_cued.get(f, 1.0) for f in flag_names]
+            thresholds = np.where(cued & short[:, None], np.minimum(thresholds, lower), thresholds)
         return flag_names, fp, fp >= thresholds, np.abs(fp - thresholds) < self.low_confidence.get("flags", 0.15)
 
     @staticmethod

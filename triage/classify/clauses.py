@@ -26,7 +26,9 @@ _SENTENCE_END = re.compile(r"[!?;。！？；\n]|(?<!\d)\.(?!\d)")
 _OTHER = (r"(?:4[Ss]店|四[Ss]店|经销商|厂家|厂方|厂商|主机厂|销售(?:顾问|经理|人员)?|售后(?:经理|主管|人员|总监)?|客服"
           r"|店长|服务(?:经理|顾问|站)|工作人员|店方|店家|商家|对方|门店|店里|公司|技师|师傅|主管|经理|总监|老板"
           r"|他们|他|她)")
-_OBJECT_MARK = r"(?<![跟和对向给与找问被让叫请求把将])"
+# The other side as an object (跟你们经理说了: the customer speaking), its owner's word between too.
+_MARKS = "[跟和对向给与找问被让叫请求把将]"
+_OBJECT_MARK = f"(?<!{_MARKS})(?<!{_MARKS}你们)(?<!{_MARKS}你们的)"
 # "X said / threatened / told me …": what follows is X's, not the customer's.
 _SPEECH = re.compile(
     _OBJECT_MARK + _OTHER + r"(?:的人|人员)?"
