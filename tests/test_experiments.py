@@ -50,3 +50,25 @@ def test_bias_rule_takes_the_best_small_class_recall_within_the_slack_of_the_bes
     # The same rows with a grid cut at 1.2 stop at the best accuracy, its edge.
     assert experiments.choose_bias(rows, probs, classes, "business_line", log=lambda _: None,
                                    grids={"business_line": {"sales": grid[:4]}}) == {"sales": 1.2}
+
+
+def _flag_rows(golds: list[bool]) -> list[Example]:
+    return [Example(id=f"f{i}", text="t", source="real", split="train", register="summary", date="2020-11-01",
+                    gold={}, flags={"safety": g}) for i, g in enumerate(golds)]
+
+
+def test_a_cued_threshold_is_taken_only_when_its_f2_beats_the_plain_one():
+    # 10 safety rows the plain 0.4 finds; 4 more with a cue at 0.08 (found at 0.05 only); 2 rows
+    # without a cue at 0.15 that no cued threshold may reach; 90 clean rows at 0.01.
+    p = np.array([0.9] * 10 + [0.08] * 4 + [0.15] * 2 + [0.01] * 90)
+    gold = [True] * 14 + [True, True] + [False] * 90
+    cued = np.array([False] * 10 + [True] * 4 + [False] * 2 + [False] * 90)
+    probs = {"flags.safety": np.c_[1 - p, p]}
+    lines: list[str] = []
+    assert experiments.choose_cued_thresholds(_flag_rows(gold), probs, {"safety": cued}, {"safety": 0.4},
+                                              log=lines.append) == {"safety": 0.05}
+    assert len(lines) == 1 + len(experiments.CUED_GRID)
+    # The same cued rows as false alarms: the plain threshold is kept, and nothing is chosen.
+    gold = [True] * 10 + [False] * 4 + [True, True] + [False] * 90
+    assert experiments.choose_cued_thresholds(_flag_rows(gold), probs, {"safety": cued}, {"safety": 0.4},
+                                              log=lines.append) == {}
