@@ -78,6 +78,7 @@ def test_failures_the_guide_counts_as_safety(text, cue):
     "手刹异响",
     "方向助力故障灯亮",  # a warning light alone
     "安全带提示音一直响",
+    "安全带故障灯亮",  # a warning light alone
     "没有爆胎，只是胎压低",
     "油门踏板异响",
 ])
