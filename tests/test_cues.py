@@ -67,6 +67,7 @@ def test_the_traps_of_parts_leave_the_car_on_fire_and_its_running_gear(text, cue
     ("后排安全带扣不上", "安全带扣不上"),
     ("前轮抱死拖着走", "前轮抱死"),
     ("轮胎无故爆胎", "爆胎"),  # 无故 is "for no reason", not a negation
+    ("店里说不影响使用，但明显影响行车安全", "影响行车安全"),  # the trap is the dealer's words only
 ])
 def test_failures_the_guide_counts_as_safety(text, cue):
     assert cue in {text[c.start:c.end] for c in find_cues(text) if c.flag == "safety"}
@@ -79,6 +80,8 @@ def test_failures_the_guide_counts_as_safety(text, cue):
     "方向助力故障灯亮",  # a warning light alone
     "安全带提示音一直响",
     "安全带故障灯亮",  # a warning light alone
+    "4S店说不影响行车安全",  # the dealer playing it down
+    "技师说这个异响不影响安全",
     "没有爆胎，只是胎压低",
     "油门踏板异响",
 ])
