@@ -58,11 +58,11 @@ def test_the_one_liner_second_pass_is_blind_stratified_and_not_gold():
     with second_pass.SUMMARIES_SECOND.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 180 and len({r["id"] for r in rows}) == 180
-    for r in rows:
-        assert r["severity"] in LABELS["severity"], r
-        assert second_pass.flags_of(r["flags"]) <= set(FLAGS), r
-        # The guide: major iff a flag other than repeat (no one-liner here harms the brand otherwise).
-        assert (r["severity"] == "major") == bool(second_pass.flags_of(r["flags"]) - {"repeat"}), r
+    # The guide: major iff a flag other than repeat (no one-liner here harms the brand otherwise).
+    malformed = [r for r in rows if r["severity"] not in LABELS["severity"]
+                 or not second_pass.flags_of(r["flags"]) <= set(FLAGS)
+                 or (r["severity"] == "major") != bool(second_pass.flags_of(r["flags"]) - {"repeat"})]
+    assert malformed == []
     # The strata as drawn: the three read in full hold every row of their stratum, and each row
     # read is in the stratum the draw gave it.
     sizes = second_pass.summary_stratum_sizes()
@@ -71,8 +71,8 @@ def test_the_one_liner_second_pass_is_blind_stratified_and_not_gold():
     read = Counter(r["stratum"] for r in rows)
     assert read == {"safety_first_not_model": 23, "safety_model_not_first": 40, "repeat_first": 17,
                     "safety_both": 40, "neither_filter": 40, "neither_random": 20}
-    for s in ("safety_first_not_model", "safety_model_not_first", "repeat_first"):
-        assert read[s] == sizes[s], s
+    in_full = ("safety_first_not_model", "safety_model_not_first", "repeat_first")
+    assert {s: read[s] for s in in_full} == {s: sizes[s] for s in in_full}
     drawn = {i: s for s, ids in second_pass.first_pass_strata().items() for i in ids}
     assert [drawn[r["id"]] for r in rows] == [r["stratum"] for r in rows]
     first = {r["id"]: r for r in csv.DictReader(second_pass.SUMMARIES_FIRST.open(encoding="utf-8"))}
@@ -94,9 +94,9 @@ def test_the_one_liner_second_pass_is_blind_stratified_and_not_gold():
     examples = {e.id: e for e in dataset.build()}
     differ = [r for r in rows if second_pass.flags_of(r["flags"]) != second_pass.flags_of(first[r["id"]]["flags"])]
     assert len(differ) == 15  # 12 on safety, 3 on repeat
-    for r in differ:
-        gold = {f for f, v in examples[r["id"]].flags.items() if v}
-        assert gold == set(second_pass.flags_of(first[r["id"]]["flags"])), r["id"]
+    not_first = [r["id"] for r in differ if {f for f, v in examples[r["id"]].flags.items() if v}
+                 != set(second_pass.flags_of(first[r["id"]]["flags"]))]
+    assert not_first == []
 
 
 def test_strata_as_drawn_are_refused_when_they_do_not_hold_the_first_pass(tmp_path, monkeypatch):
