@@ -41,6 +41,7 @@ import numpy as np
 from training import dataset
 from training.dataset import Example
 from training.train import TrainConfig, fit, score
+from triage.classify.base import cued_flags
 from triage.classify.cues import find_cues_batch
 from triage.classify.evaluate import Scorer
 from triage.classify.labels import FLAGS, REGISTER
@@ -143,12 +144,17 @@ def flag_curves(rows: Sequence[Example], probs: dict[str, np.ndarray], grid: Seq
     return out
 
 
+def f2_score(precision: float, recall: float) -> float:
+    """The flags' rule: recall weighs double (a missed flag costs more than a second look)."""
+    return 5 * precision * recall / (4 * precision + recall) if precision + recall else 0.0
+
+
 def choose_thresholds(rows: Sequence[Example], probs: dict[str, np.ndarray], log: Any = print) -> dict[str, float]:
     out = {}
     for flag, (support, curve) in flag_curves(rows, probs).items():
         best = None
         for t, p, r in curve:
-            f2 = 5 * p * r / (4 * p + r) if p + r else 0.0
+            f2 = f2_score(p, r)
             log(json.dumps({"flag": flag, "threshold": t, "precision": round(p, 3), "recall": round(r, 3),
                             "support": support}))
             if best is None or f2 > best[0]:
@@ -219,8 +225,8 @@ def customer_issue_bias(cfg: TrainConfig | None = None, log: Any = print) -> dic
             scored += [e for e in dev if e.gold.get("category")]
         texts = [normalize(e.text).text for e in scored]
         probs, _ = model.head_probabilities(texts, find_cues_batch(texts))
-        short = model._decoder.short(texts, probs)[:, None]
         decoder = model._decoder
+        short = decoder.short(texts, probs)[:, None]
         # The served biases folded into the probabilities: the grid's bias is added on top of them.
         p = probs["category"] * np.exp(np.where(short, decoder.bias["category"], decoder.bias_long["category"]))
         shifted.append(p / p.sum(axis=1, keepdims=True))
@@ -255,7 +261,7 @@ def choose_cued_thresholds(rows: Sequence[Example], probs: dict[str, np.ndarray]
             hit = (p >= (plain[flag] if t is None else np.where(has_cue, min(t, plain[flag]), plain[flag]))) & known
             tp = int((hit & gold).sum())
             precision, recall = tp / max(int(hit.sum()), 1), tp / max(int(gold.sum()), 1)
-            f2 = 5 * precision * recall / (4 * precision + recall) if tp else 0.0
+            f2 = f2_score(precision, recall)
             log(json.dumps({"flag": flag, "cued threshold": t, "precision": round(precision, 3),
                             "recall": round(recall, 3), "f2": round(f2, 4), "support": int(gold.sum())}))
             if best is None or f2 > best[0]:
@@ -282,7 +288,7 @@ def cued_thresholds(cfg: TrainConfig | None = None, flags: Sequence[str] = ("saf
         cues = find_cues_batch(texts)
         probs, _ = model.head_probabilities(texts, cues)
         parts.append(probs)
-        cued.append(np.array([[any(c.flag == f for c in row) for f in flags] for row in cues]).reshape(-1, len(flags)))
+        cued.append(cued_flags(cues, flags))
         dev += held
     probs = {name: np.vstack([p[name] for p in parts]) for name in parts[0]}
     has_cue = np.vstack(cued)

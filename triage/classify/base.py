@@ -183,12 +183,7 @@ class Decoder:
         thresholds = np.where(short[:, None], [self.flag_thresholds.get(f, 0.5) for f in flag_names],
                               [self.flag_thresholds_long.get(f, 0.5) for f in flag_names])
         if (self.flags_need_cue | self.flag_thresholds_cued.keys()) & set(flag_names):
-            cued = np.zeros((n, len(flag_names)), dtype=bool)
-            column = {f: j for j, f in enumerate(flag_names)}
-            for r, row in enumerate(cues):
-                for c in row:
-                    if c.flag in column:
-                        cued[r, column[c.flag]] = True
+            cued = cued_flags(cues, flag_names)
             # A gated flag stays where its row has a cue of it; any other flag stays everywhere.
             fp *= cued | [f not in self.flags_need_cue for f in flag_names]
             lower = [self.flag_thresholds_cued.get(f, 1.0) for f in flag_names]
@@ -227,6 +222,17 @@ class Decoder:
 
 
 _BITS = np.int64(1) << np.arange(62, dtype=np.int64)
+
+
+def cued_flags(cues: Sequence[Sequence[Cue]], flag_names: Sequence[str]) -> np.ndarray:
+    """Rows x `flag_names`: whether the row's cues hold one of that flag."""
+    cued = np.zeros((len(cues), len(flag_names)), dtype=bool)
+    column = {f: j for j, f in enumerate(flag_names)}
+    for r, row in enumerate(cues):
+        for c in row:
+            if c.flag in column:
+                cued[r, column[c.flag]] = True
+    return cued
 
 
 def _row_subsets(names: Sequence[str], mask: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[str, ...]]]:
